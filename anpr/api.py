@@ -1,0 +1,99 @@
+"""What every API endpoint shares: error shape, permissions, pagination, the CRUD base.
+
+Errors are always JSON of one shape:
+    {"detail": "<sentence>", "code": "<machine code>", "errors": {"<field>": ["<message>"]}}
+`errors` is present for validation errors and names each bad field.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError, RestrictedError
+from django.http import Http404
+from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+def validation_errors_as_dict(error: DjangoValidationError) -> dict:
+    """Django's ValidationError as {field: [messages]}; errors of the whole row go under
+    `non_field_errors`, as DRF names them."""
+    if hasattr(error, "error_dict"):
+        return {
+            ("non_field_errors" if field == "__all__" else field): list(messages)
+            for field, messages in error.message_dict.items()
+        }
+    return {"non_field_errors": list(error.messages)}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(validation_errors_as_dict(exc))
+    elif isinstance(exc, (ProtectedError, RestrictedError)):
+        related = (
+            sorted({obj._meta.verbose_name_plural for obj in exc.protected_objects})
+            if isinstance(exc, ProtectedError)
+            else sorted({obj._meta.verbose_name_plural for obj in exc.restricted_objects})
+        )
+        exc = Conflict(f"Cannot delete: it is still referenced by {', '.join(related)}.")
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = {"detail": "Invalid input.", "code": "invalid", "errors": errors}
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
+        response.data = {"detail": str(detail), "code": code}
+    return response
+
+
+class ModelCleanSerializer(serializers.ModelSerializer):
+    """A ModelSerializer that runs the model's own validation (field validators and
+    `clean()`), so the API refuses exactly what the admin form refuses, with the same message.
+    """
+
+    #: Fields that full_clean should not look at (set on the serializer, e.g. reverse relations)
+    clean_exclude: tuple[str, ...] = ()
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        model = self.Meta.model
+        concrete = {f.name for f in model._meta.concrete_fields}
+        instance = model() if self.instance is None else _copy(self.instance)
+        for name, value in attrs.items():
+            if name in concrete:
+                setattr(instance, name, value)
+        writable = {name for name, field in self.fields.items() if not field.read_only}
+        writable |= set(attrs)
+        exclude = [name for name in concrete if name not in writable or name in self.clean_exclude]
+        try:
+            instance.full_clean(exclude=exclude)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(validation_errors_as_dict(error)) from None
+        return attrs
+
+
+def _copy(instance):
+    clone = type(instance)()
+    clone.__dict__.update({k: v for k, v in instance.__dict__.items() if k != "_state"})
+    clone._state.adding = False
+    clone._state.db = instance._state.db
+    return clone
+
+
+class ConfigViewSet(viewsets.ModelViewSet):
+    """The base of every configuration CRUD endpoint: role permissions, JSON errors,
+    filters, ordering and page-number pagination come from REST_FRAMEWORK settings."""
+
+    ordering = ("id",)

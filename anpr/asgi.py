@@ -1,0 +1,30 @@
+"""ASGI entry point (daphne): HTTP goes to Django, /ws/ to the Channels routing.
+
+Under ASGI every sync view runs in a new thread, so persistent connections would open one
+PostgreSQL connection per thread; psycopg's pool is used instead.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anpr.settings")
+os.environ.setdefault("DB_CONNECTIONS", "pool")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from events.routing import websocket_urlpatterns  # noqa: E402
+
+from .websocket_auth import WebsocketAuthMiddleware  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(
+            WebsocketAuthMiddleware(URLRouter(websocket_urlpatterns))
+        ),
+    }
+)

@@ -1,0 +1,350 @@
+"""Settings for both modes, read from the environment (see .env.example).
+
+Embedded (no variables set): SQLite, media and the Celery broker under DATA_DIR, an in-process
+channel layer. Production: DATABASE_URL (PostgreSQL) and REDIS_URL (channels + Celery broker).
+A malformed variable stops start-up with ImproperlyConfigured naming the variable.
+"""
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file() and "PYTEST_VERSION" not in os.environ:
+    env.read_env(BASE_DIR / ".env")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """A strict boolean: 'maybe' is an error, not False."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no).")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}.")
+    return value
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_url(name: str, schemes: set[str]) -> str:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return ""
+    parsed = urlparse(raw)
+    if parsed.scheme not in schemes or not parsed.hostname:
+        raise ImproperlyConfigured(
+            f"{name}={_redact_url(raw)!r} is not a valid URL; expected one of: "
+            f"{', '.join(sorted(schemes))}://host/..."
+        )
+    return raw
+
+
+def _redact_url(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url
+
+
+DEBUG = env_bool("DEBUG", False)
+DATA_DIR = Path(os.environ.get("DATA_DIR") or BASE_DIR / "var").resolve()
+DATABASE_URL = env_url("DATABASE_URL", {"postgres", "postgresql", "sqlite"})
+REDIS_URL = env_url("REDIS_URL", {"redis", "rediss"})
+EMBEDDED = not DATABASE_URL.startswith(("postgres", "postgresql"))
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else the one the embedded run stored in DATA_DIR."""
+    configured = os.environ.get("SECRET_KEY", "").strip()
+    if configured:
+        return configured
+    stored = DATA_DIR / "secret_key"
+    if stored.is_file():
+        return stored.read_text().strip()
+    if EMBEDDED:
+        # The embedded quick start makes its own key once and keeps it beside its database.
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        stored.write_text(key)
+        stored.chmod(0o600)
+        return key
+    if DEBUG:
+        return "insecure-debug-only-" + "x" * 40
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is not set and {stored} does not exist. Set SECRET_KEY in the environment "
+        "(production refuses to start without one)."
+    )
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "anpr",
+    "cameras",
+    "events",
+    "exporters",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "anpr.urls"
+WSGI_APPLICATION = "anpr.wsgi.application"
+ASGI_APPLICATION = "anpr.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# How connections are kept depends on the entry point: gunicorn's sync workers (wsgi.py, the
+# Celery worker) keep one persistent connection per process; ASGI servers (asgi.py) run each
+# sync view in a fresh thread, where persistent connections would pile up, so they use
+# psycopg's pool. asgi.py sets DB_CONNECTIONS=pool before settings load.
+DB_CONNECTIONS = os.environ.get("DB_CONNECTIONS", "persistent")
+if DB_CONNECTIONS not in {"persistent", "pool"}:
+    raise ImproperlyConfigured(f"DB_CONNECTIONS={DB_CONNECTIONS!r} must be 'persistent' or 'pool'.")
+DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 600, minimum=0)
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10, minimum=1)
+
+if not EMBEDDED:
+    _db = env.db_url_config(DATABASE_URL)
+    _db["ENGINE"] = "django.db.backends.postgresql"
+    if DB_CONNECTIONS == "pool":
+        _db["CONN_MAX_AGE"] = 0
+        _db["OPTIONS"] = {
+            "pool": {"min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": 10},
+        }
+    else:
+        _db["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
+        _db["CONN_HEALTH_CHECKS"] = True
+else:
+    _sqlite_path = DATABASE_URL.removeprefix("sqlite:///") if DATABASE_URL else ""
+    _db = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": Path(_sqlite_path) if _sqlite_path else DATA_DIR / "anpr.sqlite3",
+        # WAL + IMMEDIATE transactions let the web process and the worker write side by side
+        # (a writer waits for the lock up to `timeout` instead of failing on upgrade).
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channels -------------------------------------------------------------------------------
+# A slow websocket client must never slow ingest: a full channel drops its messages (capacity)
+# and undelivered ones expire, rather than making group_send wait.
+CHANNEL_CAPACITY = env_int("CHANNEL_CAPACITY", 200, minimum=1)
+CHANNEL_EXPIRY = env_int("CHANNEL_EXPIRY", 30, minimum=1)
+CHANNEL_PREFIX = os.environ.get("CHANNEL_PREFIX", "anpr")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "capacity": CHANNEL_CAPACITY,
+                "expiry": CHANNEL_EXPIRY,
+                "prefix": CHANNEL_PREFIX,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": CHANNEL_CAPACITY, "expiry": CHANNEL_EXPIRY},
+        }
+    }
+
+# --- Celery ---------------------------------------------------------------------------------
+CELERY_BROKER_DIR = DATA_DIR / "broker"
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+else:
+    # kombu's filesystem transport: the web process and the worker share a folder, no server.
+    CELERY_BROKER_URL = "filesystem://"
+    for _folder in ("queue", "processed"):
+        (CELERY_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
+        "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
+        "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "anpr")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_TIMEZONE = "UTC"
+
+# --- Auth, i18n -----------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+try:
+    ZoneInfo(TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(f"TIME_ZONE={TIME_ZONE!r} is not a known time zone.") from None
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and media -----------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or DATA_DIR / "static")
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or DATA_DIR / "media")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- REST API -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # The first class names the scheme in 401 answers (WWW-Authenticate: Bearer).
+        "cameras.authentication.UserTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+        # Devices are recognised everywhere so that a device key on a user endpoint gets a
+        # clear 403, not a misleading 401.
+        "cameras.authentication.DeviceKeyAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["anpr.api_defaults.ModelRolePermission"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "anpr.api_defaults.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "anpr.api.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
+        "rest_framework.renderers.BrowsableAPIRenderer"
+    )
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ANPR cloud backend API",
+    "DESCRIPTION": (
+        "Plate reads from edge cameras, their configuration, live streaming and exports. "
+        "Users authenticate by session or `Authorization: Bearer <token>`; edge devices by "
+        "`Authorization: Token <key>` or `X-API-Key: <key>`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Product settings -----------------------------------------------------------------------
+# A device's last_seen_at is written at most this often, so busy devices don't queue on a row.
+DEVICE_LAST_SEEN_INTERVAL = env_int("DEVICE_LAST_SEEN_INTERVAL", 60, minimum=1)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from . import health, views
+
+api_patterns = [
+    path("", include("cameras.api.urls")),
+    path("", include("events.api.urls")),
+    path("", include("exporters.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("health", health.liveness, name="health"),
+    path("liveness", health.liveness, name="liveness"),
+    path("ready", health.readiness, name="ready"),
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+]
+
+admin.site.site_header = "ANPR console"
+admin.site.site_title = "ANPR console"
+admin.site.index_title = "Configuration"

@@ -1,0 +1,138 @@
+"""Writes of the cameras app: device keys, user tokens, roles, device presence."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.utils import timezone
+
+from .models import (
+    KEY_PREFIX_LENGTH,
+    Camera,
+    DeviceKey,
+    EdgeDevice,
+    UserApiToken,
+    key_digest,
+    key_generate,
+)
+
+DEVICE_KEY_PREFIX = "anprd"
+USER_TOKEN_PREFIX = "anpru"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A key just made: `key` is the secret, shown to its owner once and never stored."""
+
+    key: str
+    record: DeviceKey | UserApiToken
+
+
+def device_key_issue(*, device: EdgeDevice) -> IssuedKey:
+    """A new live key for the device. Older keys stay live until revoked (rotation overlap)."""
+    key = key_generate(DEVICE_KEY_PREFIX)
+    record = DeviceKey.objects.create(
+        device=device, prefix=key[:KEY_PREFIX_LENGTH], digest=key_digest(key)
+    )
+    return IssuedKey(key=key, record=record)
+
+
+@transaction.atomic
+def device_create(
+    *, name: str, cameras=(), notes: str = "", is_active: bool = True
+) -> tuple[EdgeDevice, IssuedKey]:
+    device = EdgeDevice.objects.create(name=name, notes=notes, is_active=is_active)
+    if cameras:
+        device.cameras.set(cameras)
+    return device, device_key_issue(device=device)
+
+
+def device_key_revoke(*, key: DeviceKey) -> None:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+
+
+def device_keys_revoke_all_but(*, device: EdgeDevice, keep: DeviceKey) -> int:
+    """End a rotation: every other live key of the device stops working."""
+    return (
+        device.keys.filter(revoked_at__isnull=True)
+        .exclude(pk=keep.pk)
+        .update(revoked_at=timezone.now())
+    )
+
+
+def device_touch(*, device: EdgeDevice, cameras: list[Camera] = ()) -> None:
+    """Record that the device (and cameras) were heard from, at most once per interval, so
+    that concurrent requests of one busy device do not queue on its row."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.DEVICE_LAST_SEEN_INTERVAL)
+    if device.last_seen_at is None or device.last_seen_at < stale:
+        EdgeDevice.objects.filter(pk=device.pk).exclude(last_seen_at__gte=stale).update(
+            last_seen_at=now
+        )
+        device.last_seen_at = now
+    for camera in cameras:
+        if camera.last_seen_at is None or camera.last_seen_at < stale:
+            Camera.objects.filter(pk=camera.pk).exclude(last_seen_at__gte=stale).update(
+                last_seen_at=now
+            )
+            camera.last_seen_at = now
+
+
+def user_token_issue(*, user, name: str) -> IssuedKey:
+    key = key_generate(USER_TOKEN_PREFIX)
+    record = UserApiToken.objects.create(
+        user=user, name=name, prefix=key[:KEY_PREFIX_LENGTH], digest=key_digest(key)
+    )
+    return IssuedKey(key=key, record=record)
+
+
+def user_token_revoke(*, token: UserApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+
+
+# --- Roles ----------------------------------------------------------------------------------
+
+ROLE_VIEWER = "viewer"
+ROLE_OPERATOR = "operator"
+ROLE_ADMIN = "admin"
+
+#: Apps whose models make up the product; roles get permissions on all of them.
+PRODUCT_APPS = ("cameras", "events", "exporters")
+#: Models operators may not edit (only view): what devices report and audit records.
+OPERATOR_READ_ONLY = {
+    ("events", "plateevent"),
+    ("events", "eventstatistics"),
+    ("cameras", "userapitoken"),
+}
+
+
+def roles_ensure() -> dict[str, int]:
+    """Create or refresh the three role groups; safe to run any number of times.
+
+    viewer: view everything. operator: view everything, edit configuration.
+    admin: every permission of the product apps, plus users and groups.
+    Returns the number of permissions each group holds.
+    """
+    product = Permission.objects.filter(content_type__app_label__in=PRODUCT_APPS).select_related(
+        "content_type"
+    )
+    view = [p for p in product if p.codename.startswith("view_")]
+    operator = [
+        p
+        for p in product
+        if p.codename.startswith("view_")
+        or (p.content_type.app_label, p.content_type.model) not in OPERATOR_READ_ONLY
+    ]
+    admin = list(product) + list(Permission.objects.filter(content_type__app_label="auth"))
+    counts = {}
+    for name, perms in ((ROLE_VIEWER, view), (ROLE_OPERATOR, operator), (ROLE_ADMIN, admin)):
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(perms)
+        counts[name] = len(perms)
+    return counts

@@ -1,0 +1,116 @@
+"""What edge devices report: plate reads, and the hourly rollup that charts are drawn from."""
+
+import uuid
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from cameras.models import Camera, EdgeDevice, Zone
+
+
+def _image_path(event: "PlateEvent", filename: str, kind: str) -> str:
+    """media/events/<camera slug>/<yyyy>/<mm>/<dd>/<event id>-<kind>.<ext>"""
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "jpg"
+    captured = event.captured_at or timezone.now()
+    slug = event.camera.slug if event.camera_id else "unknown"
+    return f"events/{slug}/{captured:%Y/%m/%d}/{event.id}-{kind}.{extension}"
+
+
+def plate_image_path(event, filename):
+    return _image_path(event, filename, "plate")
+
+
+def frame_image_path(event, filename):
+    return _image_path(event, filename, "frame")
+
+
+class PlateEvent(models.Model):
+    """One plate read by one camera at one moment (a vehicle passing)."""
+
+    class Source(models.TextChoices):
+        NATIVE = "native", "Native API"
+        PLATERECOGNIZER = "platerecognizer", "Plate Recognizer"
+        OPENALPR = "openalpr", "OpenALPR / Rekor"
+        FRIGATE = "frigate", "Frigate"
+
+    class VehicleType(models.TextChoices):
+        CAR = "car", "Car"
+        VAN = "van", "Van"
+        TRUCK = "truck", "Truck"
+        BUS = "bus", "Bus"
+        MOTORCYCLE = "motorcycle", "Motorcycle"
+        OTHER = "other", "Other"
+
+    class Direction(models.TextChoices):
+        IN = "in", "In"
+        OUT = "out", "Out"
+        UNKNOWN = "unknown", "Unknown"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    device = models.ForeignKey(
+        EdgeDevice, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+    idempotency_key = models.CharField(
+        max_length=128,
+        help_text="The device's event id, or a digest of camera + capture time + plate.",
+    )
+    camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="events")
+    zone = models.ForeignKey(
+        Zone, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+    plate_raw = models.CharField(max_length=32, help_text="The plate as the camera read it.")
+    plate = models.CharField(max_length=32, help_text="Upper-case letters and digits only.")
+    plate_key = models.CharField(
+        max_length=32, help_text="The plate with OCR-confusable characters folded together."
+    )
+    candidates = models.JSONField(default=list, blank=True)
+    confidence = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(1)]
+    )
+    country = models.CharField(max_length=8, blank=True)
+    region = models.CharField(max_length=32, blank=True)
+    captured_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    vehicle_type = models.CharField(max_length=16, choices=VehicleType.choices, blank=True)
+    vehicle_type_raw = models.CharField(max_length=64, blank=True)
+    vehicle_type_confidence = models.FloatField(null=True, blank=True)
+    vehicle_color = models.CharField(max_length=32, blank=True)
+    vehicle_color_confidence = models.FloatField(null=True, blank=True)
+    vehicle_make = models.CharField(max_length=64, blank=True)
+    vehicle_make_confidence = models.FloatField(null=True, blank=True)
+    vehicle_model = models.CharField(max_length=64, blank=True)
+    vehicle_model_confidence = models.FloatField(null=True, blank=True)
+    direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.UNKNOWN)
+    heading = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(360)]
+    )
+    speed_kmh = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0)])
+    plate_box = models.JSONField(
+        null=True, blank=True, help_text="Plate bounding box [x1, y1, x2, y2] in pixels."
+    )
+    plate_image = models.ImageField(upload_to=plate_image_path, blank=True, max_length=300)
+    frame_image = models.ImageField(upload_to=frame_image_path, blank=True, max_length=300)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.NATIVE)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ("-captured_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("device", "idempotency_key"), name="plate_event_idempotent_per_device"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=("-captured_at",), name="event_captured"),
+            models.Index(fields=("camera", "-captured_at"), name="event_camera_captured"),
+            models.Index(fields=("zone", "-captured_at"), name="event_zone_captured"),
+            models.Index(fields=("plate", "-captured_at"), name="event_plate_captured"),
+            models.Index(fields=("plate_key",), name="event_plate_key"),
+            models.Index(fields=("received_at",), name="event_received"),
+            models.Index(fields=("device", "-captured_at"), name="event_device_captured"),
+        ]
+
+    def __str__(self):
+        return f"{self.plate} @ {self.camera_id} {self.captured_at:%Y-%m-%d %H:%M:%S}"
