@@ -1,0 +1,69 @@
+"""The plain value every ingest path produces, and the plate normalizations.
+
+The native JSON body and each vendor dialect (events/dialects/) map to `ReadIn`; the ingest
+service (events/services.py) validates and stores ReadIns and never sees a vendor's format.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+#: Characters cameras mix up, folded to one representative each, so that a search for
+#: 8ABC123 finds BABC123 and BA8C123. Keep the groups disjoint.
+OCR_CONFUSION_GROUPS = ("0ODQ", "1IL", "2Z", "5S", "8B", "6G")
+_FOLD = {char: group[0] for group in OCR_CONFUSION_GROUPS for char in group}
+_PLATE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
+def plate_normalize(raw: str) -> str:
+    """Upper-case letters and digits only: ' ab-12 cde ' -> 'AB12CDE'."""
+    return "".join(c for c in raw.upper() if c in _PLATE_CHARS)
+
+
+def plate_confusion_key(plate: str) -> str:
+    """The normalized plate with OCR-confusable characters folded together."""
+    return "".join(_FOLD.get(c, c) for c in plate_normalize(plate))
+
+
+@dataclass(frozen=True)
+class ImageIn:
+    """An image that came with a read, not yet checked (the service checks it by content)."""
+
+    content: bytes
+    filename: str = "image.jpg"
+
+
+@dataclass
+class ReadIn:
+    """One plate read as any device reports it, before validation against our rules.
+
+    `camera` is the vendor's camera reference (our slug or external_id); empty means "the
+    device's only camera". `event_id` is the device's id for the read (idempotency); empty
+    means one is derived from camera + captured_at + plate. `confidence` and the vehicle
+    confidences are already on our 0..1 scale (each dialect scales its own).
+    """
+
+    plate: str
+    captured_at: datetime | str | None
+    camera: str = ""
+    event_id: str = ""
+    confidence: float | None = None
+    zone: str = ""
+    candidates: list = field(default_factory=list)
+    country: str = ""
+    region: str = ""
+    vehicle_type: str = ""
+    vehicle_type_confidence: float | None = None
+    vehicle_color: str = ""
+    vehicle_color_confidence: float | None = None
+    vehicle_make: str = ""
+    vehicle_make_confidence: float | None = None
+    vehicle_model: str = ""
+    vehicle_model_confidence: float | None = None
+    direction: str = ""
+    heading: float | None = None
+    speed_kmh: float | None = None
+    plate_box: list | None = None
+    plate_image: ImageIn | None = None
+    frame_image: ImageIn | None = None
+    source: str = "native"
+    metadata: dict = field(default_factory=dict)
