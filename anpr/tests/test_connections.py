@@ -1,0 +1,120 @@
+"""Each entry point holds a bounded number of PostgreSQL connections, however many requests.
+
+Under daphne (ASGI) every sync view runs in a new thread: persistent connections would open one
+per thread until PostgreSQL refuses clients, so asgi.py selects psycopg's pool. gunicorn's sync
+workers keep one persistent connection each.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+from django.db import connection
+
+from conftest import require_service
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _test_database_url() -> str:
+    s = connection.settings_dict
+    password = f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else ""
+    return (
+        f"postgres://{quote(s['USER'])}{password}@{s['HOST'] or '127.0.0.1'}:"
+        f"{s['PORT'] or 5432}/{s['NAME']}"
+    )
+
+
+def _connections_to(database: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [database],
+        )
+        return cursor.fetchone()[0]
+
+
+def _serve(command: list[str], port: int, env: dict):
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            return process
+        except requests.ConnectionError:
+            if process.poll() is not None:
+                raise AssertionError(process.stderr.read().decode()[-2000:]) from None
+            time.sleep(0.2)
+    process.kill()
+    raise AssertionError("server did not start")
+
+
+@pytest.fixture
+def server_env(transactional_db, tmp_path):
+    if connection.vendor != "postgresql":
+        require_service("PostgreSQL", "DATABASE_URL does not point at PostgreSQL")
+    env = {k: v for k, v in os.environ.items() if k not in {"DB_CONNECTIONS"}}
+    env.update(
+        DATABASE_URL=_test_database_url(),
+        SECRET_KEY="test-connections-" + "x" * 40,
+        DATA_DIR=str(tmp_path),
+        REDIS_URL="",
+        DB_POOL_MAX_SIZE="4",
+    )
+    return env
+
+
+def _hammer(port: int, requests_count: int = 240, clients: int = 24) -> None:
+    url = f"http://127.0.0.1:{port}/ready"
+
+    def one(_):
+        return requests.get(url, timeout=30).status_code
+
+    with ThreadPoolExecutor(clients) as pool:
+        statuses = list(pool.map(one, range(requests_count)))
+    assert set(statuses) == {200}
+
+
+@pytest.mark.parametrize(
+    ("server", "limit"),
+    [
+        # daphne: one process, psycopg pool of at most DB_POOL_MAX_SIZE=4 connections.
+        ("daphne", 4),
+        # gunicorn: 2 sync workers, one persistent connection each.
+        ("gunicorn", 2),
+    ],
+)
+def test_many_requests_do_not_grow_the_connection_count(server_env, server, limit):
+    database = connection.settings_dict["NAME"]
+    port = _free_port()
+    if server == "daphne":
+        command = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "anpr.asgi:application"]
+    else:
+        command = [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "anpr.wsgi"]
+    process = _serve(command, port, server_env)
+    try:
+        _hammer(port)
+        after_first = _connections_to(database)
+        _hammer(port)
+        after_second = _connections_to(database)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    assert 1 <= after_first <= limit
+    assert after_second <= limit

@@ -1,0 +1,91 @@
+"""Start-up configuration: each mode from the environment, loud failures on bad values."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _start(env_overrides: dict, data_dir: Path) -> subprocess.CompletedProcess:
+    """Load the settings in a fresh interpreter, as a server would at start-up."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "DATA_DIR"}
+    }
+    env.update({"DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "anpr.settings"})
+    env.update(env_overrides)
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DEBUG, s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']"
+        "['BACKEND'], s.CELERY_BROKER_URL.split(':')[0], sep='|')"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_embedded_mode_needs_no_variables_and_keeps_its_generated_key(tmp_path):
+    first = _start({}, tmp_path)
+    assert first.returncode == 0, first.stderr
+    debug, engine, layer, broker = first.stdout.strip().split("|")
+    assert debug == "False"
+    assert engine == "django.db.backends.sqlite3"
+    assert layer == "channels.layers.InMemoryChannelLayer"
+    assert broker == "filesystem"
+    key = (tmp_path / "secret_key").read_text()
+    assert len(key) >= 50
+    assert _start({}, tmp_path).returncode == 0
+    assert (tmp_path / "secret_key").read_text() == key
+
+
+def test_production_mode_switches_to_postgres_and_redis(tmp_path):
+    result = _start(
+        {
+            "DATABASE_URL": "postgres://u:p@db.example:5432/anpr",
+            "REDIS_URL": "redis://cache.example:6379/0",
+            "SECRET_KEY": "k" * 50,
+        },
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    _, engine, layer, broker = result.stdout.strip().split("|")
+    assert engine == "django.db.backends.postgresql"
+    assert layer == "channels_redis.core.RedisChannelLayer"
+    assert broker == "redis"
+
+
+def test_production_without_secret_key_refuses_to_start(tmp_path):
+    result = _start({"DATABASE_URL": "postgres://u:p@db.example:5432/anpr"}, tmp_path)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DEBUG", "maybe"),
+        ("DB_CONN_MAX_AGE", "ten"),
+        ("DATABASE_URL", "mysql//nope"),
+        ("REDIS_URL", "http://localhost"),
+        ("TIME_ZONE", "Mars/Olympus"),
+        ("DB_CONNECTIONS", "many"),
+        ("CHANNEL_CAPACITY", "0"),
+    ],
+)
+def test_a_malformed_variable_stops_start_up_naming_it(tmp_path, name, value):
+    result = _start({name: value}, tmp_path)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert name in result.stderr.splitlines()[-1]
+
+
+def test_database_password_is_not_printed_in_the_error(tmp_path):
+    result = _start({"DATABASE_URL": "mysql://user:hunter2@db/anpr"}, tmp_path)
+    assert result.returncode != 0
+    assert "hunter2" not in result.stderr
