@@ -1,0 +1,225 @@
+"""The live event stream, `/ws/events/`: committed plate reads pushed to signed-in users.
+
+Protocol (JSON text frames):
+
+- Connect with the browser's session, or a user API token (`Authorization: Bearer <token>`
+  or `?token=`). Device keys are refused. Refusals are accepted and closed at once, because a
+  refused handshake reaches a browser only as code 1006 with no reason:
+  4400 bad filter in the query string (an `error` message naming the field comes first),
+  4401 not signed in or the token is unknown/revoked, 4403 signed in without the permission to
+  view events.
+- Optional filters, at connect in the query string (`?cameras=1,2&zones=3&min_confidence=0.8`)
+  or later with `{"type": "filter", "cameras": [1, 2], "zones": [], "min_confidence": 0.8}`
+  (replaces the whole filter; the reply is the filter now in force). Empty means "all".
+- Server → client: `{"type": "event.created", "event": {...}}` for each new event (a batch
+  sends one message per event) and `{"type": "event.updated", "event": {...}}` when an event
+  changes in place (same `id`); `event` has the shape of `GET /api/events/{id}/`.
+- Keep-alive: daphne sends websocket ping frames to idle connections (`--ping-interval`,
+  20 s); clients that want an application-level check send `{"type": "ping"}` and get
+  `{"type": "pong"}`.
+- A message that is not JSON, not an object, of an unknown type or with bad filter values gets
+  `{"type": "error", "code": ..., "detail": ..., "errors": {field: [...]}}`; the connection
+  stays open.
+"""
+
+import json
+from dataclasses import asdict, dataclass
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from .broadcast import EVENTS_GROUP
+
+CLOSE_BAD_REQUEST = 4400
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+class FilterError(ValueError):
+    """A filter value that is not acceptable, with messages per field."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class StreamFilter:
+    """Which events one client wants; empty lists and None mean no restriction."""
+
+    cameras: tuple[int, ...] = ()
+    zones: tuple[int, ...] = ()
+    min_confidence: float | None = None
+
+    @classmethod
+    def from_values(cls, *, cameras=None, zones=None, min_confidence=None) -> "StreamFilter":
+        errors: dict[str, list[str]] = {}
+        parsed = {}
+        for name, raw in (("cameras", cameras), ("zones", zones)):
+            try:
+                parsed[name] = _ids(raw)
+            except ValueError as error:
+                errors[name] = [str(error)]
+        try:
+            parsed["min_confidence"] = _confidence(min_confidence)
+        except ValueError as error:
+            errors["min_confidence"] = [str(error)]
+        if errors:
+            raise FilterError(errors)
+        return cls(**parsed)
+
+    @classmethod
+    def from_query_string(cls, query_string: bytes) -> "StreamFilter":
+        query = parse_qs(query_string.decode("latin-1"))
+        return cls.from_values(
+            cameras=",".join(query.get("cameras", [])) or None,
+            zones=",".join(query.get("zones", [])) or None,
+            min_confidence=(query.get("min_confidence") or [None])[-1],
+        )
+
+    def matches(self, *, camera: int, zone: int | None, confidence: float | None) -> bool:
+        if self.cameras and camera not in self.cameras:
+            return False
+        if self.zones and zone not in self.zones:
+            return False
+        if self.min_confidence is not None and (
+            confidence is None or confidence < self.min_confidence
+        ):
+            return False
+        return True
+
+    def as_json(self) -> dict:
+        return {**asdict(self), "cameras": list(self.cameras), "zones": list(self.zones)}
+
+
+def _ids(raw) -> tuple[int, ...]:
+    """A list of ids, or the same as a comma-separated string (query strings)."""
+    if raw is None or raw == "":
+        return ()
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list):
+        raise ValueError("Must be a list of ids.")
+    ids = []
+    for item in items:
+        if isinstance(item, str) and item.strip().isdigit():
+            item = int(item.strip())
+        if not isinstance(item, int) or isinstance(item, bool) or item < 1:
+            raise ValueError(f"{item!r} is not an id (a positive integer).")
+        ids.append(item)
+    return tuple(sorted(set(ids)))
+
+
+def _confidence(raw) -> float | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool):
+        raise ValueError("Must be a number between 0 and 1.")
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError("Must be a number between 0 and 1.") from None
+    if not 0 <= value <= 1:
+        raise ValueError("Must be a number between 0 and 1.")
+    return value
+
+
+@database_sync_to_async
+def _may_view_events(user) -> bool:
+    return user.has_perm("events.view_plateevent")
+
+
+class EventStreamConsumer(AsyncWebsocketConsumer):
+    """One websocket client of the live stream (see the module docstring for the protocol)."""
+
+    stream_filter = StreamFilter()
+
+    async def connect(self):
+        user = self.scope.get("user")
+        await self.accept()
+        if self.scope.get("token_refused") or user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not await _may_view_events(user):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        try:
+            self.stream_filter = StreamFilter.from_query_string(self.scope["query_string"])
+        except FilterError as error:
+            await self._send_error("invalid_filter", "The filter is not valid.", error.errors)
+            await self.close(code=CLOSE_BAD_REQUEST)
+            return
+        await self.channel_layer.group_add(EVENTS_GROUP, self.channel_name)
+        self.joined = True
+
+    async def disconnect(self, code):
+        if getattr(self, "joined", False):
+            await self.channel_layer.group_discard(EVENTS_GROUP, self.channel_name)
+
+    # --- Client → server: one handler per message type ---------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if text_data is None:
+            await self._send_error("invalid_message", "Send JSON text frames, not binary.")
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self._send_error("invalid_json", "The message is not valid JSON.")
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self._send_error(
+                "invalid_message",
+                'A message is a JSON object with a "type".',
+                {"type": ["This field is required."]},
+            )
+            return
+        handler = self.client_handlers.get(message["type"])
+        if handler is None:
+            await self._send_error(
+                "unknown_type",
+                f"Unknown message type {message['type']!r}.",
+                {"type": [f"Use one of: {', '.join(sorted(self.client_handlers))}."]},
+            )
+            return
+        await handler(self, message)
+
+    async def on_filter(self, message: dict):
+        try:
+            self.stream_filter = StreamFilter.from_values(
+                cameras=message.get("cameras"),
+                zones=message.get("zones"),
+                min_confidence=message.get("min_confidence"),
+            )
+        except FilterError as error:
+            await self._send_error("invalid_filter", "The filter is not valid.", error.errors)
+            return
+        await self._send_json({"type": "filter", **self.stream_filter.as_json()})
+
+    async def on_ping(self, message: dict):
+        await self._send_json({"type": "pong"})
+
+    client_handlers = {"filter": on_filter, "ping": on_ping}
+
+    # --- Channel layer → client (message types sent by events.broadcast) ---------------------
+
+    async def event_created(self, message: dict):
+        await self._forward(message)
+
+    async def event_updated(self, message: dict):
+        await self._forward(message)
+
+    async def _forward(self, message: dict):
+        if self.stream_filter.matches(
+            camera=message["camera"], zone=message["zone"], confidence=message["confidence"]
+        ):
+            await self.send(text_data=message["text"])
+
+    async def _send_json(self, body: dict):
+        await self.send(text_data=json.dumps(body))
+
+    async def _send_error(self, code: str, detail: str, errors: dict | None = None):
+        body = {"type": "error", "code": code, "detail": detail}
+        if errors:
+            body["errors"] = errors
+        await self._send_json(body)
