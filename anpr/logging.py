@@ -1,0 +1,92 @@
+"""Log records as JSON lines (or plain text for a terminal), each with the request id, and
+with secrets masked on the way out.
+
+Secrets reach log messages by accident: Django's own "Not Found: /api/events/ingest/<key>/"
+warning carries a device key that a device put in the URL path. So masking happens here, on
+every record of every logger, not only in our request log.
+"""
+
+import contextvars
+import json
+import logging
+import re
+from datetime import UTC, datetime
+
+#: The id of the request being served (set by anpr.middleware.RequestIdMiddleware).
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+MASK = "***"
+
+# Keys we issue (cameras.services: anprd_ devices, anpru_ users) wherever they appear, the
+# key segment of the ingest URLs, and tokens in query strings or headers quoted in a message.
+_SECRET_PATTERNS = (
+    (re.compile(r"\banpr[du]_[A-Za-z0-9_\-]{8,}"), MASK),
+    (re.compile(r"(/api/events/ingest/)[^/?#\s\"']+"), r"\1" + MASK),
+    (re.compile(r"(/api/ingest/[^/?#\s\"']+/)[^/?#\s\"']+"), r"\1" + MASK),
+    (re.compile(r"([?&](?:token|key|api_key|access_token)=)[^&#\s\"']*", re.I), r"\1" + MASK),
+    (
+        re.compile(r"((?:Authorization|X-API-Key)[\"']?\s*[:=]\s*[\"']?)[^\"',}\n]+", re.I),
+        r"\1" + MASK,
+    ),
+)
+
+
+def redact(text: str) -> str:
+    """The text with device keys, user tokens and ingest-URL keys replaced by ***."""
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps every record with the current request id ('' outside a request)."""
+
+    def filter(self, record):
+        if not getattr(record, "request_id", ""):
+            record.request_id = request_id_var.get()
+        return True
+
+
+# Attributes every LogRecord has; anything else was passed with `extra=` and is logged too.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request_id and the extras."""
+
+    def format(self, record):
+        body = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        request_id = getattr(record, "request_id", "") or request_id_var.get()
+        if request_id:
+            body["request_id"] = request_id
+        for name, value in vars(record).items():
+            if name not in _STANDARD and not name.startswith("_"):
+                body[name] = _plain(value)
+        if record.exc_info:
+            body["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(body, default=str)
+
+
+class PlainFormatter(logging.Formatter):
+    """Human-readable lines for a terminal, masked like the JSON ones."""
+
+    def __init__(self):
+        super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+
+    def format(self, record):
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id_var.get()
+        return redact(super().format(record))
+
+
+def _plain(value):
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    return redact(str(value))

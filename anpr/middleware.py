@@ -1,0 +1,67 @@
+"""Request id and the request log: one line per request, without secrets.
+
+The id comes from the caller's X-Request-ID when it looks like an id (so a proxy's id follows
+the request through our logs), else we make one; it goes back in the X-Request-ID header.
+"""
+
+import logging
+import re
+import time
+import uuid
+
+from .logging import MASK, redact, request_id_var
+
+logger = logging.getLogger("anpr.request")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
+
+
+def request_id_from(request) -> str:
+    incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+    return incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+def masked_path(request) -> str:
+    """The path as we may log it: a device key in a URL keyword becomes ***, and keys or
+    tokens anywhere else are masked too. The query string is never logged."""
+    path = request.path
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        for name, value in match.kwargs.items():
+            if "key" in name or "token" in name:
+                path = path.replace(str(value), MASK)
+    return redact(path)
+
+
+class RequestIdMiddleware:
+    """Sets the request id for the logs and the response, and logs the request's outcome."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.request_id = request_id_from(request)
+        token = request_id_var.set(request.request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            response[REQUEST_ID_HEADER] = request.request_id
+            level = logging.ERROR if response.status_code >= 500 else logging.INFO
+            logger.log(
+                level,
+                "%s %s %s",
+                request.method,
+                masked_path(request),
+                response.status_code,
+                extra={
+                    "request_id": request.request_id,
+                    "method": request.method,
+                    "path": masked_path(request),
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+            return response
+        finally:
+            request_id_var.reset(token)
