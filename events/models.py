@@ -9,12 +9,21 @@ from django.utils import timezone
 from cameras.models import Camera, EdgeDevice, Zone
 
 
+def event_image_name(*, camera_slug: str, captured_at, event_id, kind: str, extension: str) -> str:
+    """events/<camera slug>/<yyyy>/<mm>/<dd>/<event id>-<kind>.<ext>: one folder per camera
+    and day, so retention and backups can work folder by folder."""
+    return f"events/{camera_slug}/{captured_at:%Y/%m/%d}/{event_id}-{kind}.{extension}"
+
+
 def _image_path(event: "PlateEvent", filename: str, kind: str) -> str:
-    """media/events/<camera slug>/<yyyy>/<mm>/<dd>/<event id>-<kind>.<ext>"""
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "jpg"
-    captured = event.captured_at or timezone.now()
-    slug = event.camera.slug if event.camera_id else "unknown"
-    return f"events/{slug}/{captured:%Y/%m/%d}/{event.id}-{kind}.{extension}"
+    return event_image_name(
+        camera_slug=event.camera.slug if event.camera_id else "unknown",
+        captured_at=event.captured_at or timezone.now(),
+        event_id=event.id,
+        kind=kind,
+        extension=extension,
+    )
 
 
 def plate_image_path(event, filename):

@@ -1,0 +1,658 @@
+"""Writes of the events app: storing plate reads (the ingest hot path) and updating them.
+
+Every entry point (native API, vendor dialects, the MQTT listener, the benchmark) maps its
+input to `ReadIn` and calls `plate_events_ingest`, so one set of rules decides what is stored.
+Validation is plain Python (microseconds per read); the rows of one call are written by one
+statement in one transaction, and the unique (device, idempotency_key) constraint makes a
+retry, even a concurrent one, return the first row's id instead of a second row.
+"""
+
+import hashlib
+import io
+import json
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.utils import timezone
+
+from cameras.models import Camera, EdgeDevice, Zone
+from cameras.services import device_touch
+
+from .models import PlateEvent, event_image_name
+from .reads import ImageIn, ReadIn, plate_confusion_key, plate_normalize
+
+CREATED = "created"
+DUPLICATE = "duplicate"
+REJECTED = "rejected"
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What became of one read: created (a new row), duplicate (the first row's id) or
+    rejected (`errors` names each bad field; nothing was stored)."""
+
+    status: str
+    id: uuid.UUID | None = None
+    errors: dict[str, list[str]] | None = None
+    #: The stored row, for created reads (what exporters and the live stream are given).
+    event: PlateEvent | None = None
+    #: "too_large" when an image was refused for its size (the API answers 413), else "invalid".
+    code: str = ""
+
+    @property
+    def created(self) -> bool:
+        return self.status == CREATED
+
+
+class ReadRejected(Exception):
+    """A read that breaks our rules; `errors` is {field: [message]}."""
+
+    def __init__(self, errors: dict[str, list[str]], code: str = "invalid"):
+        super().__init__(errors)
+        self.errors = errors
+        self.code = code
+
+
+# --- Vocabularies ---------------------------------------------------------------------------
+
+_VEHICLE_TYPES = {
+    **dict.fromkeys(
+        ("car", "sedan", "saloon", "suv", "hatchback", "coupe", "wagon", "estate", "cabriolet")
+        + ("convertible", "crossover", "passenger", "taxi", "limousine", "automobile"),
+        "car",
+    ),
+    **dict.fromkeys(("van", "minivan", "mpv", "panel"), "van"),
+    **dict.fromkeys(
+        ("truck", "lorry", "pickup", "hgv", "semi", "trailer", "tractor", "tanker", "dump"),
+        "truck",
+    ),
+    **dict.fromkeys(("bus", "coach", "minibus", "autobus"), "bus"),
+    **dict.fromkeys(("motorcycle", "motorbike", "moto", "scooter", "moped"), "motorcycle"),
+}
+
+_DIRECTIONS = {
+    "": PlateEvent.Direction.UNKNOWN,
+    "unknown": PlateEvent.Direction.UNKNOWN,
+    **dict.fromkeys(("in", "entry", "enter", "entering", "approaching", "incoming"), "in"),
+    **dict.fromkeys(("out", "exit", "exiting", "leaving", "departing", "outgoing"), "out"),
+}
+
+_SOURCES = frozenset(PlateEvent.Source.values)
+_IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def vehicle_type_normalize(raw: str) -> str:
+    """A vendor's vehicle word on our small vocabulary: 'Pickup Truck' -> truck, 'SUV' -> car,
+    anything unrecognised -> other, nothing -> ''."""
+    word = raw.strip().lower()
+    if not word:
+        return ""
+    if word in _VEHICLE_TYPES:
+        return _VEHICLE_TYPES[word]
+    for token in word.replace("-", " ").replace("_", " ").replace("/", " ").split():
+        if token in _VEHICLE_TYPES:
+            return _VEHICLE_TYPES[token]
+    return PlateEvent.VehicleType.OTHER
+
+
+def captured_at_parse(value) -> datetime:
+    """An ISO 8601 string or a datetime, timezone-aware (a naive time is UTC).
+
+    Raises ValueError with a sentence for the API.
+    """
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError("Use an ISO 8601 time, e.g. 2026-11-26T09:30:00Z.") from None
+    elif not isinstance(value, datetime):
+        raise ValueError("Use an ISO 8601 time string, e.g. 2026-11-26T09:30:00Z.")
+    if value.tzinfo is None or value.utcoffset() is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+# --- Validation of one read -----------------------------------------------------------------
+
+
+class DeviceCameras:
+    """The cameras a device may post for (looked up once per ingest call), and their zones
+    (looked up only when a read names one)."""
+
+    def __init__(self, cameras: list[Camera]):
+        self.cameras = cameras
+        self.by_external_id = {c.external_id: c for c in self.cameras if c.external_id}
+        self.by_slug = {c.slug: c for c in self.cameras}
+        self._zones: dict[int, list[Zone]] | None = None
+
+    def resolve(self, ref) -> Camera:
+        """The vendor's camera id matched against external_id, then slug; none given means
+        the device's only camera."""
+        if ref is None or ref == "":
+            if len(self.cameras) == 1:
+                return self.cameras[0]
+            if not self.cameras:
+                raise ReadRejected({"camera": ["This device has no cameras assigned."]})
+            raise ReadRejected(
+                {
+                    "camera": [
+                        "Required: this device posts for several cameras ("
+                        + ", ".join(sorted(self.by_slug))
+                        + ")."
+                    ]
+                }
+            )
+        if not isinstance(ref, str | int) or isinstance(ref, bool):
+            raise ReadRejected({"camera": ["Must be a string (the camera's slug)."]})
+        ref = str(ref)
+        camera = self.by_external_id.get(ref) or self.by_slug.get(ref)
+        if camera is None:
+            raise ReadRejected({"camera": [f"No camera '{ref[:64]}' among this device's cameras."]})
+        return camera
+
+    def zone(self, camera: Camera, ref) -> Zone | None:
+        """The zone by name or id; it must belong to the camera."""
+        if ref is None or ref == "":
+            return None
+        if self._zones is None:
+            self._zones = {}
+            for zone in Zone.objects.filter(camera__in=self.cameras):
+                self._zones.setdefault(zone.camera_id, []).append(zone)
+        zones = self._zones.get(camera.pk, ())
+        if isinstance(ref, str):
+            for zone in zones:
+                if zone.name == ref:
+                    return zone
+        if (
+            isinstance(ref, int)
+            and not isinstance(ref, bool)
+            or (isinstance(ref, str) and ref.isdigit())
+        ):
+            for zone in zones:
+                if zone.pk == int(ref):
+                    return zone
+        raise ReadRejected({"zone": [f"Camera '{camera.slug}' has no zone '{str(ref)[:64]}'."]})
+
+
+def _number(errors, name, value, *, low=None, high=None):
+    """A finite int/float within bounds (a string or a bool is a wrong type)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        errors[name] = ["Must be a number."]
+        return None
+    value = float(value)
+    if not math.isfinite(value):
+        errors[name] = ["Must be a finite number."]
+    elif (low is not None and value < low) or (high is not None and value > high):
+        errors[name] = [f"Must be between {low:g} and {high:g} (got {value:g})."]
+    return value
+
+
+def _confidence(errors, name, value):
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 1:
+        errors[name] = [f"Must be between 0 and 1 (got {value:g}); scores are not rescaled."]
+        return None
+    return _number(errors, name, value, low=0, high=1)
+
+
+def _text(errors, name, value, max_length):
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str):
+        errors[name] = ["Must be a string."]
+        return ""
+    value = value.strip()
+    if len(value) > max_length:
+        errors[name] = [f"At most {max_length} characters."]
+    return value
+
+
+def image_check(image: ImageIn, name: str) -> tuple[bytes, str]:
+    """(content, extension) of an image that Pillow recognises as JPEG, PNG or WebP within
+    the byte and pixel limits; raises ReadRejected naming the field otherwise."""
+    from PIL import Image, UnidentifiedImageError
+
+    content = image.content
+    if not isinstance(content, bytes | bytearray) or not content:
+        raise ReadRejected({name: ["Empty or missing image content."]})
+    if len(content) > settings.EVENT_IMAGE_MAX_BYTES:
+        raise ReadRejected(
+            {name: [f"Image is larger than {settings.EVENT_IMAGE_MAX_BYTES} bytes."]},
+            code="too_large",
+        )
+    try:
+        with Image.open(io.BytesIO(content)) as picture:
+            kind = picture.format
+            width, height = picture.size
+            if kind in _IMAGE_FORMATS and width * height <= settings.EVENT_IMAGE_MAX_PIXELS:
+                picture.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise ReadRejected({name: ["Not a JPEG, PNG or WebP image."]}) from None
+    if kind not in _IMAGE_FORMATS:
+        raise ReadRejected({name: [f"{kind} images are not accepted; use JPEG, PNG or WebP."]})
+    if width * height > settings.EVENT_IMAGE_MAX_PIXELS:
+        raise ReadRejected(
+            {name: [f"Image has more than {settings.EVENT_IMAGE_MAX_PIXELS} pixels."]},
+            code="too_large",
+        )
+    return bytes(content), _IMAGE_FORMATS[kind]
+
+
+#: The columns an ingest writes, in PlateEvent's concrete field order (positional __init__).
+_FIELDS = PlateEvent._meta.concrete_fields
+_COLUMNS = tuple(f.column for f in _FIELDS)
+_INDEX = {f.name: i for i, f in enumerate(_FIELDS)}
+
+
+@dataclass(slots=True)
+class _Valid:
+    """A read that passed validation: the row to insert and the images to write."""
+
+    row: list
+    camera: Camera
+    images: list[tuple[str, bytes]]  # (field name, content), already checked
+
+
+def read_validate(
+    read: ReadIn, *, device: EdgeDevice, cameras: DeviceCameras, now: datetime, camera=None
+) -> _Valid:
+    """The row a read becomes, or ReadRejected naming every bad field. Plain Python on
+    purpose: this runs for every read on the hot path."""
+    errors: dict[str, list[str]] = {}
+
+    plate_raw = read.plate
+    plate = ""
+    if not isinstance(plate_raw, str):
+        errors["plate"] = ["Must be a string."]
+    else:
+        plate_raw = plate_raw.strip()
+        plate = plate_normalize(plate_raw)
+        if not plate:
+            errors["plate"] = ["Must contain at least one letter or digit."]
+        elif len(plate_raw) > 32:
+            errors["plate"] = ["At most 32 characters."]
+
+    captured_at = None
+    if read.captured_at is None or read.captured_at == "":
+        errors["captured_at"] = ["This field is required."]
+    else:
+        try:
+            captured_at = captured_at_parse(read.captured_at)
+        except ValueError as error:
+            errors["captured_at"] = [str(error)]
+        else:
+            limit = now + timedelta(seconds=settings.EVENT_FUTURE_TOLERANCE_SECONDS)
+            if captured_at > limit:
+                errors["captured_at"] = [
+                    f"Is more than {settings.EVENT_FUTURE_TOLERANCE_SECONDS} seconds in the "
+                    "future; check the device clock."
+                ]
+            elif captured_at < _EARLIEST:
+                errors["captured_at"] = ["Is before 2000; check the device clock."]
+
+    if camera is None:
+        try:
+            camera = cameras.resolve(read.camera)
+        except ReadRejected as rejected:
+            errors.update(rejected.errors)
+    zone = None
+    if camera is not None:
+        try:
+            zone = cameras.zone(camera, read.zone)
+        except ReadRejected as rejected:
+            errors.update(rejected.errors)
+
+    event_id = read.event_id
+    if isinstance(event_id, int) and not isinstance(event_id, bool):
+        event_id = str(event_id)
+    if not isinstance(event_id, str):
+        errors["event_id"] = ["Must be a string."]
+    elif len(event_id) > 128:
+        errors["event_id"] = ["At most 128 characters."]
+
+    confidence = _confidence(errors, "confidence", read.confidence)
+    vehicle_type_raw = _text(errors, "vehicle_type", read.vehicle_type, 64)
+    values = {
+        "vehicle_type_confidence": _confidence(
+            errors, "vehicle_type_confidence", read.vehicle_type_confidence
+        ),
+        "vehicle_color": _text(errors, "vehicle_color", read.vehicle_color, 32),
+        "vehicle_color_confidence": _confidence(
+            errors, "vehicle_color_confidence", read.vehicle_color_confidence
+        ),
+        "vehicle_make": _text(errors, "vehicle_make", read.vehicle_make, 64),
+        "vehicle_make_confidence": _confidence(
+            errors, "vehicle_make_confidence", read.vehicle_make_confidence
+        ),
+        "vehicle_model": _text(errors, "vehicle_model", read.vehicle_model, 64),
+        "vehicle_model_confidence": _confidence(
+            errors, "vehicle_model_confidence", read.vehicle_model_confidence
+        ),
+        "country": _text(errors, "country", read.country, 8),
+        "region": _text(errors, "region", read.region, 32),
+        "heading": _number(errors, "heading", read.heading, low=0, high=360),
+        "speed_kmh": _number(errors, "speed_kmh", read.speed_kmh, low=0, high=1000),
+    }
+
+    direction = read.direction
+    if not isinstance(direction, str) or direction.strip().lower() not in _DIRECTIONS:
+        errors["direction"] = ["Must be one of: in, out, unknown."]
+        direction = PlateEvent.Direction.UNKNOWN
+    else:
+        direction = _DIRECTIONS[direction.strip().lower()]
+
+    candidates = read.candidates if read.candidates is not None else []
+    if not isinstance(candidates, list):
+        errors["candidates"] = ["Must be a list."]
+    metadata = read.metadata if read.metadata is not None else {}
+    if not isinstance(metadata, dict):
+        errors["metadata"] = ["Must be a JSON object."]
+    plate_box = read.plate_box
+    if plate_box is not None and not (
+        isinstance(plate_box, list)
+        and len(plate_box) == 4
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in plate_box)
+    ):
+        errors["plate_box"] = ["Must be four numbers [x1, y1, x2, y2]."]
+    if read.source not in _SOURCES:
+        errors["source"] = [f"Unknown source '{read.source}'."]
+
+    images = []
+    code = "invalid"
+    for name in ("plate_image", "frame_image"):
+        image = getattr(read, name)
+        if image is not None:
+            try:
+                images.append((name, *image_check(image, name)))
+            except ReadRejected as rejected:
+                errors.update(rejected.errors)
+                code = rejected.code if code == "invalid" else code
+    if errors:
+        raise ReadRejected(errors, code)
+
+    if not event_id:
+        digest = hashlib.sha256(
+            f"{camera.pk}|{captured_at.astimezone(UTC).isoformat()}|{plate_raw}".encode()
+        ).hexdigest()
+        event_id = f"sha256:{digest}"
+
+    event_uuid = uuid.uuid4()
+    row = [None] * len(_FIELDS)
+    row[_INDEX["id"]] = event_uuid
+    row[_INDEX["device"]] = device.pk if device else None
+    row[_INDEX["idempotency_key"]] = event_id
+    row[_INDEX["camera"]] = camera.pk
+    row[_INDEX["zone"]] = zone.pk if zone else None
+    row[_INDEX["plate_raw"]] = plate_raw
+    row[_INDEX["plate"]] = plate
+    row[_INDEX["plate_key"]] = plate_confusion_key(plate)
+    row[_INDEX["candidates"]] = candidates
+    row[_INDEX["confidence"]] = confidence
+    row[_INDEX["captured_at"]] = captured_at
+    row[_INDEX["received_at"]] = now
+    row[_INDEX["updated_at"]] = now
+    row[_INDEX["vehicle_type"]] = vehicle_type_normalize(vehicle_type_raw)
+    row[_INDEX["vehicle_type_raw"]] = vehicle_type_raw
+    row[_INDEX["direction"]] = direction
+    row[_INDEX["plate_box"]] = plate_box
+    row[_INDEX["source"]] = read.source
+    row[_INDEX["metadata"]] = metadata
+    for name, value in values.items():
+        row[_INDEX[name]] = value
+    written = []
+    for name, content, extension in images:
+        row[_INDEX[name]] = event_image_name(
+            camera_slug=camera.slug,
+            captured_at=captured_at.astimezone(UTC),
+            event_id=event_uuid,
+            kind=name.removesuffix("_image"),
+            extension=extension,
+        )
+        written.append((name, content))
+    for name in ("plate_image", "frame_image"):
+        if row[_INDEX[name]] is None:
+            row[_INDEX[name]] = ""
+    return _Valid(row=row, camera=camera, images=written)
+
+
+# --- Storing --------------------------------------------------------------------------------
+
+
+def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[IngestResult]:
+    """Validate and store reads of one device; one result per read, in order.
+
+    A bad read is rejected alone (its result names the fields); the others are stored in one
+    transaction by one statement. A read whose idempotency key the device already used is a
+    duplicate carrying the first row's id. Images are checked before the transaction and
+    written inside it, and removed again if it rolls back.
+    """
+    now = timezone.now()
+    cameras = DeviceCameras(list(device.cameras.all()))
+    results: list[IngestResult | None] = [None] * len(reads)
+    valid: list[tuple[int, _Valid]] = []
+    first_of_key: dict[str, int] = {}
+    repeats: list[tuple[int, str]] = []
+    key_index = _INDEX["idempotency_key"]
+    for position, read in enumerate(reads):
+        try:
+            item = read_validate(read, device=device, cameras=cameras, now=now)
+        except ReadRejected as rejected:
+            results[position] = IngestResult(REJECTED, errors=rejected.errors, code=rejected.code)
+            continue
+        key = item.row[key_index]
+        if key in first_of_key:
+            repeats.append((position, key))  # the same read twice in one batch
+            continue
+        first_of_key[key] = position
+        valid.append((position, item))
+
+    if valid:
+        stored = _events_store(device=device, items=[item for _, item in valid])
+        for (position, _), result in zip(valid, stored, strict=True):
+            results[position] = result
+        for position, key in repeats:
+            results[position] = IngestResult(DUPLICATE, id=results[first_of_key[key]].id)
+        device_touch(
+            device=device, cameras=list({v.camera.pk: v.camera for _, v in valid}.values())
+        )
+    return results
+
+
+def _events_store(*, device: EdgeDevice, items: list["_Valid"]) -> list[IngestResult]:
+    """The one transaction of an ingest: insert, write images, plan exports."""
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            existing = _rows_insert(device=device, rows=[item.row for item in items])
+            results = []
+            created = []
+            for item in items:
+                row = item.row
+                first_id = existing.get(row[_INDEX["idempotency_key"]])
+                if first_id is not None:
+                    results.append(IngestResult(DUPLICATE, id=first_id))
+                    continue
+                for name, content in item.images:
+                    _image_write(row[_INDEX[name]], content, written)
+                event = PlateEvent(*row)
+                event._state.adding = False
+                event._state.db = "default"
+                event.camera = item.camera  # already loaded: no query for slug/name later
+                created.append(event)
+                results.append(IngestResult(CREATED, id=row[0], event=event))
+            # Exporters plan their deliveries here, in this transaction; the live stream
+            # broadcasts from transaction.on_commit here.
+    except BaseException:
+        _images_delete(written)
+        raise
+    return results
+
+
+def _image_write(name: str, content: bytes, written: list[str]) -> None:
+    saved = default_storage.save(name, ContentFile(content))
+    written.append(saved)
+    if saved != name:  # the storage renamed it (a name clash): never overwrite a file
+        raise RuntimeError(f"Image name {name} is taken; refusing to overwrite it.")
+
+
+def _images_delete(names: list[str]) -> None:
+    for name in names:
+        default_storage.delete(name)
+
+
+def _rows_insert(*, device: EdgeDevice, rows: list[list]) -> dict[str, uuid.UUID]:
+    """Insert the rows, skipping those whose (device, key) exists; returns {key: first id}
+    for the skipped ones. One INSERT statement (plus one SELECT if any were duplicates)."""
+    if connection.vendor == "postgresql":
+        return _rows_insert_postgresql(device=device, rows=rows)
+    return _rows_insert_generic(device=device, rows=rows)
+
+
+_JSON_FIELDS = frozenset(i for i, f in enumerate(_FIELDS) if f.get_internal_type() == "JSONField")
+_PG_INSERT: str | None = None
+_TABLE = PlateEvent._meta.db_table
+
+
+def _pg_insert_sql() -> str:
+    """INSERT … SELECT FROM unnest(one array per column) ON CONFLICT DO NOTHING RETURNING id:
+    a batch of any size is one statement with one parameter per column."""
+    global _PG_INSERT
+    if _PG_INSERT is None:
+        quote = connection.ops.quote_name
+        arrays = ", ".join(
+            f"%s::{'text' if i in _JSON_FIELDS else f.db_type(connection)}[]"
+            for i, f in enumerate(_FIELDS)
+        )
+        names = [f"c{i}" for i in range(len(_FIELDS))]
+        selected = ", ".join(
+            f"{name}::jsonb" if i in _JSON_FIELDS else name for i, name in enumerate(names)
+        )
+        _PG_INSERT = (
+            f"INSERT INTO {quote(_TABLE)} ({', '.join(quote(c) for c in _COLUMNS)}) "
+            f"SELECT {selected} FROM unnest({arrays}) AS t({', '.join(names)}) "
+            f"ON CONFLICT ({quote('device_id')}, {quote('idempotency_key')}) DO NOTHING "
+            f"RETURNING {quote('id')}"
+        )
+    return _PG_INSERT
+
+
+def _rows_insert_postgresql(*, device, rows) -> dict[str, uuid.UUID]:
+    columns = [list(values) for values in zip(*rows, strict=True)]
+    for i in _JSON_FIELDS:
+        columns[i] = [None if v is None else json.dumps(v) for v in columns[i]]
+    with connection.cursor() as cursor:
+        cursor.execute(_pg_insert_sql(), columns)
+        inserted = {row[0] for row in cursor.fetchall()}
+        if len(inserted) == len(rows):
+            return {}
+        skipped = [row[_INDEX["idempotency_key"]] for row in rows if row[0] not in inserted]
+        return _first_ids(device=device, keys=skipped)
+
+
+def _rows_insert_generic(*, device, rows) -> dict[str, uuid.UUID]:
+    """SQLite: INSERT … ON CONFLICT DO NOTHING for all rows (executemany), then the ids of
+    the keys: a key whose id is not the one we generated was there before."""
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(_TABLE)} ({', '.join(quote(c) for c in _COLUMNS)}) "
+        f"VALUES ({', '.join(['%s'] * len(_COLUMNS))}) "
+        f"ON CONFLICT ({quote('device_id')}, {quote('idempotency_key')}) DO NOTHING"
+    )
+    prepared = [
+        [
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(_FIELDS, row, strict=True)
+        ]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, prepared)
+    first = _first_ids(device=device, keys=[row[_INDEX["idempotency_key"]] for row in rows])
+    ours = {row[0] for row in rows}
+    return {key: first_id for key, first_id in first.items() if first_id not in ours}
+
+
+def _first_ids(*, device, keys: list[str]) -> dict[str, uuid.UUID]:
+    return dict(
+        PlateEvent.objects.filter(device=device, idempotency_key__in=keys).values_list(
+            "idempotency_key", "id"
+        )
+    )
+
+
+def plate_event_update(*, event: PlateEvent, read: ReadIn) -> PlateEvent:
+    """Replace what a device re-read about an event it already reported (Frigate refines a
+    tracked object while it is in view): plate, scores, vehicle, images and metadata change;
+    the id, device, camera, idempotency key and capture time stay. Images given replace the
+    old ones, whose files are removed after commit."""
+    device = event.device
+    now = timezone.now()
+    cameras = DeviceCameras([event.camera])
+    item = read_validate(read, device=device, cameras=cameras, now=now, camera=event.camera)
+    row = item.row
+    changes = {
+        name: row[_INDEX[name]]
+        for name in (
+            "zone",
+            "plate_raw",
+            "plate",
+            "plate_key",
+            "candidates",
+            "confidence",
+            "country",
+            "region",
+            "vehicle_type",
+            "vehicle_type_raw",
+            "vehicle_type_confidence",
+            "vehicle_color",
+            "vehicle_color_confidence",
+            "vehicle_make",
+            "vehicle_make_confidence",
+            "vehicle_model",
+            "vehicle_model_confidence",
+            "direction",
+            "heading",
+            "speed_kmh",
+            "plate_box",
+            "metadata",
+        )
+    }
+    zone_id = changes.pop("zone")
+    changes["zone_id"] = zone_id if read.zone else event.zone_id
+    changes["updated_at"] = now
+    replaced: list[str] = []
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            for name, content in item.images:
+                new_name = event_image_name(
+                    camera_slug=event.camera.slug,
+                    captured_at=event.captured_at.astimezone(UTC),
+                    event_id=f"{event.id}-{uuid.uuid4().hex[:8]}",
+                    kind=name.removesuffix("_image"),
+                    extension=row[_INDEX[name]].rsplit(".", 1)[-1],
+                )
+                _image_write(new_name, content, written)
+                old = getattr(event, name).name
+                if old:
+                    replaced.append(old)
+                changes[name] = new_name
+            PlateEvent.objects.filter(pk=event.pk).update(**changes)
+            transaction.on_commit(lambda: _images_delete(replaced))
+            # The live stream re-broadcasts the update from transaction.on_commit here.
+    except BaseException:
+        _images_delete(written)
+        raise
+    for name, value in changes.items():
+        setattr(event, name, value)
+    if device:
+        device_touch(device=device, cameras=[event.camera])
+    return event
