@@ -7,6 +7,7 @@ Errors are always JSON of one shape:
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
 from rest_framework import exceptions, serializers, status, viewsets
@@ -92,8 +93,39 @@ def _copy(instance):
     return clone
 
 
+def constraint_refusal(instance) -> exceptions.APIException:
+    """What to answer when the database refused a row that passed validation (a concurrent
+    write got there first): the validation error naming the field, now that the winner is
+    visible, or else a 409. The database constraint is the last word, never a 500."""
+    try:
+        instance.validate_unique()
+        instance.validate_constraints()
+    except DjangoValidationError as error:
+        return exceptions.ValidationError(validation_errors_as_dict(error))
+    return Conflict("The row conflicts with a concurrent change; reload and try again.")
+
+
 class ConfigViewSet(viewsets.ModelViewSet):
     """The base of every configuration CRUD endpoint: role permissions, JSON errors,
     filters, ordering and page-number pagination come from REST_FRAMEWORK settings."""
 
     ordering = ("id",)
+
+    def perform_create(self, serializer):
+        self._save_refusing_conflicts(serializer)
+
+    def perform_update(self, serializer):
+        self._save_refusing_conflicts(serializer)
+
+    def _save_refusing_conflicts(self, serializer):
+        try:
+            with transaction.atomic():
+                serializer.save()
+        except IntegrityError:
+            instance = serializer.instance  # an update has the new values set on it
+            if instance is None:
+                model = serializer.Meta.model
+                names = {f.name for f in model._meta.concrete_fields}
+                data = serializer.validated_data
+                instance = model(**{k: v for k, v in data.items() if k in names})
+            raise constraint_refusal(instance) from None

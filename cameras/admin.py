@@ -1,19 +1,31 @@
-"""The operators' console for cameras and edge devices."""
+"""The operators' console: cameras (with their zones), model versions, sensor settings,
+edge devices and API tokens. Row validation lives on the models, so these forms refuse what
+the API refuses, with the same messages."""
+
+from collections import Counter
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from . import services
-from .models import Camera, DeviceKey, EdgeDevice, UserApiToken
+from .models import Camera, DeviceKey, EdgeDevice, ModelConfig, SensorSettings, UserApiToken, Zone
+
+
+class ZoneInline(admin.StackedInline):
+    model = Zone
+    fields = ("name", "kind", "enabled", "geometry", "roi")
+    extra = 0
 
 
 @admin.register(Camera)
 class CameraAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "status", "latitude", "longitude", "last_seen_at")
-    list_filter = ("status",)
+    list_filter = ("status", "devices")
     search_fields = ("name", "slug", "external_id", "address")
     readonly_fields = ("last_seen_at", "created_at", "updated_at")
     prepopulated_fields = {"slug": ("name",)}
+    inlines = (ZoneInline,)
     actions = ("make_active", "make_inactive")
     fieldsets = (
         (None, {"fields": ("name", "slug", "external_id", "status", "description")}),
@@ -53,6 +65,76 @@ class CameraAdmin(admin.ModelAdmin):
     def make_inactive(self, request, queryset):
         count = queryset.update(status=Camera.Status.INACTIVE, updated_at=timezone.now())
         self.message_user(request, f"{count} camera(s) marked inactive.")
+
+
+@admin.register(Zone)
+class ZoneAdmin(admin.ModelAdmin):
+    list_display = ("name", "camera", "kind", "enabled", "updated_at")
+    list_filter = ("kind", "enabled", "camera")
+    list_select_related = ("camera",)
+    search_fields = ("name", "camera__name", "camera__slug")
+    fields = ("camera", "name", "kind", "enabled", "geometry", "roi", "created_at", "updated_at")
+    readonly_fields = ("created_at", "updated_at")
+
+
+@admin.register(ModelConfig)
+class ModelConfigAdmin(admin.ModelAdmin):
+    list_display = ("name", "version", "task", "framework", "is_active", "updated_at")
+    list_filter = ("task", "is_active", "framework", "name")
+    search_fields = ("name", "version", "framework", "release_notes")
+    readonly_fields = ("created_at", "updated_at")
+    actions = ("activate",)
+
+    @admin.action(
+        description="Activate this version (deactivates the model's previous one)",
+        permissions=["change"],
+    )
+    def activate(self, request, queryset):
+        counts = Counter(queryset.values_list("name", flat=True))
+        repeated = sorted(name for name, count in counts.items() if count > 1)
+        if repeated:
+            self.message_user(
+                request,
+                f"Select one version per model; several were selected of: {', '.join(repeated)}.",
+                messages.ERROR,
+            )
+            return
+        for model_config in queryset:
+            try:
+                services.model_config_activate(model_config=model_config)
+            except ValidationError as error:
+                reason = " ".join(error.messages)
+                self.message_user(request, f"{model_config}: {reason}", messages.ERROR)
+            else:
+                self.message_user(request, f"{model_config} is now the active version.")
+
+
+@admin.register(SensorSettings)
+class SensorSettingsAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "camera",
+        "zone",
+        "model_config",
+        "confidence_threshold",
+        "image_upload_policy",
+        "enabled",
+    )
+    list_filter = ("enabled", "image_upload_policy", "camera", "model_config__name")
+    list_select_related = ("camera", "zone", "model_config")
+    search_fields = ("camera__name", "camera__slug", "zone__name", "model_config__name")
+    readonly_fields = ("created_at", "updated_at")
+    actions = ("enable", "disable")
+
+    @admin.action(description="Enable selected sensors", permissions=["change"])
+    def enable(self, request, queryset):
+        count = services.sensor_settings_set_enabled(sensor_settings=queryset, enabled=True)
+        self.message_user(request, f"{count} sensor setting(s) enabled.")
+
+    @admin.action(description="Disable selected sensors", permissions=["change"])
+    def disable(self, request, queryset):
+        count = services.sensor_settings_set_enabled(sensor_settings=queryset, enabled=False)
+        self.message_user(request, f"{count} sensor setting(s) disabled.")
 
 
 class DeviceKeyInline(admin.TabularInline):

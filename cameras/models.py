@@ -5,12 +5,36 @@ import hashlib
 import secrets
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, router
 from django.db.models import Q
 
 from .validators import validate_geojson_area, validate_image_polygon
+
+
+class ConstraintErrorsOnFields(models.Model):
+    """Reports a violated constraint on the field the user must change (`constraint_fields`:
+    constraint name -> field), so the admin and the API point at it; Django puts errors of
+    multi-field and conditional constraints on the whole row."""
+
+    constraint_fields: dict[str, str] = {}
+
+    class Meta:
+        abstract = True
+
+    def validate_constraints(self, exclude=None):
+        using = router.db_for_write(type(self), instance=self)
+        errors: dict[str, list] = {}
+        for model_class, constraints in self.get_constraints():
+            for constraint in constraints:
+                try:
+                    constraint.validate(model_class, self, exclude=exclude, using=using)
+                except ValidationError as error:
+                    field = self.constraint_fields.get(constraint.name, NON_FIELD_ERRORS)
+                    errors.setdefault(field, []).extend(error.error_list)
+        if errors:
+            raise ValidationError(errors)
 
 
 class Camera(models.Model):
@@ -116,7 +140,7 @@ def _is_resolution(value: str) -> bool:
     return bool(sep) and width.isdigit() and height.isdigit() and int(width) > 0 < int(height)
 
 
-class Zone(models.Model):
+class Zone(ConstraintErrorsOnFields):
     """An area watched by one camera: its footprint on the map and its region in the picture."""
 
     class Kind(models.TextChoices):
@@ -146,6 +170,8 @@ class Zone(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    constraint_fields = {"zone_name_unique_per_camera": "name"}
+
     class Meta:
         ordering = ("camera_id", "name")
         constraints = [
@@ -161,7 +187,7 @@ class Zone(models.Model):
         return f"{self.name} ({self.camera.slug})" if self.camera_id else self.name
 
 
-class ModelConfig(models.Model):
+class ModelConfig(ConstraintErrorsOnFields):
     """One version of an AI model (detector, OCR, classifier) that edge devices run."""
 
     class Task(models.TextChoices):
@@ -178,10 +204,19 @@ class ModelConfig(models.Model):
     artifact_url = models.URLField(max_length=500, blank=True)
     artifact_sha256 = models.CharField(max_length=64, blank=True)
     parameters = models.JSONField(default=dict, blank=True, help_text="Thresholds and the like.")
-    is_active = models.BooleanField(default=False)
+    is_active = models.BooleanField(
+        default=False,
+        help_text="The version devices run. At most one per model name; activating a version "
+        "deactivates the previous one.",
+    )
     release_notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    constraint_fields = {
+        "model_config_version_unique": "version",
+        "model_config_one_active": "is_active",
+    }
 
     class Meta:
         ordering = ("name", "-created_at")
@@ -238,6 +273,8 @@ class SensorSettings(models.Model):
         null=True,
         blank=True,
         related_name="sensor_settings",
+        help_text="The model to run. Devices are sent its active version, so activating a new "
+        "version rolls it out to every sensor using the model.",
     )
     confidence_threshold = models.FloatField(
         default=0.7, validators=[MinValueValidator(0), MaxValueValidator(1)]

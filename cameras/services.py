@@ -1,11 +1,15 @@
-"""Writes of the cameras app: device keys, user tokens, roles, device presence."""
+"""Writes of the cameras app: model activation, sensor switches, device keys, user tokens,
+roles, device presence. Plain CRUD of configuration rows goes through the model's own
+validation (ModelCleanSerializer in the API, model forms in the admin)."""
 
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .models import (
@@ -13,6 +17,8 @@ from .models import (
     Camera,
     DeviceKey,
     EdgeDevice,
+    ModelConfig,
+    SensorSettings,
     UserApiToken,
     key_digest,
     key_generate,
@@ -20,6 +26,39 @@ from .models import (
 
 DEVICE_KEY_PREFIX = "anprd"
 USER_TOKEN_PREFIX = "anpru"
+
+
+# --- Configuration --------------------------------------------------------------------------
+
+
+def model_config_activate(*, model_config: ModelConfig) -> ModelConfig:
+    """Make this the version devices run: the previously active version of the same model is
+    deactivated in the same transaction, so there is never a moment with two (or, to a
+    reader, none). The API action and the admin action both call this."""
+    try:
+        with transaction.atomic():
+            # Lock the model's versions: concurrent activations of one model run in turn.
+            list(ModelConfig.objects.select_for_update().filter(name=model_config.name))
+            now = timezone.now()
+            ModelConfig.objects.filter(name=model_config.name, is_active=True).exclude(
+                pk=model_config.pk
+            ).update(is_active=False, updated_at=now)
+            ModelConfig.objects.filter(pk=model_config.pk).update(is_active=True, updated_at=now)
+    except IntegrityError:
+        # A version created as active by a concurrent request, after our lock, won.
+        raise ValidationError(
+            {"is_active": "Another version of this model became active meanwhile; try again."}
+        ) from None
+    model_config.refresh_from_db()
+    return model_config
+
+
+def sensor_settings_set_enabled(*, sensor_settings: QuerySet[SensorSettings], enabled: bool) -> int:
+    """Switch many sensors on or off at once (the admin's bulk action); returns how many
+    changed. Devices see the change at their next config pull."""
+    return sensor_settings.exclude(enabled=enabled).update(
+        enabled=enabled, updated_at=timezone.now()
+    )
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,36 @@ from rest_framework import serializers
 
 from anpr.api import ModelCleanSerializer
 
-from ..models import Camera, DeviceKey, EdgeDevice
+from ..models import Camera, DeviceKey, EdgeDevice, ModelConfig, SensorSettings, Zone
+
+
+class ZoneSerializer(ModelCleanSerializer):
+    """A zone of a camera. `geometry` is its GeoJSON Polygon/MultiPolygon on the map (WGS84,
+    [longitude, latitude]); `roi` an optional Polygon in normalized picture coordinates."""
+
+    class Meta:
+        model = Zone
+        fields = (
+            "id",
+            "camera",
+            "name",
+            "kind",
+            "geometry",
+            "roi",
+            "enabled",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("created_at", "updated_at")
+
+
+class CameraZoneSerializer(serializers.ModelSerializer):
+    """A zone as nested, read-only, in a camera (edit zones at /api/zones/)."""
+
+    class Meta:
+        model = Zone
+        fields = ("id", "name", "kind", "geometry", "roi", "enabled")
+        read_only_fields = fields
 
 
 class CameraSerializer(ModelCleanSerializer):
@@ -26,6 +55,7 @@ class CameraSerializer(ModelCleanSerializer):
         style={"input_type": "password"},
     )
     has_stream_credentials = serializers.BooleanField(read_only=True)
+    zones = CameraZoneSerializer(many=True, read_only=True)
 
     class Meta:
         model = Camera
@@ -49,6 +79,7 @@ class CameraSerializer(ModelCleanSerializer):
             "retention_days",
             "last_seen_at",
             "metadata",
+            "zones",
             "created_at",
             "updated_at",
         )
@@ -131,3 +162,139 @@ class IssuedKeySerializer(serializers.Serializer):
     prefix = serializers.CharField()
     key = serializers.CharField()
     created_at = serializers.DateTimeField()
+
+
+class ModelConfigSerializer(ModelCleanSerializer):
+    """One version of an AI model. Creating a second active version of a model is refused
+    (`is_active`); switch versions with POST /api/model-configs/{id}/activate/."""
+
+    class Meta:
+        model = ModelConfig
+        fields = (
+            "id",
+            "name",
+            "version",
+            "task",
+            "framework",
+            "artifact_url",
+            "artifact_sha256",
+            "parameters",
+            "is_active",
+            "release_notes",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("created_at", "updated_at")
+
+
+class SensorSettingsSerializer(ModelCleanSerializer):
+    """How a camera's device detects. `zone` must belong to the same camera."""
+
+    class Meta:
+        model = SensorSettings
+        fields = (
+            "id",
+            "camera",
+            "zone",
+            "model_config",
+            "confidence_threshold",
+            "capture_interval_ms",
+            "heartbeat_interval_s",
+            "image_upload_policy",
+            "extra",
+            "enabled",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("created_at", "updated_at")
+
+
+# --- Edge config pull (GET /api/devices/me/config/) ---------------------------------------
+
+
+class DeviceConfigZoneSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Zone
+        fields = ("id", "name", "kind", "geometry", "roi")
+        read_only_fields = fields
+
+
+class DeviceConfigSensorSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(
+        source="model_config.name",
+        allow_null=True,
+        read_only=True,
+        help_text="Name of the model to run; its active version is in `model_configs`.",
+    )
+
+    class Meta:
+        model = SensorSettings
+        fields = (
+            "id",
+            "zone",
+            "model",
+            "confidence_threshold",
+            "capture_interval_ms",
+            "heartbeat_interval_s",
+            "image_upload_policy",
+            "extra",
+        )
+        read_only_fields = fields
+
+
+class DeviceConfigCameraSerializer(serializers.ModelSerializer):
+    """A camera as its device needs it. The stream URL carries the credentials: this is
+    the only response that includes them."""
+
+    stream_url = serializers.CharField(source="stream_url_with_credentials", read_only=True)
+    zones = DeviceConfigZoneSerializer(source="enabled_zones", many=True, read_only=True)
+    sensor_settings = DeviceConfigSensorSerializer(
+        source="enabled_sensor_settings", many=True, read_only=True
+    )
+
+    class Meta:
+        model = Camera
+        fields = (
+            "slug",
+            "name",
+            "status",
+            "stream_url",
+            "resolution",
+            "fps",
+            "latitude",
+            "longitude",
+            "heading",
+            "zones",
+            "sensor_settings",
+        )
+        read_only_fields = fields
+
+
+class DeviceConfigModelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelConfig
+        fields = (
+            "name",
+            "version",
+            "task",
+            "framework",
+            "artifact_url",
+            "artifact_sha256",
+            "parameters",
+        )
+        read_only_fields = fields
+
+
+class DeviceConfigDeviceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EdgeDevice
+        fields = ("id", "name")
+        read_only_fields = fields
+
+
+class DeviceConfigSerializer(serializers.Serializer):
+    """Everything an edge device runs. Unchanged configuration has an unchanged ETag."""
+
+    device = DeviceConfigDeviceSerializer(read_only=True)
+    cameras = DeviceConfigCameraSerializer(many=True, read_only=True)
+    model_configs = DeviceConfigModelSerializer(many=True, read_only=True)

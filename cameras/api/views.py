@@ -1,33 +1,87 @@
-"""Configuration CRUD of cameras and edge devices (the pattern the other config resources copy)."""
+"""Configuration CRUD of cameras, zones, model configs, sensor settings and edge devices, and
+the edge devices' config pull."""
 
-from drf_spectacular.utils import extend_schema
+import hashlib
+
+from django.http import HttpResponse
+from django.utils.cache import get_conditional_response
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from anpr.api import ConfigViewSet
 
-from .. import services
-from ..filters import CameraFilter, EdgeDeviceFilter
-from ..models import Camera, EdgeDevice
+from .. import selectors, services
+from ..authentication import DeviceKeyAuthentication, IsEdgeDevice
+from ..filters import (
+    CameraFilter,
+    EdgeDeviceFilter,
+    ModelConfigFilter,
+    SensorSettingsFilter,
+    ZoneFilter,
+)
+from ..models import EdgeDevice, ModelConfig, SensorSettings, Zone
 from .serializers import (
     CameraSerializer,
+    DeviceConfigSerializer,
     DeviceKeySerializer,
     EdgeDeviceCreatedSerializer,
     EdgeDeviceSerializer,
     IssuedKeySerializer,
+    ModelConfigSerializer,
+    SensorSettingsSerializer,
+    ZoneSerializer,
 )
 
 
 class CameraViewSet(ConfigViewSet):
     """Cameras. Deleting one that still has sensor settings or events answers 409."""
 
-    queryset = Camera.objects.all()
+    queryset = selectors.camera_list_with_zones()
     lookup_value_regex = r"\d+"
     serializer_class = CameraSerializer
     filterset_class = CameraFilter
     ordering_fields = ("id", "name", "slug", "status", "created_at", "last_seen_at")
+
+
+class ZoneViewSet(ConfigViewSet):
+    """Zones of cameras; a camera's read also lists its zones."""
+
+    queryset = Zone.objects.select_related("camera")
+    serializer_class = ZoneSerializer
+    filterset_class = ZoneFilter
+    ordering_fields = ("id", "name", "kind", "camera", "created_at")
+
+
+class ModelConfigViewSet(ConfigViewSet):
+    """AI model versions. Deleting one still used by sensor settings answers 409."""
+
+    queryset = ModelConfig.objects.all()
+    serializer_class = ModelConfigSerializer
+    filterset_class = ModelConfigFilter
+    ordering_fields = ("id", "name", "version", "task", "created_at")
+
+    @extend_schema(request=None, responses={200: ModelConfigSerializer})
+    @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        """Make this the active version of its model; the previous one is deactivated in
+        the same transaction."""
+        model_config = services.model_config_activate(model_config=self.get_object())
+        return Response(self.get_serializer(model_config).data)
+
+
+class SensorSettingsViewSet(ConfigViewSet):
+    """Sensor settings per camera."""
+
+    queryset = SensorSettings.objects.all()
+    serializer_class = SensorSettingsSerializer
+    filterset_class = SensorSettingsFilter
+    ordering_fields = ("id", "camera", "created_at", "updated_at")
 
 
 def _issued(issued) -> dict:
@@ -80,3 +134,38 @@ class EdgeDeviceViewSet(ConfigViewSet):
         key = get_object_or_404(device.keys.all(), pk=key_id)
         services.device_key_revoke(key=key)
         return Response(DeviceKeySerializer(key).data)
+
+
+class DeviceConfigView(APIView):
+    """GET /api/devices/me/config/: the calling device's configuration, with a strong ETag
+    over the body; send it back in If-None-Match and an unchanged config costs a 304."""
+
+    authentication_classes = [DeviceKeyAuthentication]
+    permission_classes = [IsEdgeDevice]
+
+    @extend_schema(
+        operation_id="devices_me_config",
+        parameters=[
+            OpenApiParameter(
+                "If-None-Match",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="The ETag of the configuration the device already has.",
+            )
+        ],
+        responses={
+            200: DeviceConfigSerializer,
+            304: OpenApiResponse(description="The configuration has not changed."),
+        },
+    )
+    def get(self, request):
+        device = request.user.device
+        services.device_touch(device=device)
+        config = selectors.device_config(device=device)
+        body = JSONRenderer().render(DeviceConfigSerializer(config).data)
+        etag = f'"{hashlib.sha256(body).hexdigest()}"'
+        response = HttpResponse(body, content_type="application/json")
+        response["ETag"] = etag
+        # Holds stream credentials: no shared cache may keep it; the device revalidates.
+        response["Cache-Control"] = "private, no-cache"
+        return get_conditional_response(request, etag=etag, response=response)
