@@ -234,6 +234,18 @@ else:
         }
     }
 
+# --- Live map -------------------------------------------------------------------------------
+# Map tiles are the only thing the live map and the admin maps fetch from outside; an empty
+# MAP_TILE_URL draws cameras and zones on a blank background (offline sites).
+MAP_TILE_URL = os.environ.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = os.environ.get(
+    "MAP_TILE_ATTRIBUTION",
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+)
+# A camera not heard from for this many heartbeat intervals (its sensor settings' shortest,
+# else 60 s) shows as offline on the live map.
+CAMERA_OFFLINE_AFTER_HEARTBEATS = env_int("CAMERA_OFFLINE_AFTER_HEARTBEATS", 3, minimum=1)
+
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_DIR = DATA_DIR / "broker"
 if REDIS_URL:
@@ -269,7 +281,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+# The live map's sign-in page: viewers are not staff, so they cannot use the admin's.
+LOGIN_URL = "/login/"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
@@ -14,7 +15,9 @@ api_patterns = [
 ]
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views.live_map, name="home"),
+    path("login/", views.SignInView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(next_page="/login/"), name="logout"),
     path("health", health.liveness, name="health"),
     path("liveness", health.liveness, name="liveness"),
     path("ready", health.readiness, name="ready"),

@@ -123,3 +123,39 @@ class PlateEvent(models.Model):
 
     def __str__(self):
         return f"{self.plate} @ {self.camera_id} {self.captured_at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- Retention (added by operations; the purge itself lives in events/retention.py) ---------
+
+
+class PurgeRun(models.Model):
+    """One retention run (nightly or by hand): when it ran and what it removed."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Nightly schedule"
+        COMMAND = "command", "manage.py purge_events"
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    options = models.JSONField(
+        default=dict, blank=True, help_text="Cut-offs and options this run used."
+    )
+    events_deleted = models.PositiveIntegerField(default=0)
+    deliveries_deleted = models.PositiveIntegerField(default=0)
+    events_held = models.PositiveIntegerField(
+        default=0, help_text="Events past their retention kept for deliveries still open."
+    )
+    images_cleared = models.PositiveIntegerField(
+        default=0, help_text="Events whose images were removed (the rows stay)."
+    )
+    files_deleted = models.PositiveIntegerField(default=0)
+    orphan_files_deleted = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("-started_at",)
+        indexes = [models.Index(fields=("-started_at",), name="purge_run_started")]
+
+    def __str__(self):
+        return f"Purge {self.started_at:%Y-%m-%d %H:%M} ({self.events_deleted} events)"
