@@ -67,3 +67,23 @@ class ReadIn:
     frame_image: ImageIn | None = None
     source: str = "native"
     metadata: dict = field(default_factory=dict)
+
+
+#: Fields a native JSON event may carry (ReadIn's, except `source`, which the endpoint sets).
+NATIVE_FIELDS = frozenset(ReadIn.__dataclass_fields__) - {"source"}
+_REQUIRED = {"plate": None, "captured_at": None}
+
+
+def read_from_native(body: dict) -> ReadIn:
+    """A native JSON event as a ReadIn; fields we do not know are kept in `metadata`.
+    No validation here: the ingest service validates every ReadIn the same way."""
+    known = {name: value for name, value in body.items() if name in NATIVE_FIELDS}
+    extra = {name: value for name, value in body.items() if name not in NATIVE_FIELDS}
+    if extra:
+        metadata = known.get("metadata")
+        known["metadata"] = {**metadata, **extra} if isinstance(metadata, dict) else metadata
+        if metadata is None:
+            known["metadata"] = extra
+    for name, empty in _REQUIRED.items():
+        known.setdefault(name, empty)
+    return ReadIn(**known)

@@ -220,6 +220,8 @@ def image_check(image: ImageIn, name: str) -> tuple[bytes, str]:
     the byte and pixel limits; raises ReadRejected naming the field otherwise."""
     from PIL import Image, UnidentifiedImageError
 
+    if not isinstance(image, ImageIn):
+        raise ReadRejected({name: ["Send images as multipart files, not in the JSON."]})
     content = image.content
     if not isinstance(content, bytes | bytearray) or not content:
         raise ReadRejected({name: ["Empty or missing image content."]})
@@ -270,7 +272,9 @@ def read_validate(
 
     plate_raw = read.plate
     plate = ""
-    if not isinstance(plate_raw, str):
+    if plate_raw is None:
+        errors["plate"] = ["This field is required."]
+    elif not isinstance(plate_raw, str):
         errors["plate"] = ["Must be a string."]
     else:
         plate_raw = plate_raw.strip()
