@@ -10,16 +10,17 @@ from django.utils import timezone
 
 from . import services
 from .models import Camera, DeviceKey, EdgeDevice, ModelConfig, SensorSettings, UserApiToken, Zone
+from .widgets import CameraLocationAdminMixin, ZoneMapAdminMixin
 
 
-class ZoneInline(admin.StackedInline):
+class ZoneInline(ZoneMapAdminMixin, admin.StackedInline):
     model = Zone
     fields = ("name", "kind", "enabled", "geometry", "roi")
     extra = 0
 
 
 @admin.register(Camera)
-class CameraAdmin(admin.ModelAdmin):
+class CameraAdmin(CameraLocationAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "status", "latitude", "longitude", "last_seen_at")
     list_filter = ("status", "devices")
     search_fields = ("name", "slug", "external_id", "address")
@@ -68,7 +69,7 @@ class CameraAdmin(admin.ModelAdmin):
 
 
 @admin.register(Zone)
-class ZoneAdmin(admin.ModelAdmin):
+class ZoneAdmin(ZoneMapAdminMixin, admin.ModelAdmin):
     list_display = ("name", "camera", "kind", "enabled", "updated_at")
     list_filter = ("kind", "enabled", "camera")
     list_select_related = ("camera",)
