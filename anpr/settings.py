@@ -254,12 +254,14 @@ if REDIS_URL:
 else:
     # kombu's filesystem transport: the web process and the worker share a folder, no server.
     CELERY_BROKER_URL = "filesystem://"
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (CELERY_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        # The exchange table too, else kombu writes ./control in the working directory.
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "anpr")
@@ -272,6 +274,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Seconds between sweeps that queue due and stuck export deliveries (a lost message only
+# delays a delivery by about this much).
+EXPORTER_SWEEP_INTERVAL = env_float("EXPORTER_SWEEP_INTERVAL", 15.0)
+CELERY_BEAT_SCHEDULE = {
+    "exporters-sweep": {
+        "task": "exporters.tasks.exporter_deliveries_sweep",
+        "schedule": EXPORTER_SWEEP_INTERVAL,
+    },
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- Auth, i18n -----------------------------------------------------------------------------
@@ -352,6 +363,39 @@ SPECTACULAR_SETTINGS = {
 # --- Product settings -----------------------------------------------------------------------
 # A device's last_seen_at is written at most this often, so busy devices don't queue on a row.
 DEVICE_LAST_SEEN_INTERVAL = env_int("DEVICE_LAST_SEEN_INTERVAL", 60, minimum=1)
+
+
+def env_networks(name: str) -> list:
+    """Comma-separated CIDRs (10.0.0.0/8,fd00::/8) as ip_network objects."""
+    import ipaddress
+
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a CIDR network.") from None
+    return networks
+
+
+# Exporters refuse destinations on loopback, private, link-local and metadata addresses unless
+# they fall in one of these networks (barrier controllers on a LAN).
+EXPORTER_ALLOWED_NETWORKS = env_networks("EXPORTER_ALLOWED_NETWORKS")
+# Retry schedule: base * 2**(attempt-1), capped, plus up to JITTER of it at random. With the
+# defaults and 16 attempts the schedule spans about 29 hours.
+EXPORTER_RETRY_BASE = env_float("EXPORTER_RETRY_BASE", 10.0)
+EXPORTER_RETRY_MAX_DELAY = env_float("EXPORTER_RETRY_MAX_DELAY", 6 * 3600.0)
+EXPORTER_RETRY_JITTER = env_float("EXPORTER_RETRY_JITTER", 0.25)
+# Retries due within this many seconds go back on the queue with a countdown; later ones wait
+# for the sweep (a countdown beyond the broker's visibility timeout would be redelivered).
+EXPORTER_COUNTDOWN_MAX = env_float("EXPORTER_COUNTDOWN_MAX", 60.0)
+# A delivery "delivering" longer than this is presumed lost with its worker and sent again.
+EXPORTER_CLAIM_TIMEOUT = env_float("EXPORTER_CLAIM_TIMEOUT", 300.0)
+# Deliveries the sweep queues per run.
+EXPORTER_SWEEP_BATCH = env_int("EXPORTER_SWEEP_BATCH", 1000, minimum=1)
+# Bytes of a receiver's response body that are read (the rest is dropped).
+EXPORTER_RESPONSE_MAX_BYTES = env_int("EXPORTER_RESPONSE_MAX_BYTES", 65536, minimum=0)
+
 # Events ingest: an image (plate crop or frame) may have at most this many bytes and pixels;
 # a read may be at most this many seconds in the future (device clock drift); a batch holds at
 # most EVENT_BATCH_MAX_ITEMS reads. A request body (JSON or multipart) larger than
