@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import math
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
+from anpr.metrics import ingest_observe
 from cameras.models import Camera, EdgeDevice, Zone
 from cameras.services import device_touch
 
@@ -438,6 +440,7 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
     duplicate carrying the first row's id. Images are checked before the transaction and
     written inside it, and removed again if it rolls back.
     """
+    started = time.perf_counter()
     now = timezone.now()
     cameras = DeviceCameras(list(device.cameras.all()))
     results: list[IngestResult | None] = [None] * len(reads)
@@ -467,6 +470,9 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
         device_touch(
             device=device, cameras=list({v.camera.pk: v.camera for _, v in valid}.values())
         )
+    ingest_observe(
+        reads=reads, results=results, cameras=cameras.cameras, seconds=time.perf_counter() - started
+    )
     return results
 
 
