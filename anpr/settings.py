@@ -5,13 +5,17 @@ channel layer. Production: DATABASE_URL (PostgreSQL) and REDIS_URL (channels + C
 A malformed variable stops start-up with ImproperlyConfigured naming the variable.
 """
 
+import ipaddress
 import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
+from celery.schedules import crontab
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -134,6 +138,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "corsheaders",
+    "django_prometheus",
     "anpr",
     "cameras",
     "events",
@@ -141,14 +147,19 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "anpr.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.gzip.GZipMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "anpr.urls"
@@ -412,11 +423,111 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 
 # Seconds between runs of the statistics rollup (Celery beat; also `manage.py rollup_stats`).
 STATS_ROLLUP_INTERVAL = env_float("STATS_ROLLUP_INTERVAL", 60.0)
 
+# --- Operations: cache, HTTP hygiene, throttling, metrics, retention -------------------------
+# The cache holds throttle counts and failed sign-ins: shared through Redis in production.
+CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", CHANNEL_PREFIX)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = (
+    *cors_default_headers,
+    "x-api-key",
+    "x-request-id",
+)
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
+
+# HTTPS=true: served over TLS (at our nginx or a load balancer in front of it). Then cookies
+# are Secure, HSTS is sent and plain HTTP is redirected; each can be overridden on its own.
+HTTPS = env_bool("HTTPS", False)
+_TLS = HTTPS and not DEBUG
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _TLS
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _TLS)
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^liveness$", r"^ready$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _TLS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+# The header our proxy sets to say the client used HTTPS, e.g. X-Forwarded-Proto.
+_proxy_ssl_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+X_FRAME_OPTIONS = "DENY"
+# A header our own proxy sets to the client's address (X-Real-IP); empty: REMOTE_ADDR.
+CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER", "").strip()
+
+# Ingest requests per edge device ("1200/min"; empty: unlimited).
+INGEST_THROTTLE_RATE = os.environ.get("INGEST_THROTTLE_RATE", "1200/min").strip()
+if INGEST_THROTTLE_RATE and not re.fullmatch(
+    r"\d+/(s|sec|m|min|h|hour|d|day)", INGEST_THROTTLE_RATE
+):
+    raise ImproperlyConfigured(
+        f"INGEST_THROTTLE_RATE={INGEST_THROTTLE_RATE!r}: use <count>/<s|min|hour|day>."
+    )
+# Wrong admin passwords for one user name from one address before it is locked out, and for
+# how long.
+ADMIN_LOGIN_MAX_FAILURES = env_int("ADMIN_LOGIN_MAX_FAILURES", 5, minimum=1)
+ADMIN_LOGIN_LOCKOUT_SECONDS = env_int("ADMIN_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+
+# /metrics answers these networks, or anyone sending `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_ALLOWED_NETWORKS = (
+    env_networks("METRICS_ALLOWED_NETWORKS")
+    if "METRICS_ALLOWED_NETWORKS" in os.environ
+    else [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
+)
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+# Several processes (gunicorn workers) add up their metrics through files in this folder.
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+
+# Retention (manage.py purge_events and the nightly beat task): events older than this many
+# days go (a camera's retention_days overrides it), images sooner; 0 keeps them for ever.
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 90, minimum=0)
+IMAGE_RETENTION_DAYS = env_int("IMAGE_RETENTION_DAYS", 30, minimum=0)
+PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 1000, minimum=1)
+# When beat runs the purge: a crontab line (minute hour day-of-month month day-of-week), UTC.
+PURGE_SCHEDULE = os.environ.get("PURGE_SCHEDULE", "30 3 * * *").strip()
+try:
+    CELERY_BEAT_SCHEDULE["events-purge"] = {
+        "task": "anpr.tasks.events_purge_scheduled",
+        "schedule": crontab(*PURGE_SCHEDULE.split()),
+    }
+except (TypeError, ValueError):
+    raise ImproperlyConfigured(
+        f"PURGE_SCHEDULE={PURGE_SCHEDULE!r} is not a crontab line like '30 3 * * *'."
+    ) from None
+# Non-empty: image views answer with X-Accel-Redirect to this internal nginx location
+# (e.g. /protected-media/) instead of streaming the file through Django.
+MEDIA_ACCEL_REDIRECT = os.environ.get("MEDIA_ACCEL_REDIRECT", "").strip()
+
+# json (one object per line, for log collectors) or plain (for a terminal).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if EMBEDDED else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be 'json' or 'plain'.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {"()": "anpr.logging.JsonFormatter"},
+        "plain": {"()": "anpr.logging.PlainFormatter"},
+    },
+    "filters": {"request_id": {"()": "anpr.logging.RequestIdFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

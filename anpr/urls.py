@@ -3,7 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import health, views
+from . import health, metrics, views
+from .security import LimitedAdminAuthenticationForm
 
 api_patterns = [
     path("", include("cameras.api.urls")),
@@ -21,10 +22,17 @@ urlpatterns = [
     path("health", health.liveness, name="health"),
     path("liveness", health.liveness, name="liveness"),
     path("ready", health.readiness, name="ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]
 
+handler400 = "anpr.errors.bad_request"
+handler403 = "anpr.errors.permission_denied"
+handler404 = "anpr.errors.not_found"
+handler500 = "anpr.errors.server_error"
+
+admin.site.login_form = LimitedAdminAuthenticationForm
 admin.site.site_header = "ANPR console"
 admin.site.site_title = "ANPR console"
 admin.site.index_title = "Configuration"

@@ -1,0 +1,34 @@
+"""The project's URLs plus two views that only tests need: one that fails and one that is
+throttled per device like the ingest views."""
+
+from django.urls import path
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from anpr.throttling import DeviceIngestThrottle
+from anpr.urls import handler400, handler403, handler404, handler500, urlpatterns
+from cameras.authentication import DeviceKeyAuthentication, IsEdgeDevice
+
+
+class BoomView(APIView):
+    permission_classes = ()
+
+    def get(self, request):
+        raise RuntimeError("a bug that reaches the user as a 500")
+
+
+class ThrottledDeviceView(APIView):
+    authentication_classes = (DeviceKeyAuthentication,)
+    permission_classes = (IsEdgeDevice,)
+    throttle_classes = (DeviceIngestThrottle,)
+
+    def post(self, request):
+        return Response({"ok": True}, status=201)
+
+
+urlpatterns = [
+    path("api/test-boom/", BoomView.as_view()),
+    path("api/test-throttled/", ThrottledDeviceView.as_view()),
+    *urlpatterns,
+]
+__all__ = ["handler400", "handler403", "handler404", "handler500", "urlpatterns"]
