@@ -1,0 +1,205 @@
+"""What leaves the building: exporter configurations and their delivery outbox."""
+
+import uuid
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from cameras.models import Camera, Zone
+from events.models import PlateEvent
+from events.reads import plate_normalize
+
+#: Headers we set ourselves; an exporter's extra headers may not replace them.
+RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "connection",
+        "content-length",
+        "content-type",
+        "host",
+        "transfer-encoding",
+        "x-anpr-delivery",
+        "x-anpr-signature",
+    }
+)
+
+
+class ExporterConfig(models.Model):
+    """A destination that receives our plate events (today: a webhook)."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook", "Webhook"
+
+    class Method(models.TextChoices):
+        POST = "POST", "POST"
+        PUT = "PUT", "PUT"
+        PATCH = "PATCH", "PATCH"
+
+    class AuthType(models.TextChoices):
+        NONE = "none", "None"
+        BASIC = "basic", "HTTP basic (username + secret as password)"
+        BEARER = "bearer", "Bearer token (secret)"
+        HMAC = "hmac", "HMAC-SHA256 signature (X-ANPR-Signature, keyed by secret)"
+
+    class PayloadFormat(models.TextChoices):
+        JSON = "json", "ANPR JSON"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.WEBHOOK)
+    url = models.URLField(max_length=500, help_text="http:// or https:// address, no credentials.")
+    method = models.CharField(max_length=8, choices=Method.choices, default=Method.POST)
+    headers = models.JSONField(
+        default=dict, blank=True, help_text='Extra request headers, e.g. {"X-Site": "north"}.'
+    )
+    auth_type = models.CharField(max_length=8, choices=AuthType.choices, default=AuthType.NONE)
+    username = models.CharField(max_length=200, blank=True, help_text="For HTTP basic auth.")
+    # Kept as given because signing and basic/bearer auth need the plain value; never returned
+    # by the API, rendered by the admin or written to logs.
+    secret = models.CharField(max_length=500, blank=True)
+    payload_format = models.CharField(
+        max_length=16, choices=PayloadFormat.choices, default=PayloadFormat.JSON
+    )
+    batch_size = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(500)],
+        help_text="Events per request when a device posts a batch (1 = one request per event).",
+    )
+    cameras = models.ManyToManyField(
+        Camera, blank=True, related_name="+", help_text="Only these cameras (none = all)."
+    )
+    zones = models.ManyToManyField(
+        Zone, blank=True, related_name="+", help_text="Only these zones (none = all)."
+    )
+    min_confidence = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Only reads at least this confident (0..1); reads without one are skipped.",
+    )
+    plates = models.JSONField(
+        default=list, blank=True, help_text="Only these plates (none = all), e.g. a hotlist."
+    )
+    timeout_seconds = models.FloatField(
+        default=10, validators=[MinValueValidator(0.5), MaxValueValidator(60)]
+    )
+    max_attempts = models.PositiveSmallIntegerField(
+        default=16,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="Attempts before a delivery is dead; the default spans more than a day.",
+    )
+    enabled = models.BooleanField(default=True)
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.CharField(max_length=500, blank=True, editable=False)
+    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name = "exporter"
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        # Stored normalized so that matching an event is a set lookup.
+        if isinstance(self.plates, list):
+            self.plates = sorted({plate_normalize(p) for p in self.plates if isinstance(p, str)})
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        errors = {}
+        if self.url:
+            parts = urlsplit(self.url)
+            if parts.scheme not in ("http", "https"):
+                errors["url"] = "Use an http:// or https:// address."
+            elif parts.username is not None or parts.password is not None:
+                errors["url"] = "Put credentials in auth_type/username/secret, not in the URL."
+        if not isinstance(self.headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()
+        ):
+            errors["headers"] = 'Must be a JSON object of strings, e.g. {"X-Site": "north"}.'
+        else:
+            reserved = sorted(k for k in self.headers if k.strip().lower() in RESERVED_HEADERS)
+            if reserved:
+                errors["headers"] = f"These headers are set by the exporter: {', '.join(reserved)}."
+            elif any("\n" in k + v or "\r" in k + v for k, v in self.headers.items()):
+                errors["headers"] = "Header names and values cannot contain line breaks."
+        if not isinstance(self.plates, list) or not all(isinstance(p, str) for p in self.plates):
+            errors["plates"] = 'Must be a JSON list of plates, e.g. ["AB12CDE"].'
+        elif any(not plate_normalize(p) for p in self.plates):
+            errors["plates"] = "Every plate needs at least one letter or digit."
+        if self.auth_type != self.AuthType.NONE and not self.secret:
+            errors["secret"] = f"Authentication '{self.auth_type}' needs a secret."
+        if self.auth_type == self.AuthType.BASIC and not self.username:
+            errors["username"] = "HTTP basic authentication needs a username."
+        if errors:
+            raise ValidationError(errors)
+
+
+class ExportDelivery(models.Model):
+    """One request to one exporter carrying one or more events: the outbox row, kept until
+    delivered or dead."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERING = "delivering", "Delivering"
+        DELIVERED = "delivered", "Delivered"
+        DEAD = "dead", "Dead"
+
+    # A UUID made here, so a batch is inserted in one statement and receivers get the same
+    # X-ANPR-Delivery on every retry.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    exporter = models.ForeignKey(
+        ExporterConfig, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    events = models.ManyToManyField(
+        PlateEvent, through="ExportDeliveryEvent", related_name="export_deliveries"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(
+        help_text="Pending: when it is due. Delivering: when a silent worker is presumed dead."
+    )
+    queued_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a task message was last sent; the sweep re-queues only stale ones.",
+    )
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        verbose_name_plural = "export deliveries"
+        indexes = [
+            models.Index(fields=("status", "next_attempt_at"), name="delivery_due"),
+            models.Index(fields=("exporter", "-created_at"), name="delivery_exporter_created"),
+            models.Index(fields=("-created_at",), name="delivery_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.exporter} {self.status} {self.id}"
+
+
+class ExportDeliveryEvent(models.Model):
+    """Which events one delivery carries."""
+
+    delivery = models.ForeignKey(
+        ExportDelivery, on_delete=models.CASCADE, related_name="event_links"
+    )
+    event = models.ForeignKey(PlateEvent, on_delete=models.CASCADE, related_name="export_links")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("delivery", "event"), name="delivery_event_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.delivery_id} → {self.event_id}"

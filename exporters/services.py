@@ -1,0 +1,356 @@
+"""Writes of the exporters app: planning deliveries with an event, attempting them, the sweep,
+redelivery, enabling and testing exporters.
+
+A delivery's life: `pending` (due at next_attempt_at) → claimed `delivering` by exactly one
+worker (an UPDATE that only one can win) → `delivered`, back to `pending` with a later
+next_attempt_at, or `dead`. A worker that dies leaves `delivering` with an expired lease
+(next_attempt_at), which the sweep queues again. Every task message only says "look at this
+id"; the row decides whether anything is sent, so duplicate or late messages are harmless.
+"""
+
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from cameras.models import Camera
+from events.models import PlateEvent
+
+from . import selectors
+from .models import ExportDelivery, ExportDeliveryEvent, ExporterConfig
+from .payloads import delivery_body
+from .signing import SIGNATURE_HEADER, signature_header
+from .transport import SendResult, request_send
+
+logger = logging.getLogger(__name__)
+
+Status = ExportDelivery.Status
+
+#: Exporter last_success_at / last_error are written at most this often, so that many workers
+#: delivering for one exporter do not queue on its row.
+EXPORTER_STATUS_INTERVAL = timedelta(seconds=5)
+
+
+# --- Planning (inside the ingest transaction) ----------------------------------------------
+
+
+def deliveries_plan(*, events: list[PlateEvent]) -> list[ExportDelivery]:
+    """One delivery per matching enabled exporter (per batch of `batch_size` events), inserted
+    in the caller's transaction; their tasks are queued only if it commits."""
+    if not events:
+        return []
+    now = timezone.now()
+    deliveries, links = [], []
+    for exporter in selectors.exporters_for_planning():
+        matching = [event for event in events if selectors.exporter_matches(exporter, event)]
+        for start in range(0, len(matching), exporter.batch_size):
+            delivery = ExportDelivery(
+                exporter=exporter, next_attempt_at=now, queued_at=now, created_at=now
+            )
+            deliveries.append(delivery)
+            links.extend(
+                ExportDeliveryEvent(delivery=delivery, event=event)
+                for event in matching[start : start + exporter.batch_size]
+            )
+    if deliveries:
+        ExportDelivery.objects.bulk_create(deliveries)
+        ExportDeliveryEvent.objects.bulk_create(links)
+        transaction.on_commit(partial(_enqueue, [d.pk for d in deliveries]))
+    return deliveries
+
+
+def _enqueue(ids, *, countdown: float | None = None) -> None:
+    """Send task messages. A broker that is down costs nothing but time: the sweep queues
+    these rows again once their message is presumed lost."""
+    from .tasks import exporter_deliver
+
+    for delivery_id in ids:
+        try:
+            exporter_deliver.apply_async(
+                (str(delivery_id),),
+                countdown=countdown,
+                retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
+            )
+        except Exception:  # the broker's errors vary by transport; none may undo a commit
+            logger.warning(
+                "Could not queue export deliveries (%d); the sweep will queue them.",
+                len(ids),
+                exc_info=True,
+            )
+            return
+
+
+# --- Attempting one delivery (the Celery task) ---------------------------------------------
+
+
+def retry_delay(*, attempt: int, retry_after: float | None = None) -> float:
+    """Seconds until the next attempt after attempt number `attempt` failed: exponential,
+    capped, with jitter that only lengthens it (so the schedule's span is a floor), and never
+    sooner than the receiver's Retry-After."""
+    ceiling = settings.EXPORTER_RETRY_MAX_DELAY
+    delay = min(settings.EXPORTER_RETRY_BASE * 2 ** (attempt - 1), ceiling)
+    delay *= 1 + random.random() * settings.EXPORTER_RETRY_JITTER
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, ceiling))
+    return delay
+
+
+def retry_schedule_span(*, max_attempts: int) -> float:
+    """The shortest time from a first attempt to the last one (the jitter only adds)."""
+    return sum(
+        min(settings.EXPORTER_RETRY_BASE * 2 ** (n - 1), settings.EXPORTER_RETRY_MAX_DELAY)
+        for n in range(1, max_attempts)
+    )
+
+
+def delivery_attempt(*, delivery_id) -> str:
+    """Claim the delivery if it is due, send it once and record the outcome. Returns the
+    status it was left in, or "skipped" when there was nothing to do (already delivered,
+    dead, claimed by another worker, not yet due, exporter disabled)."""
+    now = timezone.now()
+    delivery = ExportDelivery.objects.select_related("exporter").filter(pk=delivery_id).first()
+    if delivery is None or not delivery.exporter.enabled:
+        return "skipped"  # a disabled exporter's deliveries wait; the sweep resumes them
+    due = Q(status=Status.PENDING, next_attempt_at__lte=now) | Q(
+        status=Status.DELIVERING, next_attempt_at__lt=now
+    )
+    claimed = (
+        ExportDelivery.objects.filter(due, pk=delivery.pk).update(
+            status=Status.DELIVERING,
+            attempts=F("attempts") + 1,
+            next_attempt_at=now + timedelta(seconds=settings.EXPORTER_CLAIM_TIMEOUT),
+            updated_at=now,
+        )
+        == 1
+    )
+    if not claimed:
+        return "skipped"
+    delivery.refresh_from_db(fields=["attempts"])
+    exporter = delivery.exporter
+    events = list(
+        PlateEvent.objects.filter(export_links__delivery=delivery)
+        .select_related("camera", "zone")
+        .order_by("captured_at")
+    )
+    if not events:
+        result = SendResult(None, 0, "Its events were deleted before delivery.", False)
+    else:
+        body = delivery_body(delivery_id=delivery.pk, exporter_name=exporter.name, events=events)
+        result = request_send(
+            url=exporter.url,
+            method=exporter.method,
+            headers=request_headers(exporter=exporter, delivery_id=delivery.pk, body=body),
+            body=body,
+            timeout=exporter.timeout_seconds,
+        )
+    return _attempt_record(delivery=delivery, result=result)
+
+
+def request_headers(*, exporter: ExporterConfig, delivery_id, body: bytes) -> dict[str, str]:
+    headers = {
+        **exporter.headers,
+        "Content-Type": "application/json",
+        "User-Agent": "anpr-exporter/1",
+        "X-ANPR-Delivery": str(delivery_id),
+    }
+    auth = ExporterConfig.AuthType
+    if exporter.auth_type == auth.BEARER:
+        headers["Authorization"] = f"Bearer {exporter.secret}"
+    elif exporter.auth_type == auth.BASIC:
+        import base64
+
+        pair = f"{exporter.username}:{exporter.secret}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    elif exporter.auth_type == auth.HMAC:
+        headers[SIGNATURE_HEADER] = signature_header(secret=exporter.secret, body=body)
+    return headers
+
+
+def _attempt_record(*, delivery: ExportDelivery, result: SendResult) -> str:
+    now = timezone.now()
+    exporter = delivery.exporter
+    fields = {
+        "last_status_code": result.status_code,
+        "response_ms": result.response_ms,
+        "last_error": result.error[:500],
+        "updated_at": now,
+    }
+    countdown = None
+    if result.ok:
+        fields.update(status=Status.DELIVERED, delivered_at=now)
+    elif result.retryable and delivery.attempts < exporter.max_attempts:
+        delay = retry_delay(attempt=delivery.attempts, retry_after=result.retry_after)
+        due = now + timedelta(seconds=delay)
+        fields.update(status=Status.PENDING, next_attempt_at=due)
+        if delay <= settings.EXPORTER_COUNTDOWN_MAX:
+            countdown, fields["queued_at"] = delay, due
+        else:
+            fields["queued_at"] = None  # the sweep queues it when due
+    else:
+        fields["status"] = Status.DEAD
+    # Only the holder of this attempt writes: if its lease ran out and another worker took
+    # over, that worker's record wins.
+    written = ExportDelivery.objects.filter(
+        pk=delivery.pk, status=Status.DELIVERING, attempts=delivery.attempts
+    ).update(**fields)
+    if not written:
+        return "skipped"
+    _exporter_status_record(exporter=exporter, result=result, now=now)
+    if countdown is not None:
+        _enqueue([delivery.pk], countdown=countdown)
+    if not result.ok:
+        logger.info(
+            "Export delivery %s to %s attempt %d: %s -> %s",
+            delivery.pk,
+            exporter.name,
+            delivery.attempts,
+            result.error,
+            fields["status"],
+        )
+    return fields["status"]
+
+
+def _exporter_status_record(*, exporter: ExporterConfig, result: SendResult, now) -> None:
+    recent = now - EXPORTER_STATUS_INTERVAL
+    rows = ExporterConfig.objects.filter(pk=exporter.pk)
+    if result.ok:
+        rows.exclude(last_success_at__gte=recent).update(last_success_at=now)
+    else:
+        rows.exclude(last_error_at__gte=recent).update(
+            last_error=result.error[:500], last_error_at=now
+        )
+
+
+# --- The sweep (Celery beat) ---------------------------------------------------------------
+
+
+def deliveries_sweep(*, limit: int | None = None) -> int:
+    """Queue deliveries that are due and have no live message: retries whose time has come,
+    messages presumed lost, and deliveries whose worker died mid-attempt. Rows are claimed
+    with SELECT … FOR UPDATE SKIP LOCKED, so concurrent sweeps split the work."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.EXPORTER_CLAIM_TIMEOUT)
+    due = Q(status=Status.PENDING, next_attempt_at__lte=now) | Q(
+        status=Status.DELIVERING, next_attempt_at__lt=now
+    )
+    unqueued = Q(queued_at__isnull=True) | Q(queued_at__lt=stale)
+    with transaction.atomic():
+        rows = ExportDelivery.objects.filter(due, unqueued, exporter__enabled=True).order_by(
+            "next_attempt_at"
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            rows = rows.select_for_update(skip_locked=True, of=("self",))
+        ids = list(rows.values_list("pk", flat=True)[: limit or settings.EXPORTER_SWEEP_BATCH])
+        if ids:
+            ExportDelivery.objects.filter(pk__in=ids).update(queued_at=now)
+            transaction.on_commit(partial(_enqueue, ids))
+    return len(ids)
+
+
+# --- Operators' actions --------------------------------------------------------------------
+
+
+def deliveries_redeliver(*, deliveries: QuerySet) -> int:
+    """Send these deliveries again from a fresh schedule (dead ones, or delivered ones a
+    receiver lost). A delivery being sent right now is left alone."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            deliveries.exclude(status=Status.DELIVERING, next_attempt_at__gte=now).values_list(
+                "pk", flat=True
+            )
+        )
+        ExportDelivery.objects.filter(pk__in=ids).update(
+            status=Status.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            queued_at=now,
+            delivered_at=None,
+            updated_at=now,
+        )
+        transaction.on_commit(partial(_enqueue, ids))
+    return len(ids)
+
+
+def exporter_set_enabled(*, exporter: ExporterConfig, enabled: bool) -> ExporterConfig:
+    """Enable or disable; it applies to the next event. A disabled exporter's pending
+    deliveries wait and resume when it is enabled again."""
+    with transaction.atomic():
+        exporter.enabled = enabled
+        exporter.save(update_fields=["enabled", "updated_at"])
+        if enabled:
+            # What waited while disabled is queued by the next sweep, not after a timeout.
+            exporter.deliveries.filter(status=Status.PENDING).update(queued_at=None)
+    return exporter
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """What POST /api/exporters/{id}/test/ reports."""
+
+    ok: bool
+    status_code: int | None
+    response_ms: int
+    error: str
+    delivery_id: str
+
+
+def exporter_test(*, exporter: ExporterConfig) -> TestResult:
+    """Send one sample event now, signed and authenticated like a real delivery, and record
+    the outcome on the exporter. Nothing is stored in the outbox."""
+    delivery_id = uuid.uuid4()
+    body = delivery_body(
+        delivery_id=delivery_id, exporter_name=exporter.name, events=[_sample_event()]
+    )
+    result = request_send(
+        url=exporter.url,
+        method=exporter.method,
+        headers={
+            **request_headers(exporter=exporter, delivery_id=delivery_id, body=body),
+            "X-ANPR-Test": "1",
+        },
+        body=body,
+        timeout=exporter.timeout_seconds,
+    )
+    now = timezone.now()
+    if result.ok:
+        ExporterConfig.objects.filter(pk=exporter.pk).update(last_success_at=now)
+    else:
+        ExporterConfig.objects.filter(pk=exporter.pk).update(
+            last_error=result.error[:500], last_error_at=now
+        )
+    return TestResult(
+        ok=result.ok,
+        status_code=result.status_code,
+        response_ms=result.response_ms,
+        error=result.error,
+        delivery_id=str(delivery_id),
+    )
+
+
+def _sample_event() -> PlateEvent:
+    """An unsaved event that looks like a real read (on a real camera when there is one)."""
+    now = timezone.now()
+    camera = Camera.objects.order_by("pk").first() or Camera(
+        id=0, slug="sample-camera", name="Sample camera"
+    )
+    return PlateEvent(
+        id=uuid.UUID(int=0),
+        camera=camera,
+        plate="AB12CDE",
+        plate_raw="AB12 CDE",
+        plate_key="AB12CDE",
+        confidence=0.97,
+        country="GB",
+        captured_at=now,
+        received_at=now,
+        direction=PlateEvent.Direction.IN,
+        metadata={"sample": True},
+    )

@@ -1,0 +1,18 @@
+"""Celery tasks of the exporters app: they take ids and call services, and are safe to run
+twice (the delivery row decides whether anything is sent)."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="exporters.tasks.exporter_deliver", acks_late=True, ignore_result=True)
+def exporter_deliver(delivery_id: str) -> str:
+    """Attempt one delivery (see services.delivery_attempt)."""
+    return services.delivery_attempt(delivery_id=delivery_id)
+
+
+@shared_task(name="exporters.tasks.exporter_deliveries_sweep", ignore_result=True)
+def exporter_deliveries_sweep() -> int:
+    """Beat: queue due retries, lost messages and deliveries of dead workers."""
+    return services.deliveries_sweep()

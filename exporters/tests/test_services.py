@@ -1,0 +1,341 @@
+"""The outbox and one delivery attempt, called directly, against a real HTTP sink."""
+
+import ipaddress
+import json
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from cameras.tests.factories import CameraFactory, ZoneFactory
+from events.models import PlateEvent
+from events.tests.factories import PlateEventFactory
+from exporters import selectors, services
+from exporters.models import ExportDelivery, ExporterConfig
+from exporters.signing import signature_verify
+from exporters.tests.sink import Reply
+
+pytestmark = pytest.mark.django_db
+
+Status = ExportDelivery.Status
+
+
+def plan(*events):
+    with transaction.atomic():
+        return services.deliveries_plan(events=list(events))
+
+
+def attempt(delivery):
+    outcome = services.delivery_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    return outcome
+
+
+def test_a_delivery_is_sent_once_signed_with_its_id_and_the_event(exporter_factory, sink):
+    exporter = exporter_factory(auth_type="hmac", secret="s3cret-signing-key")
+    event = PlateEventFactory(plate_raw="ab12 cde")
+    [delivery] = plan(event)
+
+    assert attempt(delivery) == Status.DELIVERED
+    assert attempt(delivery) == "skipped"  # a second message for it sends nothing
+
+    [request] = sink.received
+    assert request.method == "POST" and request.path == "/hook"
+    assert request.headers["X-ANPR-Delivery"] == str(delivery.pk)
+    assert signature_verify(
+        secret="s3cret-signing-key", body=request.body, header=request.headers["X-ANPR-Signature"]
+    )
+    assert not signature_verify(
+        secret="another-key", body=request.body, header=request.headers["X-ANPR-Signature"]
+    )
+    payload = json.loads(request.body)
+    assert payload["delivery_id"] == str(delivery.pk)
+    assert [e["plate"] for e in payload["events"]] == ["AB12CDE"]
+    assert payload["events"][0]["camera"]["slug"] == event.camera.slug
+    assert delivery.status == Status.DELIVERED and delivery.attempts == 1
+    assert delivery.last_status_code == 200 and delivery.response_ms is not None
+    assert delivery.delivered_at is not None
+    exporter.refresh_from_db()
+    assert exporter.last_success_at is not None
+    assert "s3cret-signing-key" not in request.body.decode()
+
+
+def test_basic_and_bearer_authentication_and_extra_headers(exporter_factory, sink):
+    exporter_factory(name="basic", auth_type="basic", username="gate", secret="pw")
+    exporter_factory(name="bearer", auth_type="bearer", secret="tok", headers={"X-Site": "n1"})
+    for delivery in plan(PlateEventFactory()):
+        attempt(delivery)
+    authorizations = sorted(r.headers["Authorization"] for r in sink.received)
+    assert authorizations == ["Basic Z2F0ZTpwdw==", "Bearer tok"]
+    assert {r.headers.get("X-Site") for r in sink.received} == {None, "n1"}
+
+
+def test_a_server_error_is_retried_later_and_a_client_error_is_not(exporter_factory, sink):
+    exporter_factory(name="flaky", max_attempts=5)
+    sink.replies = [Reply(500, body=b"database down"), Reply(422, body=b"plate field missing")]
+    [delivery] = plan(PlateEventFactory())
+
+    assert attempt(delivery) == Status.PENDING
+    assert delivery.attempts == 1 and delivery.last_status_code == 500
+    assert "database down" in delivery.last_error
+    assert delivery.next_attempt_at > timezone.now() - timedelta(seconds=1)
+
+    ExportDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    assert attempt(delivery) == Status.DEAD
+    assert delivery.attempts == 2 and delivery.last_status_code == 422
+    assert "plate field missing" in delivery.last_error
+    assert attempt(delivery) == "skipped"
+    assert len(sink.received) == 2
+
+
+def test_an_attempt_that_is_not_due_sends_nothing(exporter_factory, sink):
+    exporter_factory()
+    [delivery] = plan(PlateEventFactory())
+    ExportDelivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=5)
+    )
+    assert attempt(delivery) == "skipped"
+    assert sink.received == []
+
+
+def test_retry_after_is_honoured(exporter_factory, sink, settings):
+    settings.EXPORTER_RETRY_MAX_DELAY = 3600
+    exporter_factory()
+    sink.replies = [Reply(429, headers={"Retry-After": "120"})]
+    [delivery] = plan(PlateEventFactory())
+    before = timezone.now()
+    assert attempt(delivery) == Status.PENDING
+    assert delivery.next_attempt_at >= before + timedelta(seconds=120)
+    assert delivery.queued_at is None  # beyond a countdown: the sweep queues it when due
+
+
+def test_after_the_last_attempt_the_delivery_is_dead(exporter_factory, sink):
+    exporter_factory(max_attempts=2)
+    sink.default = Reply(503)
+    [delivery] = plan(PlateEventFactory())
+    attempt(delivery)
+    ExportDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    assert attempt(delivery) == Status.DEAD
+    assert delivery.attempts == 2 and delivery.last_status_code == 503
+
+
+def test_a_redirect_is_not_followed(exporter_factory, sink):
+    exporter_factory()
+    sink.replies = [Reply(302, headers={"Location": "http://169.254.169.254/latest/"})]
+    [delivery] = plan(PlateEventFactory())
+    assert attempt(delivery) == Status.DEAD
+    assert "not followed" in delivery.last_error
+    assert len(sink.received) == 1
+
+
+def test_a_huge_response_body_is_read_only_up_to_the_cap(exporter_factory, sink, settings):
+    settings.EXPORTER_RESPONSE_MAX_BYTES = 1024
+    exporter_factory()
+    sink.replies = [Reply(500, body=b"x" * 5_000_000)]
+    [delivery] = plan(PlateEventFactory())
+    attempt(delivery)
+    assert delivery.status == Status.PENDING
+    assert len(delivery.last_error) < 300
+
+
+def test_the_default_schedule_spans_more_than_a_day(settings):
+    settings.EXPORTER_RETRY_BASE = 10.0
+    settings.EXPORTER_RETRY_MAX_DELAY = 6 * 3600.0
+    default_attempts = ExporterConfig._meta.get_field("max_attempts").default
+    assert services.retry_schedule_span(max_attempts=default_attempts) >= 24 * 3600
+    delays = [services.retry_delay(attempt=n) for n in range(1, 6)]
+    assert all(10 * 2 ** (n - 1) <= d <= 10 * 2 ** (n - 1) * 1.25 for n, d in enumerate(delays, 1))
+    assert services.retry_delay(attempt=1, retry_after=600) >= 600
+
+
+# --- Planning ---------------------------------------------------------------------------------
+
+
+def test_plan_follows_each_exporters_filters(exporter_factory):
+    north, south = CameraFactory(slug="north"), CameraFactory(slug="south")
+    gate = ZoneFactory(camera=north, name="gate")
+    by_camera = exporter_factory(name="by-camera")
+    by_camera.cameras.set([south])
+    by_zone = exporter_factory(name="by-zone")
+    by_zone.zones.set([gate])
+    confident = exporter_factory(name="confident", min_confidence=0.8)
+    hotlist = exporter_factory(name="hotlist", plates=["ab-12 cde"])
+    exporter_factory(name="off", enabled=False)
+
+    events = {
+        "south-low": PlateEventFactory(camera=south, confidence=0.5, plate_raw="XX1"),
+        "gate-hot": PlateEventFactory(camera=north, zone=gate, confidence=0.9, plate_raw="AB12CDE"),
+        "north-none": PlateEventFactory(camera=north, confidence=None, plate_raw="YY2"),
+    }
+    plan(*events.values())
+
+    def planned(exporter):
+        return {
+            name
+            for name, event in events.items()
+            if ExportDelivery.objects.filter(exporter=exporter, events=event).exists()
+        }
+
+    assert planned(by_camera) == {"south-low"}
+    assert planned(by_zone) == {"gate-hot"}
+    assert planned(confident) == {"gate-hot"}
+    assert planned(hotlist) == {"gate-hot"}
+    assert not ExportDelivery.objects.filter(exporter__name="off").exists()
+
+
+def test_plan_batches_events_per_request(exporter_factory, sink):
+    exporter_factory(batch_size=2)
+    events = [PlateEventFactory() for _ in range(5)]
+    deliveries = plan(*events)
+    assert sorted(d.events.count() for d in deliveries) == [1, 2, 2]
+    for delivery in deliveries:
+        attempt(delivery)
+    sent = sorted(e["id"] for r in sink.received for e in json.loads(r.body)["events"])
+    assert sent == sorted(str(e.pk) for e in events)
+
+
+def test_a_rolled_back_transaction_plans_nothing_and_queues_nothing(exporter_factory):
+    exporter_factory()
+    event = PlateEventFactory()
+    queued = []
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            services.deliveries_plan(events=[event])
+            transaction.on_commit(lambda: queued.append(True))
+            raise RuntimeError("ingest failed")
+    assert not ExportDelivery.objects.exists() and queued == []
+
+
+def test_a_disabled_exporters_waiting_deliveries_resume_when_enabled(exporter_factory, sink):
+    exporter = exporter_factory()
+    [delivery] = plan(PlateEventFactory())
+    services.exporter_set_enabled(exporter=exporter, enabled=False)
+    assert attempt(delivery) == "skipped"
+    assert services.deliveries_sweep() == 0
+    services.exporter_set_enabled(exporter=exporter, enabled=True)
+    assert services.deliveries_sweep() == 1
+    assert attempt(delivery) == Status.DELIVERED
+    assert len(sink.received) == 1
+
+
+# --- The sweep --------------------------------------------------------------------------------
+
+
+def test_the_sweep_queues_lost_messages_and_dead_workers_but_not_live_ones(
+    exporter_factory, settings
+):
+    settings.EXPORTER_CLAIM_TIMEOUT = 60
+    exporter_factory()
+    fresh, lost, stuck, busy, later = plan(*(PlateEventFactory() for _ in range(5)))
+    now = timezone.now()
+    old = now - timedelta(minutes=5)
+    ExportDelivery.objects.filter(pk=lost.pk).update(queued_at=old)
+    ExportDelivery.objects.filter(pk=stuck.pk).update(
+        status=Status.DELIVERING,
+        attempts=1,
+        next_attempt_at=now - timedelta(seconds=1),
+        queued_at=old,
+    )
+    ExportDelivery.objects.filter(pk=busy.pk).update(
+        status=Status.DELIVERING,
+        attempts=1,
+        next_attempt_at=now + timedelta(seconds=30),
+        queued_at=old,
+    )
+    ExportDelivery.objects.filter(pk=later.pk).update(
+        next_attempt_at=now + timedelta(hours=1), queued_at=None
+    )
+
+    assert services.deliveries_sweep() == 2  # lost and stuck; fresh has a live message
+    queued = set(ExportDelivery.objects.filter(queued_at__gte=now).values_list("pk", flat=True))
+    assert queued >= {lost.pk, stuck.pk}
+    assert services.deliveries_sweep() == 0  # just queued: not again until presumed lost
+
+
+def test_a_stuck_delivery_is_claimed_again_and_sent(exporter_factory, sink):
+    exporter_factory()
+    [delivery] = plan(PlateEventFactory())
+    ExportDelivery.objects.filter(pk=delivery.pk).update(
+        status=Status.DELIVERING, attempts=1, next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert attempt(delivery) == Status.DELIVERED
+    assert delivery.attempts == 2 and len(sink.received) == 1
+
+
+def test_redeliver_sends_a_dead_delivery_again_from_a_fresh_schedule(exporter_factory, sink):
+    exporter_factory(max_attempts=1)
+    sink.replies = [Reply(500)]
+    [delivery] = plan(PlateEventFactory())
+    assert attempt(delivery) == Status.DEAD
+    assert services.deliveries_redeliver(deliveries=ExportDelivery.objects.all()) == 1
+    delivery.refresh_from_db()
+    assert delivery.status == Status.PENDING and delivery.attempts == 0
+    assert attempt(delivery) == Status.DELIVERED
+    assert [r.headers["X-ANPR-Delivery"] for r in sink.received] == [str(delivery.pk)] * 2
+
+
+# --- Exported events --------------------------------------------------------------------------
+
+
+def test_an_event_is_exported_when_all_its_deliveries_are_delivered(exporter_factory, sink):
+    exporter_factory(name="a")
+    exporter_factory(name="b")
+    done, half, unwanted = PlateEventFactory(), PlateEventFactory(), PlateEventFactory()
+    plan(done, half)
+    for delivery in ExportDelivery.objects.filter(events=done):
+        attempt(delivery)
+    attempt(ExportDelivery.objects.filter(events=half, exporter__name="a").get())
+    exported = selectors.events_filter_exported(PlateEvent.objects.all(), True)
+    pending = selectors.events_filter_exported(PlateEvent.objects.all(), False)
+    assert set(exported) == {done, unwanted}
+    assert set(pending) == {half}
+
+
+# --- Destinations (SSRF) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "192.168.1.10",
+        "172.16.0.1",
+        "169.254.169.254",
+        "::1",
+        "fd00:ec2::254",
+        "::ffff:127.0.0.1",
+        "0.0.0.0",
+        "100.100.100.200",
+        "224.0.0.1",
+    ],
+)
+def test_internal_addresses_are_refused_unless_allowed(settings, address):
+    from exporters.transport import address_allowed
+
+    settings.EXPORTER_ALLOWED_NETWORKS = []
+    assert not address_allowed(ipaddress.ip_address(address))
+
+
+def test_public_and_allowed_addresses_pass(settings):
+    from exporters.transport import address_allowed
+
+    settings.EXPORTER_ALLOWED_NETWORKS = [ipaddress.ip_network("10.20.0.0/16")]
+    assert address_allowed(ipaddress.ip_address("93.184.215.14"))
+    assert address_allowed(ipaddress.ip_address("10.20.3.4"))
+    assert not address_allowed(ipaddress.ip_address("10.21.3.4"))
+    settings.EXPORTER_ALLOWED_NETWORKS = [ipaddress.ip_network("169.254.0.0/16")]
+    assert not address_allowed(ipaddress.ip_address("169.254.169.254"))  # metadata: never
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_delivery_to_a_refused_address_is_dead_and_nothing_is_sent(
+    exporter_factory, sink, settings, host
+):
+    exporter_factory(url=sink.url.replace("127.0.0.1", host))
+    settings.EXPORTER_ALLOWED_NETWORKS = []  # checked at send time, after the exporter was saved
+    [delivery] = plan(PlateEventFactory())
+    assert attempt(delivery) == Status.DEAD
+    assert "refused" in delivery.last_error and "EXPORTER_ALLOWED_NETWORKS" in delivery.last_error
+    assert sink.received == []

@@ -1,0 +1,115 @@
+"""Deliveries carried out by a real Celery worker on the real broker (Redis when REDIS_URL is
+set, else the filesystem broker) to a real HTTP sink."""
+
+import json
+
+import pytest
+from django.db import transaction
+
+from events.tests.factories import PlateEventFactory
+from exporters import services
+from exporters.models import ExportDelivery
+from exporters.signing import signature_verify
+from exporters.tests.conftest import wait_until
+from exporters.tests.sink import Reply
+
+Status = ExportDelivery.Status
+
+
+def plan(*events):
+    with transaction.atomic():
+        return services.deliveries_plan(events=list(events))
+
+
+def settled(delivery, *statuses):
+    def check():
+        delivery.refresh_from_db()
+        return delivery.status in statuses
+
+    return wait_until(check, message=f"delivery to become {statuses}")
+
+
+def test_the_worker_delivers_once_with_a_signature_the_receiver_verifies(
+    celery_worker, exporter_factory, sink
+):
+    exporter_factory(auth_type="hmac", secret="shared-hmac-key")
+    event = PlateEventFactory()
+    [delivery] = plan(event)
+
+    settled(delivery, Status.DELIVERED)
+    [request] = sink.wait_for(1)
+    assert signature_verify(
+        secret="shared-hmac-key", body=request.body, header=request.headers["X-ANPR-Signature"]
+    )
+    assert request.headers["X-ANPR-Delivery"] == str(delivery.pk)
+    assert json.loads(request.body)["events"][0]["id"] == str(event.pk)
+    assert delivery.attempts == 1
+
+    # A second message for the same delivery (a broker redelivery) sends nothing.
+    services._enqueue([delivery.pk])
+    services.deliveries_sweep()
+    with pytest.raises(AssertionError):
+        sink.wait_for(2, timeout=1.5)
+
+
+def test_two_server_errors_then_success_is_delivered_with_three_attempts(
+    celery_worker, exporter_factory, sink
+):
+    exporter_factory(max_attempts=5)
+    sink.replies = [Reply(500), Reply(500)]
+    [delivery] = plan(PlateEventFactory())
+
+    settled(delivery, Status.DELIVERED)
+    assert delivery.attempts == 3 and delivery.last_status_code == 200
+    requests = sink.wait_for(3)
+    assert len({r.headers["X-ANPR-Delivery"] for r in requests}) == 1
+
+
+def test_a_receiver_down_longer_than_the_retries_leaves_it_dead_until_redelivered(
+    celery_worker, exporter_factory, sink
+):
+    exporter_factory(max_attempts=3)
+    sink.stop()
+    [delivery] = plan(PlateEventFactory())
+
+    settled(delivery, Status.DEAD)
+    assert delivery.attempts == 3
+    assert "Connection failed" in delivery.last_error and delivery.last_status_code is None
+
+    sink.start()
+    assert services.deliveries_redeliver(deliveries=ExportDelivery.objects.filter(status="dead"))
+    settled(delivery, Status.DELIVERED)
+    assert len(sink.wait_for(1)) == 1
+
+
+def test_a_lost_message_is_delivered_by_the_sweep(celery_worker, exporter_factory, sink, settings):
+    settings.EXPORTER_CLAIM_TIMEOUT = 0.5
+    exporter_factory()
+    event = PlateEventFactory()
+    with transaction.atomic():
+        [delivery] = services.deliveries_plan(events=[event])
+        transaction.get_connection().run_on_commit.clear()  # the message is lost
+    with pytest.raises(AssertionError):
+        sink.wait_for(1, timeout=1)
+    assert services.deliveries_sweep() == 1
+    settled(delivery, Status.DELIVERED)
+    assert len(sink.received) == 1
+
+
+def test_a_client_error_is_not_retried(celery_worker, exporter_factory, sink):
+    exporter_factory()
+    sink.replies = [Reply(400, body=b"unknown camera")]
+    [delivery] = plan(PlateEventFactory())
+    settled(delivery, Status.DEAD)
+    assert delivery.attempts == 1 and "unknown camera" in delivery.last_error
+    with pytest.raises(AssertionError):
+        sink.wait_for(2, timeout=1)
+
+
+def test_a_disabled_exporter_sends_nothing(celery_worker, exporter_factory, sink):
+    exporter = exporter_factory(enabled=False)
+    assert plan(PlateEventFactory()) == []
+    services.exporter_set_enabled(exporter=exporter, enabled=True)
+    [delivery] = plan(PlateEventFactory())
+    settled(delivery, Status.DELIVERED)
+    assert len(sink.wait_for(1)) == 1
