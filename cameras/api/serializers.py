@@ -16,6 +16,8 @@ class ZoneSerializer(ModelCleanSerializer):
 
     class Meta:
         model = Zone
+        # The model's constraints are checked by full_clean, which names the field to change.
+        validators = []
         fields = (
             "id",
             "camera",
@@ -170,6 +172,8 @@ class ModelConfigSerializer(ModelCleanSerializer):
 
     class Meta:
         model = ModelConfig
+        # The model's constraints are checked by full_clean, which names the field to change.
+        validators = []
         fields = (
             "id",
             "name",
