@@ -25,6 +25,7 @@ from django.utils import timezone
 from anpr.metrics import ingest_observe
 from cameras.models import Camera, EdgeDevice, Zone
 from cameras.services import device_touch
+from exporters.services import deliveries_plan
 
 from .models import PlateEvent, event_image_name
 from .reads import ImageIn, ReadIn, plate_confusion_key, plate_normalize
@@ -498,8 +499,9 @@ def _events_store(*, device: EdgeDevice, items: list["_Valid"]) -> list[IngestRe
                 event.camera = item.camera  # already loaded: no query for slug/name later
                 created.append(event)
                 results.append(IngestResult(CREATED, id=row[0], event=event))
-            # Exporters plan their deliveries here, in this transaction; the live stream
-            # broadcasts from transaction.on_commit here.
+            # The outbox rows go in with the events; their tasks are queued after commit.
+            deliveries_plan(events=created)
+            # The live stream broadcasts from transaction.on_commit here.
     except BaseException:
         _images_delete(written)
         raise

@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from . import vendor_views
 from .ingest import EventIngestView
 
 router = SimpleRouter()
@@ -11,3 +12,15 @@ urlpatterns = [
     path("events/ingest/<str:device_key>/", EventIngestView.as_view(), name="event-ingest-key"),
     *router.urls,
 ]
+
+# The vendors' own payloads; each also takes the device key in the path, for agents that
+# cannot set headers (anpr.logging masks /api/ingest/<vendor>/<key>/ in every log line).
+for _vendor, _view in (
+    ("platerecognizer", vendor_views.PlateRecognizerIngestView),
+    ("openalpr", vendor_views.OpenAlprIngestView),
+    ("frigate", vendor_views.FrigateIngestView),
+):
+    urlpatterns += [
+        path(f"ingest/{_vendor}/", _view.as_view(), name=f"ingest-{_vendor}"),
+        path(f"ingest/{_vendor}/<str:device_key>/", _view.as_view(), name=f"ingest-{_vendor}-key"),
+    ]

@@ -1,0 +1,113 @@
+"""The edge vendors' own payloads, mapped to `ReadIn` (one small module per vendor).
+
+A dialect module only translates: it reads the vendor's document as published, scales the
+vendor's confidences to 0..1, turns its Unix times into aware datetimes
+and its base64 crops into `ImageIn`; ISO time strings pass through to the service, which reads
+a naive time as UTC. It never touches the database; the ingest service applies
+our rules (camera of this device, plate, future times, images by content) exactly as it does
+for the native API. A document that is not the vendor's shape raises Django's ValidationError
+naming the vendor's field (`data.results[0].plate`), which the API answers with a 400.
+"""
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+
+from django.core.exceptions import ValidationError
+
+from events.reads import ImageIn
+
+
+def invalid(field: str, message: str) -> ValidationError:
+    return ValidationError({field: [message]})
+
+
+def json_document(raw: bytes | str, field: str = "body"):
+    """Parse JSON (a UTF-8 byte-order mark, which some agents send, is allowed)."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise invalid(field, "Not UTF-8 text.") from None
+    try:
+        return json.loads(raw.removeprefix("\ufeff"))
+    except ValueError as error:
+        raise invalid(field, f"Not valid JSON: {error}.") from None
+
+
+def as_dict(value, field: str) -> dict:
+    if not isinstance(value, dict):
+        raise invalid(field, "Must be a JSON object.")
+    return value
+
+
+def as_list(value, field: str) -> list:
+    """A JSON array; a missing (null) one is empty."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise invalid(field, "Must be a JSON array.")
+    return value
+
+
+def text(value, field: str) -> str:
+    """A string field; numbers (vendors send camera ids as numbers) become their text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise invalid(field, "Must be a string.")
+    return str(value).strip()
+
+
+def optional_number(value, field: str, *, scale: float = 1.0) -> float | None:
+    """A number divided by the vendor's scale (100 for OpenALPR's percentages); "" is None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise invalid(field, "Must be a number.")
+    return float(value) / scale
+
+
+def best(items, field: str, *, key: str = "score") -> dict | None:
+    """The highest-scored object of a vendor's ranked list (they are usually sorted already)."""
+    ranked = [item for item in as_list(items, field) if isinstance(item, dict)]
+    if not ranked:
+        return None
+    return max(ranked, key=lambda item: item.get(key) or 0)
+
+
+def _epoch(value, field: str, divisor: float) -> datetime:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise invalid(field, "Must be a Unix time (a number).")
+    try:
+        return datetime.fromtimestamp(value / divisor, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise invalid(field, "Is not a valid Unix time.") from None
+
+
+def epoch_seconds(value, field: str) -> datetime:
+    return _epoch(value, field, 1)
+
+
+def epoch_millis(value, field: str) -> datetime:
+    return _epoch(value, field, 1000)
+
+
+def base64_image(value, field: str, filename: str) -> ImageIn | None:
+    """A base64-encoded image (OpenALPR's `*_crop_jpeg`); the service checks its content."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise invalid(field, "Must be base64-encoded image data.")
+    try:
+        # agents (OpenALPR 2.8) may drop the trailing "=" padding
+        content = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid(field, "Must be base64-encoded image data.") from None
+    return ImageIn(content=content, filename=filename)
+
+
+def compact(**values) -> dict:
+    """Metadata without the empty values."""
+    return {key: value for key, value in values.items() if value not in (None, "", [], {})}

@@ -1,0 +1,155 @@
+"""Frigate messages relayed over HTTP: one event per tracked object, created when a plate
+first appears, updated in place while the object is open, final after `end`."""
+
+import copy
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from cameras.services import device_create
+from cameras.tests.factories import CameraFactory
+from events.models import PlateEvent
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/ingest/frigate/"
+PAYLOADS = Path(__file__).parent / "payloads"
+OBJECT_ID = "1607123955.475377-mxklsc"  # the id in both Frigate samples
+STARTED = datetime.fromtimestamp(1607123955.475377, tz=UTC)
+
+
+def sample(name: str):
+    return json.loads((PAYLOADS / name).read_text("utf-8"))
+
+
+def event_message(kind: str, plate: str | None, score: float | None = None) -> dict:
+    """The documented `frigate/events` message (an `update`) as a `kind` message whose
+    object has read `plate` (None: no plate yet)."""
+    message = copy.deepcopy(sample("frigate_event.json"))
+    message["type"] = kind
+    message["after"]["recognized_license_plate"] = plate
+    message["after"]["recognized_license_plate_score"] = score
+    if kind == "end":
+        message["after"]["end_time"] = 1607123975.1
+    return message
+
+
+@pytest.fixture
+def relay():
+    """(client, front_door camera, driveway camera) of a relay for a Frigate with two cameras."""
+    front = CameraFactory(slug="front-door", external_id="front_door")
+    driveway = CameraFactory(slug="driveway", external_id="driveway_cam")
+    _, issued = device_create(name="frigate-relay", cameras=[front, driveway])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issued.key}")
+    return client, front, driveway
+
+
+def post(client, message):
+    return client.post(URL, message, format="json")
+
+
+def test_new_update_end_is_one_event_with_the_final_plate(relay):
+    client, front, _ = relay
+
+    no_plate = post(client, event_message("new", None))
+    assert no_plate.status_code == 200 and no_plate.json()["results"] == []
+    assert not PlateEvent.objects.exists()
+
+    first = post(client, event_message("update", "ABC1Z345", 0.71))
+    assert first.status_code == 201 and first.json()["results"][0]["status"] == "created"
+    event_id = first.json()["results"][0]["id"]
+
+    documented = post(client, sample("frigate_event.json"))  # verbatim: ABC12345, 0.933451
+    assert documented.status_code == 201, documented.json()
+    assert documented.json()["results"] == [{"index": 0, "status": "updated", "id": event_id}]
+
+    ended = post(client, event_message("end", "ABC12345", 0.933451))
+    assert ended.json()["results"][0]["status"] == "updated"
+
+    late = post(client, event_message("update", "XYZ999", 0.99))  # after end: changes nothing
+    assert late.status_code == 200 and late.json()["results"][0]["status"] == "duplicate"
+
+    event = PlateEvent.objects.get()
+    assert str(event.pk) == event_id
+    assert (event.plate_raw, event.plate, event.confidence) == ("ABC12345", "ABC12345", 0.933451)
+    assert event.idempotency_key == OBJECT_ID
+    assert event.camera == front and event.source == "frigate"
+    assert event.captured_at == STARTED  # the object's start, unchanged by the updates
+    assert event.candidates == [{"plate": "ABC1Z345", "confidence": 0.71}]
+    assert event.metadata["frigate_ended"] is True
+    assert event.metadata["current_zones"] == ["yard", "driveway"]
+    assert event.metadata["sub_label"] == "John Smith"
+    assert (event.vehicle_type, event.vehicle_type_raw) == ("other", "person")  # the docs' label
+
+
+def test_a_repeated_update_with_nothing_new_writes_nothing(relay):
+    client, _, _ = relay
+    post(client, sample("frigate_event.json"))
+    stored = PlateEvent.objects.get()
+
+    again = post(client, sample("frigate_event.json"))
+
+    assert again.status_code == 200
+    assert again.json()["results"][0]["status"] == "duplicate"
+    assert PlateEvent.objects.get().updated_at == stored.updated_at
+
+
+def test_lpr_tracked_object_update_creates_then_events_refine_it_in_place(relay):
+    client, _, driveway = relay
+
+    created = post(client, sample("frigate_tracked_object_update_lpr.json"))
+
+    assert created.status_code == 201, created.json()
+    event = PlateEvent.objects.get()
+    assert (event.plate, event.confidence, event.camera) == ("123ABC", 0.95, driveway)
+    assert event.captured_at == STARTED  # from the object id, as Frigate builds it
+    assert event.plate_box == [917, 487, 1029, 529]
+    assert event.metadata["known_name"] == "John's Car"
+
+    refined = post(client, sample("frigate_event.json"))
+
+    assert refined.json()["results"][0]["status"] == "updated"
+    event.refresh_from_db()
+    assert event.plate == "ABC12345" and event.confidence == 0.933451
+    assert event.camera == driveway  # an event keeps its camera
+    assert event.plate_box == [917, 487, 1029, 529]  # not in the events message: kept
+    assert event.metadata["known_name"] == "John's Car"
+    assert [c["plate"] for c in event.candidates] == ["123ABC"]
+    assert PlateEvent.objects.count() == 1
+
+
+def test_other_tracked_object_updates_store_nothing(relay):
+    client, _, _ = relay
+    description = {"type": "description", "id": OBJECT_ID, "description": "A red car"}
+    response = post(client, description)
+    assert response.status_code == 200 and response.json()["results"] == []
+    assert not PlateEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        ({"type": "bogus"}, "type"),
+        ({**sample("frigate_tracked_object_update_lpr.json"), "score": "high"}, "score"),
+        ({**sample("frigate_tracked_object_update_lpr.json"), "id": ""}, "id"),
+        ({**sample("frigate_tracked_object_update_lpr.json"), "camera": "garage"}, "camera"),
+        ({**sample("frigate_tracked_object_update_lpr.json"), "score": 95}, "confidence"),
+        ({"type": "new", "after": ["not", "an", "object"]}, "after"),
+    ],
+)
+def test_bad_messages_are_refused_naming_the_field(relay, message, field):
+    client, _, _ = relay
+    response = post(client, message)
+    assert response.status_code == 400
+    assert field in response.json()["errors"], response.json()
+    assert not PlateEvent.objects.exists()
+
+
+def test_only_devices_may_relay(relay, viewer_client):
+    assert viewer_client.post(URL, sample("frigate_event.json"), format="json").status_code == 403
+    assert APIClient().post(URL, sample("frigate_event.json"), format="json").status_code == 401
+    assert not PlateEvent.objects.exists()
