@@ -11,7 +11,7 @@
 (function () {
   "use strict";
 
-  const FAINT = { color: "#555", weight: 1, fillOpacity: 0.08, dashArray: "3 3", interactive: false, pmIgnore: true };
+  const FAINT = { className: "context-zone", color: "#555", weight: 1, fillOpacity: 0.08, dashArray: "3 3", interactive: false, pmIgnore: true };
 
   function baseMap(input, container) {
     const map = L.map(container).setView([20, 0], 2);
@@ -24,19 +24,23 @@
   }
 
   function mapBelow(input, note) {
-    const container = document.createElement("div");
-    container.className = "admin-map";
-    container.id = `${input.id}_map`;
+    // The admin lays a field's label and widget out in a flex row: start a new line for the map.
+    const wrap = document.createElement("div");
+    wrap.className = "admin-map-wrap";
     const hint = document.createElement("p");
     hint.className = "admin-map-note";
     hint.textContent = note;
-    input.insertAdjacentElement("afterend", container);
-    container.insertAdjacentElement("beforebegin", hint);
+    const container = document.createElement("div");
+    container.className = "admin-map";
+    container.id = `${input.id}_map`;
+    wrap.append(hint, container);
+    input.insertAdjacentElement("afterend", wrap);
+    if (getComputedStyle(wrap.parentElement).display === "flex") wrap.parentElement.style.flexWrap = "wrap";
     return { container, hint };
   }
 
   function parseGeometry(text) {
-    if (!text.trim()) return null;
+    if (!text.trim() || text.trim() === "null") return null; // an empty JSONField shows "null"
     const value = JSON.parse(text);
     if (!value || (value.type !== "Polygon" && value.type !== "MultiPolygon")) throw new Error("not a polygon");
     return value;
@@ -57,6 +61,7 @@
     const { container, hint } = mapBelow(textarea,
       "Draw with the polygon or rectangle tool, drag vertices to edit; or type GeoJSON above.");
     const map = baseMap(textarea, container);
+    textarea.leafletMap = map; // for the browser test and the console
     map.pm.addControls({
       position: "topleft", drawMarker: false, drawCircleMarker: false, drawPolyline: false,
       drawCircle: false, drawText: false, cutPolygon: false, rotateMode: false,
@@ -139,7 +144,10 @@
     });
     const cameraSelect = document.getElementById("id_camera");
     const here = window.location.pathname.match(/\/zone\/(\d+)\/change\//);
-    if (textarea.id === "id_geometry" && cameraSelect && cameraSelect.value) {
+    const cameraZones = L.featureGroup().addTo(context);
+    function loadCameraZones() {
+      cameraZones.clearLayers();
+      if (!cameraSelect.value) return;
       fetch(`/api/zones/?camera=${encodeURIComponent(cameraSelect.value)}&page_size=500`,
         { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then((response) => (response.ok ? response.json() : { results: [] }))
@@ -147,11 +155,15 @@
           for (const zone of body.results || []) {
             if (here && String(zone.id) === here[1]) continue;
             L.geoJSON(zone.geometry, { style: FAINT, pmIgnore: true })
-              .bindTooltip(zone.name).addTo(context);
+              .bindTooltip(zone.name).addTo(cameraZones);
           }
           if (!editable.getLayers().length) fitAll();
         })
         .catch(() => {});
+    }
+    if (textarea.id === "id_geometry" && cameraSelect) {
+      cameraSelect.addEventListener("change", loadCameraZones);
+      loadCameraZones();
     }
     read(true);
   }
@@ -165,6 +177,7 @@
     if (!longitude) return;
     const { container } = mapBelow(latitude, "Click the map or drag the marker to set the location.");
     const map = baseMap(latitude, container);
+    latitude.leafletMap = map;
     let marker = null;
 
     function current() {
