@@ -262,3 +262,43 @@ def test_command_options_camera_older_than_and_dry_run():
 def test_command_refuses_bad_options(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("purge_events", *args)
+
+
+def test_beat_runs_the_same_purge_nightly(settings, django_capture_on_commit_callbacks):
+    from anpr.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["events-purge"]
+    app.loader.import_default_modules()  # what a worker does at start: autodiscover tasks
+    task = app.tasks[entry["task"]]
+    assert (entry["schedule"].hour, entry["schedule"].minute) == ({3}, {30})
+
+    expired = event_at(timezone.now() - timedelta(days=31))
+    kept = event_at(timezone.now() - timedelta(days=29))
+    with django_capture_on_commit_callbacks(execute=True):
+        task.apply().get()
+    assert remaining() == {kept.pk}
+    assert not PlateEvent.objects.filter(pk=expired.pk).exists()
+    run = PurgeRun.objects.get()
+    assert run.trigger == PurgeRun.Trigger.SCHEDULE and run.events_deleted == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("15 2 * * *", "2|15"), ("0 */6 * * 1-5", "0,6,12,18|0")]
+)
+def test_the_purge_time_is_set_from_the_environment(tmp_path, value, expected):
+    import subprocess
+    import sys
+
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "c = s.CELERY_BEAT_SCHEDULE['events-purge']['schedule']; "
+        "print(','.join(map(str, sorted(c.hour))), ','.join(map(str, sorted(c.minute))), sep='|')"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update({"DATA_DIR": str(tmp_path), "PURGE_SCHEDULE": value})
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected
+    env["PURGE_SCHEDULE"] = "at night"
+    refused = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert refused.returncode != 0 and "PURGE_SCHEDULE" in refused.stderr

@@ -1,0 +1,325 @@
+"""manage.py demo_data: a small city's worth of cameras and a week of traffic, so a newcomer
+sees a populated map, charts and search at once (`manage.py serve` loads it into an empty
+database).
+
+Amsterdam: eight cameras at real places with entry/exit/parking zones, two edge devices (their
+keys printed once), the AI models they run, sensor settings per camera, and a few thousand
+reads of Dutch and foreign plates over the past days, with rush hours and regular commuters.
+Refuses to load twice; the events go in with bulk_create (seconds, not minutes).
+"""
+
+import random
+import uuid
+from datetime import timedelta
+
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from cameras.models import Camera, EdgeDevice, ModelConfig, SensorSettings, Zone
+from cameras.services import device_create
+from events.models import PlateEvent
+from events.reads import plate_confusion_key, plate_normalize
+
+DEMO_TAG = {"demo": True}
+
+# slug, name, latitude, longitude, heading, address, zone kinds, device
+CAMERAS = (
+    ("cs-prins-hendrikkade", "Centraal Station, Prins Hendrikkade", 52.37805, 4.90032, 90,
+     "Prins Hendrikkade, 1012 Amsterdam", ("entry", "exit"), "north"),
+    ("damrak", "Damrak at the Beurs", 52.37509, 4.89616, 180,
+     "Damrak 1, 1012 Amsterdam", ("restricted",), "north"),
+    ("ij-tunnel-north", "IJtunnel north portal", 52.38404, 4.91186, 200,
+     "IJtunnel, 1021 Amsterdam", ("entry", "exit"), "north"),
+    ("haarlemmerweg", "Haarlemmerweg at Westerpark", 52.38632, 4.87353, 270,
+     "Haarlemmerweg, 1014 Amsterdam", ("detection",), "north"),
+    ("museumplein", "Van Baerlestraat at Museumplein", 52.35805, 4.88093, 0,
+     "Van Baerlestraat, 1071 Amsterdam", ("parking", "detection"), "south"),
+    ("rai-europaplein", "RAI, Europaplein", 52.34055, 4.88879, 45,
+     "Europaplein, 1078 Amsterdam", ("parking", "entry"), "south"),
+    ("zuidas-boelelaan", "Zuidas, De Boelelaan", 52.33401, 4.87301, 90,
+     "De Boelelaan, 1083 Amsterdam", ("entry", "exit"), "south"),
+    ("amstel-station", "Amstel Station, Julianaplein", 52.34676, 4.91781, 315,
+     "Julianaplein, 1097 Amsterdam", ("detection",), "south"),
+)  # fmt: skip
+
+# Relative traffic per hour of day (morning and evening peaks).
+HOURLY = (1, 1, 1, 1, 2, 4, 9, 15, 16, 11, 9, 9, 10, 9, 9, 11, 15, 16, 12, 8, 6, 4, 3, 2)
+LETTERS = "BDFGHJKLNPRSTVXZ"  # Dutch plates use no vowels
+VEHICLES = (
+    # type, make, model, weight
+    ("car", "Volkswagen", "Golf", 12),
+    ("car", "Toyota", "Yaris", 9),
+    ("car", "Kia", "Niro", 7),
+    ("car", "Tesla", "Model 3", 6),
+    ("car", "Peugeot", "208", 7),
+    ("car", "Renault", "Clio", 6),
+    ("car", "Skoda", "Octavia", 6),
+    ("car", "BMW", "3 Series", 4),
+    ("car", "Volvo", "XC40", 4),
+    ("van", "Mercedes-Benz", "Sprinter", 5),
+    ("van", "Ford", "Transit", 5),
+    ("truck", "DAF", "XF", 2),
+    ("truck", "Scania", "R450", 1),
+    ("bus", "VDL", "Citea", 2),
+    ("motorcycle", "Honda", "CB500", 2),
+)
+COLORS = (("grey", 8), ("black", 7), ("white", 7), ("silver", 5), ("blue", 4), ("red", 3))
+
+
+def dutch_plate(rng: random.Random) -> str:
+    """A plate in one of the current Dutch side codes (e.g. GF-123-K, 1-KBB-23)."""
+
+    def letters(n):
+        return "".join(rng.choice(LETTERS) for _ in range(n))
+
+    def digits(n):
+        return "".join(rng.choice("0123456789") for _ in range(n))
+
+    return rng.choice(
+        (
+            lambda: f"{letters(2)}-{digits(3)}-{letters(1)}",
+            lambda: f"{digits(1)}-{letters(3)}-{digits(2)}",
+            lambda: f"{letters(3)}-{digits(2)}-{letters(1)}",
+            lambda: f"{digits(2)}-{letters(3)}-{digits(1)}",
+            lambda: f"{letters(1)}-{digits(3)}-{letters(2)}",
+        )
+    )()
+
+
+def foreign_plate(rng: random.Random) -> tuple[str, str]:
+    """A German, Belgian, French or British plate, and its country."""
+    country = rng.choice(("DE", "BE", "FR", "GB"))
+
+    def letters(n):
+        return "".join(rng.choices("ABCDEFGHJKLMNPRSTUVWXYZ", k=n))
+
+    number = rng.randint
+    plate = {
+        "DE": lambda: f"{rng.choice(('B', 'D', 'K', 'DU', 'KLE'))} {letters(2)} {number(1, 9999)}",
+        "BE": lambda: f"1-{letters(3)}-{number(0, 999):03d}",
+        "FR": lambda: f"{letters(2)}-{number(0, 999):03d}-{letters(2)}",
+        "GB": lambda: f"{letters(2)}{number(10, 73)} {letters(3)}",
+    }[country]()
+    return plate, country
+
+
+def square(lat: float, lon: float, d_lat: float, d_lon: float, size: float) -> dict:
+    lon0, lat0 = lon + d_lon, lat + d_lat
+    ring = [
+        [lon0, lat0],
+        [lon0 + size * 1.6, lat0],
+        [lon0 + size * 1.6, lat0 + size],
+        [lon0, lat0 + size],
+        [lon0, lat0],
+    ]
+    return {"type": "Polygon", "coordinates": [[[round(x, 6), round(y, 6)] for x, y in ring]]}
+
+
+class Command(BaseCommand):
+    help = (
+        "Load demo data: Amsterdam cameras with zones, two edge devices (keys printed once), "
+        "model configs, sensor settings and a week of plate reads. Refuses to load twice."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--events", type=int, default=4000, help="Reads to create.")
+        parser.add_argument("--days", type=int, default=7, help="Spread over this many days.")
+        parser.add_argument("--seed", type=int, default=2026, help="Random seed (repeatable).")
+
+    def handle(self, *args, events, days, seed, **options):
+        if events < 0 or days < 1:
+            raise CommandError("--events must be 0 or more and --days at least 1.")
+        slugs = [row[0] for row in CAMERAS]
+        if Camera.objects.filter(slug__in=slugs).exists():
+            raise CommandError("The demo data is loaded already (its cameras exist).")
+        rng = random.Random(seed)
+        with transaction.atomic():
+            cameras, zones = self._cameras_and_zones()
+            devices, keys = self._devices(cameras)
+            self._models_and_sensors(cameras, zones)
+            created = self._events(rng, cameras, zones, devices, events=events, days=days)
+        if "rollup_stats" in get_commands() and created:
+            call_command("rollup_stats", verbosity=0)  # charts read the hourly rollup
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Loaded {len(cameras)} cameras, {len(zones)} zones, {len(devices)} devices "
+                f"and {created} events over {days} days."
+            )
+        )
+        for device, key in keys:
+            self.stdout.write(f"Device {device.name} key (shown once): {key}")
+
+    def _cameras_and_zones(self):
+        cameras, zones = {}, []
+        for slug, name, lat, lon, heading, address, kinds, _ in CAMERAS:
+            camera = Camera(
+                slug=slug,
+                name=name,
+                latitude=lat,
+                longitude=lon,
+                heading=heading,
+                address=address,
+                resolution="1920x1080",
+                fps=25,
+                stream_url=f"rtsp://10.20.0.{len(cameras) + 11}:554/stream1",
+                metadata=DEMO_TAG,
+            )
+            camera.full_clean()
+            camera.save()
+            cameras[slug] = camera
+            for index, kind in enumerate(kinds):
+                zone = Zone(
+                    camera=camera,
+                    name={"entry": "Inbound lane", "exit": "Outbound lane"}.get(
+                        kind, kind.capitalize()
+                    ),
+                    kind=kind,
+                    geometry=square(lat, lon, 0.0001, 0.0002 + index * 0.0005, 0.0003),
+                    roi={
+                        "type": "Polygon",
+                        "coordinates": [
+                            [
+                                [0.1 + index * 0.45, 0.45],
+                                [0.5 + index * 0.45, 0.45],
+                                [0.5 + index * 0.45, 0.95],
+                                [0.1 + index * 0.45, 0.95],
+                                [0.1 + index * 0.45, 0.45],
+                            ]
+                        ],
+                    },  # fmt: skip
+                )
+                zone.full_clean()
+                zone.save()
+                zones.append(zone)
+        return cameras, zones
+
+    def _devices(self, cameras):
+        devices, keys = {}, []
+        for group in ("north", "south"):
+            name = f"demo-edge-{group}"
+            if EdgeDevice.objects.filter(name=name).exists():
+                raise CommandError(f"A device named {name} exists already.")
+            mine = [cameras[row[0]] for row in CAMERAS if row[7] == group]
+            device, issued = device_create(
+                name=name, cameras=mine, notes="Demo edge box (manage.py demo_data)."
+            )
+            devices[group] = device
+            keys.append((device, issued.key))
+        return devices, keys
+
+    def _models_and_sensors(self, cameras, zones):
+        ocr, _ = ModelConfig.objects.get_or_create(
+            name="demo-plate-ocr",
+            version="2.3.1",
+            defaults={
+                "task": ModelConfig.Task.OCR,
+                "framework": "onnx",
+                "is_active": not ModelConfig.objects.filter(
+                    name="demo-plate-ocr", is_active=True
+                ).exists(),
+                "parameters": {"min_char_confidence": 0.6, "max_plate_length": 10},
+                "release_notes": "Demo model: European plates, night-time tuned.",
+            },
+        )
+        ModelConfig.objects.get_or_create(
+            name="demo-plate-detector",
+            version="1.8.0",
+            defaults={"task": ModelConfig.Task.DETECTOR, "framework": "tflite"},
+        )
+        first_zone = {}
+        for zone in zones:
+            first_zone.setdefault(zone.camera_id, zone)
+        SensorSettings.objects.bulk_create(
+            SensorSettings(
+                camera=camera,
+                zone=first_zone.get(camera.pk),
+                model_config=ocr,
+                confidence_threshold=0.72,
+                capture_interval_ms=150 if camera.slug.startswith(("ij-", "zuidas")) else 250,
+                heartbeat_interval_s=60,
+                image_upload_policy=SensorSettings.ImagePolicy.PLATE_CROP,
+            )
+            for camera in cameras.values()
+        )
+
+    def _events(self, rng, cameras, zones, devices, *, events: int, days: int) -> int:
+        device_of = {row[0]: devices[row[7]] for row in CAMERAS}
+        zones_of = {}
+        for zone in zones:
+            zones_of.setdefault(zone.camera_id, []).append(zone)
+        # Regular vehicles (commuters, delivery vans) come back; the rest pass once.
+        fleet = []
+        for _ in range(max(1, events // 6)):
+            kind, make, model, _weight = rng.choices(VEHICLES, [v[3] for v in VEHICLES])[0]
+            color = rng.choices([c for c, _ in COLORS], [w for _, w in COLORS])[0]
+            plate, country = foreign_plate(rng) if rng.random() < 0.08 else (dutch_plate(rng), "NL")
+            fleet.append((plate, country, kind, make, model, color))
+        now = timezone.now()
+        hours = [h for h in range(days * 24)]
+        weights = [HOURLY[(now - timedelta(hours=h)).hour] for h in hours]
+        camera_list = list(cameras.values())
+        rows = []
+        for _ in range(events):
+            plate, country, kind, make, model, color = (
+                rng.choice(fleet) if rng.random() < 0.7 else self._passer_by(rng)
+            )
+            hours_ago = rng.choices(hours, weights)[0]
+            captured = now - timedelta(hours=hours_ago, seconds=rng.randint(0, 3599))
+            camera = rng.choice(camera_list)
+            zone = rng.choice(zones_of[camera.pk])
+            confidence = round(min(0.995, rng.gauss(0.9, 0.05)), 3)
+            normalized = plate_normalize(plate)
+            candidates = []
+            if confidence < 0.85:
+                swapped = normalized.replace("8", "B", 1).replace("0", "D", 1)
+                candidates = [{"plate": swapped, "confidence": round(confidence - 0.1, 3)}]
+            device = device_of[camera.slug]
+            rows.append(
+                PlateEvent(
+                    id=uuid.uuid4(),
+                    device=device,
+                    idempotency_key=f"demo-{uuid.uuid4().hex}",
+                    camera=camera,
+                    zone=zone,
+                    plate_raw=plate,
+                    plate=normalized,
+                    plate_key=plate_confusion_key(normalized),
+                    candidates=candidates,
+                    confidence=max(0.5, confidence),
+                    country=country,
+                    region="NH" if country == "NL" else "",
+                    captured_at=captured,
+                    received_at=captured + timedelta(milliseconds=rng.randint(80, 900)),
+                    updated_at=captured + timedelta(milliseconds=rng.randint(80, 900)),
+                    vehicle_type=kind,
+                    vehicle_type_raw=kind,
+                    vehicle_type_confidence=round(rng.uniform(0.7, 0.99), 2),
+                    vehicle_color=color,
+                    vehicle_color_confidence=round(rng.uniform(0.6, 0.95), 2),
+                    vehicle_make=make,
+                    vehicle_make_confidence=round(rng.uniform(0.6, 0.95), 2),
+                    vehicle_model=model,
+                    vehicle_model_confidence=round(rng.uniform(0.5, 0.9), 2),
+                    direction=(
+                        "in"
+                        if zone.kind == "entry"
+                        else "out"
+                        if zone.kind == "exit"
+                        else "unknown"
+                    ),
+                    heading=float((camera.heading + rng.choice((0, 180))) % 360),
+                    speed_kmh=round(max(3.0, rng.gauss(32 if kind != "truck" else 26, 9)), 1),
+                    source=PlateEvent.Source.NATIVE,
+                    metadata=DEMO_TAG,
+                )
+            )
+        PlateEvent.objects.bulk_create(rows, batch_size=1000)
+        return len(rows)
+
+    def _passer_by(self, rng):
+        kind, make, model, _ = rng.choices(VEHICLES, [v[3] for v in VEHICLES])[0]
+        color = rng.choices([c for c, _ in COLORS], [w for _, w in COLORS])[0]
+        plate, country = foreign_plate(rng) if rng.random() < 0.15 else (dutch_plate(rng), "NL")
+        return plate, country, kind, make, model, color
