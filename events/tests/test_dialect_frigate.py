@@ -153,3 +153,19 @@ def test_only_devices_may_relay(relay, viewer_client):
     assert viewer_client.post(URL, sample("frigate_event.json"), format="json").status_code == 403
     assert APIClient().post(URL, sample("frigate_event.json"), format="json").status_code == 401
     assert not PlateEvent.objects.exists()
+
+
+def test_export_deliveries_are_planned_once_per_object_when_its_event_is_created(relay):
+    from exporters.models import ExportDelivery, ExporterConfig
+
+    client, _, _ = relay
+    ExporterConfig.objects.create(name="everything", url="https://receiver.example.org/hook")
+
+    post(client, event_message("new", None))
+    assert not ExportDelivery.objects.exists()  # no plate, no event, nothing to export
+    post(client, event_message("update", "ABC1Z345", 0.71))
+    post(client, sample("frigate_event.json"))
+    post(client, event_message("end", "ABC12345", 0.933451))
+
+    assert PlateEvent.objects.get().plate == "ABC12345"
+    assert ExportDelivery.objects.count() == 1

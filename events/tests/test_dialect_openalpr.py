@@ -252,3 +252,23 @@ def test_bad_groups_are_refused_naming_the_field(agent, change, field):
 def test_a_user_is_not_an_agent(agent, operator_client):
     response = operator_client.post(URL, sample("openalpr_heartbeat.json"), format="json")
     assert response.status_code == 403
+
+
+def test_crops_or_bodies_over_the_limits_are_413_with_no_row_and_no_file(settings):
+    camera = CameraFactory(external_id="106232737")
+    _, issued = device_create(name="home-agent", cameras=[camera])
+    raw = (PAYLOADS / "openalpr_alpr_group_captured_agent_2.8.101.json").read_bytes()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issued.key}")
+
+    settings.EVENT_IMAGE_MAX_BYTES = 4096  # the vehicle crop has 7 kB
+    crop_too_large = client.post(URL, raw, content_type="application/json")
+    assert crop_too_large.status_code == 413
+    assert "frame_image" in crop_too_large.json()["errors"]
+
+    settings.EVENT_UPLOAD_MAX_BYTES = 10_000  # the document has 19 kB
+    body_too_large = client.post(URL, raw, content_type="application/json")
+    assert body_too_large.status_code == 413
+
+    assert not PlateEvent.objects.exists()
+    assert media_files(settings.MEDIA_ROOT) == []

@@ -269,3 +269,20 @@ def _file(content: bytes, name: str):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, content, content_type="image/jpeg")
+
+
+def test_an_upload_over_the_image_limit_is_413_with_no_row_and_no_file(camera_1, settings):
+    settings.EVENT_IMAGE_MAX_BYTES = 2048
+    client, _, _ = device_client(camera_1)
+    document = json.dumps(sample("platerecognizer_stream_webhook.json"))
+    frame = image_bytes("BMP", (64, 32))  # 6 kB
+    assert len(frame) > 2048
+
+    response = client.post(
+        URL, {"json": document, "upload": _file(frame, "frame.bmp")}, format="multipart"
+    )
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+    assert not PlateEvent.objects.exists()
+    assert media_files(settings.MEDIA_ROOT) == []
