@@ -102,6 +102,20 @@ def _document(request):
     return json_document(request._request.body)
 
 
+def reads_store(device, reads) -> list[IngestResult]:
+    """The reads of one payload, stored like a native batch (and held to its size)."""
+    if len(reads) > settings.EVENT_BATCH_MAX_ITEMS:
+        raise exceptions.ValidationError(
+            {
+                "results": [
+                    f"At most {settings.EVENT_BATCH_MAX_ITEMS} plate reads per request "
+                    f"(got {len(reads)})."
+                ]
+            }
+        )
+    return plate_events_ingest(device=device, reads=reads) if reads else []
+
+
 def results_response(results: list[IngestResult], detail: str = "") -> Response:
     """One result per read in the native batch's shape (counts, then `results` with index,
     status, id, errors). 201 when something was stored; when every read was rejected, the
@@ -185,7 +199,7 @@ class PlateRecognizerIngestView(VendorIngestView):
         else:
             document = _document(request)
         reads = platerecognizer.reads_from_document(document, upload=upload)
-        return results_response(plate_events_ingest(device=device, reads=reads) if reads else [])
+        return results_response(reads_store(device, reads))
 
 
 class OpenAlprIngestView(VendorIngestView):
@@ -223,8 +237,8 @@ class OpenAlprIngestView(VendorIngestView):
                 [], detail="Per-frame alpr_results are not stored for this camera; ignored."
             )
         if not message.reads:
-            return results_response([], detail="Preview group; the complete group is stored.")
-        return results_response(plate_events_ingest(device=device, reads=message.reads))
+            return results_response([], detail="Nothing to store (a preview group, or no plate).")
+        return results_response(reads_store(device, message.reads))
 
 
 def _cameras_named(device, camera_ids: list[str]):

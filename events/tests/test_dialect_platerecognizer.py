@@ -286,3 +286,14 @@ def test_an_upload_over_the_image_limit_is_413_with_no_row_and_no_file(camera_1,
     assert response.json()["code"] == "too_large"
     assert not PlateEvent.objects.exists()
     assert media_files(settings.MEDIA_ROOT) == []
+
+
+def test_a_payload_with_more_reads_than_a_batch_allows_is_refused_whole(settings):
+    settings.EVENT_BATCH_MAX_ITEMS = 1
+    client, _, _ = device_client(CameraFactory())
+
+    response = client.post(URL, sample("platerecognizer_snapshot_webhook.json"), format="json")
+
+    assert response.status_code == 400  # two plates, one allowed
+    assert "results" in response.json()["errors"]
+    assert not PlateEvent.objects.exists()
