@@ -6,6 +6,7 @@ from collections import Counter
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils import timezone
 
 from . import services
@@ -84,6 +85,8 @@ class ModelConfigAdmin(admin.ModelAdmin):
     list_filter = ("task", "is_active", "framework", "name")
     search_fields = ("name", "version", "framework", "release_notes")
     readonly_fields = ("created_at", "updated_at")
+    # A bare host typed as the artifact URL means https (Django 6's default).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ("activate",)
 
     @admin.action(
