@@ -29,6 +29,8 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from anpr.metrics import WEBSOCKET_CONNECTIONS
+
 from .broadcast import EVENTS_GROUP
 
 CLOSE_BAD_REQUEST = 4400
@@ -151,9 +153,11 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             return
         await self.channel_layer.group_add(EVENTS_GROUP, self.channel_name)
         self.joined = True
+        WEBSOCKET_CONNECTIONS.inc()
 
     async def disconnect(self, code):
         if getattr(self, "joined", False):
+            WEBSOCKET_CONNECTIONS.dec()
             await self.channel_layer.group_discard(EVENTS_GROUP, self.channel_name)
 
     # --- Client → server: one handler per message type ---------------------------------------

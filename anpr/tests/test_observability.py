@@ -161,3 +161,33 @@ def test_ingest_is_throttled_per_device_with_a_json_429(device_client, camera, s
     assert device_client.post("/api/events/ingest/", body, format="json").status_code == 201
     refused = device_client.post("/api/events/ingest/", body, format="json")
     assert refused.status_code == 429 and refused.json()["code"] == "throttled"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_websocket_connections_gauge_follows_subscribers(viewer):
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from anpr.asgi import application
+    from cameras.services import user_token_issue
+
+    token = user_token_issue(user=viewer, name="live map").key
+    origin = (b"origin", b"http://127.0.0.1")
+    before = _sample("anpr_websocket_connections")
+
+    async def scenario():
+        anonymous = WebsocketCommunicator(application, "/ws/events/", headers=[origin])
+        await anonymous.connect(timeout=5)
+        assert (await anonymous.receive_output(timeout=5))["type"] == "websocket.close"
+        assert _sample("anpr_websocket_connections") == before  # a refused client is not live
+        headers = [origin, (b"authorization", f"Bearer {token}".encode())]
+        subscriber = WebsocketCommunicator(application, "/ws/events/", headers=headers)
+        connected, _ = await subscriber.connect(timeout=5)
+        assert connected
+        await subscriber.send_json_to({"type": "ping"})
+        assert await subscriber.receive_json_from(timeout=5) == {"type": "pong"}
+        assert _sample("anpr_websocket_connections") == before + 1
+        await subscriber.disconnect()
+        assert _sample("anpr_websocket_connections") == before
+
+    async_to_sync(scenario)()
