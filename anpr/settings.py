@@ -367,6 +367,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name get their own component names.
+    "ENUM_NAME_OVERRIDES": {
+        "CameraStatusEnum": "cameras.models.Camera.Status",
+        "ZoneKindEnum": "cameras.models.Zone.Kind",
+        "IngestResultStatusEnum": ["created", "duplicate", "rejected"],
+    },
     # No badge fetched from validator.swagger.io: the docs make no request off this machine.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
@@ -422,6 +428,10 @@ EVENT_UPLOAD_MAX_BYTES = env_int(
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024, minimum=1024)
 # Seconds between runs of the statistics rollup (Celery beat; also `manage.py rollup_stats`).
 STATS_ROLLUP_INTERVAL = env_float("STATS_ROLLUP_INTERVAL", 60.0)
+CELERY_BEAT_SCHEDULE["events-stats-rollup"] = {
+    "task": "events.tasks.event_statistics_rollup",
+    "schedule": STATS_ROLLUP_INTERVAL,
+}
 
 # --- Operations: cache, HTTP hygiene, throttling, metrics, retention -------------------------
 # The cache holds throttle counts and failed sign-ins: shared through Redis in production.

@@ -111,14 +111,23 @@ class PlateEvent(models.Model):
                 fields=("device", "idempotency_key"), name="plate_event_idempotent_per_device"
             ),
         ]
+        # Every list filter has an index that also serves the keyset order (captured_at, id),
+        # so deep cursor pages stay an index range scan. On PostgreSQL, migration 0002 adds a
+        # trigram GIN index on plate_key (OCR-tolerant search) and a pattern index on plate
+        # (plate_prefix); SQLite has neither.
         indexes = [
-            models.Index(fields=("-captured_at",), name="event_captured"),
-            models.Index(fields=("camera", "-captured_at"), name="event_camera_captured"),
-            models.Index(fields=("zone", "-captured_at"), name="event_zone_captured"),
+            models.Index(fields=("-captured_at", "-id"), name="event_captured"),
+            models.Index(fields=("camera", "-captured_at", "-id"), name="event_camera_captured"),
+            models.Index(fields=("zone", "-captured_at", "-id"), name="event_zone_captured"),
+            models.Index(fields=("device", "-captured_at", "-id"), name="event_device_captured"),
             models.Index(fields=("plate", "-captured_at"), name="event_plate_captured"),
             models.Index(fields=("plate_key",), name="event_plate_key"),
             models.Index(fields=("received_at",), name="event_received"),
-            models.Index(fields=("device", "-captured_at"), name="event_device_captured"),
+            models.Index(fields=("updated_at",), name="event_updated"),
+            models.Index(fields=("vehicle_type", "-captured_at"), name="event_vehicle_captured"),
+            models.Index(fields=("direction", "-captured_at"), name="event_direction_captured"),
+            models.Index(fields=("source", "-captured_at"), name="event_source_captured"),
+            models.Index(fields=("confidence",), name="event_confidence"),
         ]
 
     def __str__(self):
@@ -159,3 +168,31 @@ class PurgeRun(models.Model):
 
     def __str__(self):
         return f"Purge {self.started_at:%Y-%m-%d %H:%M} ({self.events_deleted} events)"
+
+
+class EventStatistics(models.Model):
+    """Sums of one hour's events at one camera and zone, the rollup that charts read."""
+
+    bucket = models.DateTimeField(help_text="Start of the hour, in the TIME_ZONE setting.")
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="+")
+    zone = models.ForeignKey(
+        Zone, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    event_count = models.PositiveIntegerField(default=0)
+    confidence_sum = models.FloatField(default=0)
+    confidence_count = models.PositiveIntegerField(
+        default=0, help_text="Events that carried a confidence (the divisor of the average)."
+    )
+    rolled_at = models.DateTimeField(help_text="When the bucket was last recomputed.")
+
+    class Meta:
+        ordering = ("-bucket",)
+        verbose_name_plural = "event statistics"
+        indexes = [
+            models.Index(fields=("bucket", "camera"), name="stats_bucket_camera"),
+            models.Index(fields=("camera", "bucket"), name="stats_camera_bucket"),
+            models.Index(fields=("rolled_at",), name="stats_rolled"),
+        ]
+
+    def __str__(self):
+        return f"{self.bucket:%Y-%m-%d %H:00} camera {self.camera_id}: {self.event_count}"

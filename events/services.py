@@ -668,3 +668,85 @@ def plate_event_update(*, event: PlateEvent, read: ReadIn) -> PlateEvent:
     if device:
         device_touch(device=device, cameras=[event.camera])
     return event
+
+
+# --- Statistics rollup ----------------------------------------------------------------------
+
+#: Events are re-rolled from this long before the last rollup: a transaction that stamped its
+#: rows' updated_at before the last run but committed after it is still seen.
+ROLLUP_OVERLAP = timedelta(minutes=5)
+ROLLUP_LOCK_ID = 0x414E5052_0001  # an arbitrary advisory lock key ("ANPR" 1)
+
+
+def _hour_runs(buckets: list[datetime], gap: timedelta = timedelta(hours=6)):
+    """Sorted hour starts as (first, last) runs; hours less than `gap` apart share a run, so
+    a late batch scattered over a day costs a few queries, not one per hour."""
+    first = last = buckets[0]
+    for bucket in buckets[1:]:
+        if bucket - last > gap:
+            yield first, last
+            first = bucket
+        last = bucket
+    yield first, last
+
+
+def event_statistics_rollup(*, everything: bool = False) -> int:
+    """Recompute the hourly EventStatistics buckets that changed since the last run (events
+    received or updated since then, whatever their capture time: late events re-roll their
+    old buckets), or every bucket. Safe to run twice or concurrently; returns the number of
+    buckets recomputed."""
+    from django.db.models import Count, Sum
+    from django.db.models.functions import Trunc
+
+    from .models import EventStatistics
+    from .selectors import stats_zone
+
+    started = timezone.now()
+    tz = stats_zone()
+    hour = Trunc("captured_at", "hour", tzinfo=tz)
+    changed = PlateEvent.objects.all()
+    if not everything:
+        last = EventStatistics.objects.order_by("-rolled_at").values_list("rolled_at", flat=True)
+        last = last.first()
+        if last is not None:
+            changed = changed.filter(updated_at__gte=last - ROLLUP_OVERLAP)
+    hours = changed.annotate(hour=hour).values_list("hour", flat=True).order_by().distinct()
+    buckets = sorted(set(hours))
+    if not buckets:
+        return 0
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # One rollup at a time: two interleaved delete-and-insert runs would double rows.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK_ID])
+        for first, last in _hour_runs(buckets):
+            # Whole runs of hours by capture time (never by comparing the truncated hour,
+            # which databases compare in different zones).
+            end = last + timedelta(hours=1)
+            EventStatistics.objects.filter(bucket__gte=first, bucket__lt=end).delete()
+            rows = (
+                PlateEvent.objects.filter(captured_at__gte=first, captured_at__lt=end)
+                .annotate(hour=hour)
+                .values("hour", "camera_id", "zone_id")
+                .annotate(
+                    count=Count("id"),
+                    confidence_sum=Sum("confidence"),
+                    confidence_count=Count("confidence"),
+                )
+                .order_by()
+            )
+            EventStatistics.objects.bulk_create(
+                EventStatistics(
+                    bucket=row["hour"],
+                    camera_id=row["camera_id"],
+                    zone_id=row["zone_id"],
+                    event_count=row["count"],
+                    confidence_sum=row["confidence_sum"] or 0.0,
+                    confidence_count=row["confidence_count"],
+                    rolled_at=started,
+                )
+                for row in rows
+            )
+        if everything:
+            EventStatistics.objects.exclude(rolled_at=started).delete()
+    return len(buckets)

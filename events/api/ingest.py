@@ -9,7 +9,13 @@ import json
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -263,3 +269,13 @@ def _multipart_event(django_request) -> dict:
     if errors:
         raise exceptions.ValidationError(errors)
     return body
+
+
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="events_ingest_key_in_path",
+        summary="Ingest plate reads, the device key in the path (devices without headers)",
+    )
+)
+class EventIngestKeyInPathView(EventIngestView):
+    """The same endpoint for devices that cannot set headers: POST /api/events/ingest/<key>/."""

@@ -2,14 +2,21 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from . import vendor_views
-from .ingest import EventIngestView
+from .ingest import EventIngestKeyInPathView, EventIngestView
+from .views import EventStatisticsView, PlateEventViewSet
 
 router = SimpleRouter()
+router.register("events", PlateEventViewSet, basename="event")
 
 urlpatterns = [
     path("events/ingest/", EventIngestView.as_view(), name="event-ingest"),
     # For devices that cannot set headers; anpr.logging masks the key in every log line.
-    path("events/ingest/<str:device_key>/", EventIngestView.as_view(), name="event-ingest-key"),
+    path(
+        "events/ingest/<str:device_key>/",
+        EventIngestKeyInPathView.as_view(),
+        name="event-ingest-key",
+    ),
+    path("events/stats/", EventStatisticsView.as_view(), name="event-stats"),
     *router.urls,
 ]
 

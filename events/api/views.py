@@ -1,0 +1,95 @@
+"""Reading events: the list with its filters and cursor, one event, its images, statistics."""
+
+import mimetypes
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpResponse
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import selectors
+from ..filters import PlateEventFilter
+from ..models import EventStatistics
+from .pagination import EventCursorPagination
+from .serializers import (
+    EventStatisticsQuerySerializer,
+    EventStatisticsSerializer,
+    PlateEventSerializer,
+)
+
+
+class PlateEventViewSet(viewsets.ReadOnlyModelViewSet):
+    """Plate events, newest first, for viewers and up. Filters combine; pages are cursors
+    (follow `next`), so deep pages stay fast and new events never repeat or skip one."""
+
+    queryset = selectors.plate_events_query()
+    serializer_class = PlateEventSerializer
+    filterset_class = PlateEventFilter
+    filter_backends = [DjangoFilterBackend]  # ordering belongs to the cursor (see pagination)
+    pagination_class = EventCursorPagination
+    lookup_value_regex = "[0-9a-f-]{36}"
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "kind", str, OpenApiParameter.PATH, description="plate (the crop) or frame"
+            )
+        ],
+        responses={(200, "image/*"): OpenApiTypes.BINARY},
+    )
+    @action(detail=True, url_path=r"images/(?P<kind>plate|frame)", url_name="image")
+    def image(self, request, pk=None, kind=None):
+        """The plate crop or the full frame of an event: only for users who may view events
+        (images are not under a public /media/ URL)."""
+        event = self.get_object()
+        name = getattr(event, f"{kind}_image").name
+        if not name or not default_storage.exists(name):
+            raise Http404
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        accel = getattr(settings, "MEDIA_ACCEL_REDIRECT", "")
+        if accel:  # nginx sends the file; Django only decided who may see it
+            response = HttpResponse(content_type=content_type)
+            response["X-Accel-Redirect"] = accel.rstrip("/") + "/" + name
+        else:
+            response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
+class EventStatisticsView(APIView):
+    """Counts per hour or day (in the TIME_ZONE setting), per camera and zone, the average
+    confidence (from the hourly rollup, kept current every STATS_ROLLUP_INTERVAL seconds),
+    distinct plates and the top plates (from the events themselves) for a window."""
+
+    queryset = EventStatistics.objects.none()  # for ModelRolePermission: view_eventstatistics
+
+    @extend_schema(
+        parameters=[EventStatisticsQuerySerializer],
+        responses={200: EventStatisticsSerializer},
+    )
+    def get(self, request):
+        query = EventStatisticsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        until = params.get("until") or timezone.now()
+        since = params.get("since") or until - timedelta(hours=24)
+        if until - since > timedelta(days=366):
+            raise ValidationError({"since": ["The window is at most 366 days."]})
+        body = selectors.event_statistics(
+            since=since,
+            until=until,
+            interval=params["interval"],
+            camera=params.get("camera"),
+            zone=params.get("zone"),
+            top=params["top"],
+        )
+        return Response(EventStatisticsSerializer(body).data)

@@ -1,0 +1,59 @@
+"""Query-string filters of the events list (GET /api/events/). They combine (AND)."""
+
+import django_filters
+from django.db.models import Q
+
+from .models import PlateEvent
+from .reads import plate_normalize
+from .selectors import plate_events_search, plate_prefix_filter
+
+
+class PlateEventFilter(django_filters.FilterSet):
+    camera = django_filters.CharFilter(method="filter_camera", label="Camera id or slug")
+    zone = django_filters.NumberFilter(field_name="zone_id", label="Zone id")
+    device = django_filters.NumberFilter(field_name="device_id", label="Edge device id")
+    plate = django_filters.CharFilter(
+        method="filter_plate", label="Exact plate (normalized: 'ab-12 cde' = AB12CDE)"
+    )
+    plate_prefix = django_filters.CharFilter(method="filter_plate_prefix", label="Plate prefix")
+    q = django_filters.CharFilter(
+        method="filter_q",
+        label="OCR-tolerant plate search: 8ABC123 also finds BABC123 and BA8C123",
+    )
+    since = django_filters.IsoDateTimeFilter(
+        field_name="captured_at", lookup_expr="gte", label="Captured at or after (ISO 8601)"
+    )
+    until = django_filters.IsoDateTimeFilter(
+        field_name="captured_at", lookup_expr="lt", label="Captured before (ISO 8601)"
+    )
+    received_after = django_filters.IsoDateTimeFilter(
+        field_name="received_at",
+        lookup_expr="gt",
+        label="Received after (ISO 8601): for clients catching up; late batches carry old "
+        "capture times",
+    )
+    min_confidence = django_filters.NumberFilter(
+        field_name="confidence", lookup_expr="gte", label="Confidence at least (0..1)"
+    )
+    vehicle_type = django_filters.ChoiceFilter(choices=PlateEvent.VehicleType.choices)
+    direction = django_filters.ChoiceFilter(choices=PlateEvent.Direction.choices)
+    source = django_filters.ChoiceFilter(choices=PlateEvent.Source.choices)
+
+    class Meta:
+        model = PlateEvent
+        fields = ()
+
+    def filter_camera(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(
+            Q(camera_id=int(value)) if value.isdigit() else Q(camera__slug=value)
+        )
+
+    def filter_plate(self, queryset, name, value):
+        return queryset.filter(plate=plate_normalize(value))
+
+    def filter_plate_prefix(self, queryset, name, value):
+        return plate_prefix_filter(queryset, value)
+
+    def filter_q(self, queryset, name, value):
+        return plate_events_search(queryset, value)

@@ -1,0 +1,143 @@
+"""Reads of the events app: the event list, the OCR-tolerant plate search and statistics."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet, Sum, Value
+
+from .models import EventStatistics, PlateEvent
+from .reads import plate_confusion_key, plate_normalize
+
+
+def plate_events_query() -> QuerySet[PlateEvent]:
+    """Events with what their API representation shows (camera slug, zone name)."""
+    return PlateEvent.objects.select_related("camera", "zone")
+
+
+def plate_events_search(queryset: QuerySet[PlateEvent], text: str) -> QuerySet[PlateEvent]:
+    """Events whose plate a camera may have misread as `text`: the same OCR-confusion key
+    (8ABC123 finds BABC123 and BA8C123), or on PostgreSQL a trigram-similar key (one character
+    more, less or different); SQLite has no trigrams and matches the key as a substring."""
+    key = plate_confusion_key(text)
+    if not key:
+        return queryset.none()
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.lookups import TrigramSimilar
+
+        return queryset.filter(Q(plate_key=key) | Q(TrigramSimilar(F("plate_key"), Value(key))))
+    if len(key) < 3:
+        return queryset.filter(plate_key=key)
+    return queryset.filter(plate_key__contains=key)
+
+
+def plate_prefix_filter(queryset: QuerySet[PlateEvent], prefix: str) -> QuerySet[PlateEvent]:
+    prefix = plate_normalize(prefix)
+    return queryset.filter(plate__startswith=prefix) if prefix else queryset.none()
+
+
+# --- Statistics -----------------------------------------------------------------------------
+
+
+def stats_zone() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def hour_floor(moment: datetime) -> datetime:
+    """The start of the TIME_ZONE hour holding `moment`."""
+    local = moment.astimezone(stats_zone())
+    return local.replace(minute=0, second=0, microsecond=0)
+
+
+def _average(total: float, count: int) -> float | None:
+    return round(total / count, 4) if count else None
+
+
+def event_statistics(
+    *,
+    since: datetime,
+    until: datetime,
+    interval: str = "hour",
+    camera: int | None = None,
+    zone: int | None = None,
+    top: int = 10,
+) -> dict:
+    """Counts per hour or day (in TIME_ZONE), per camera and zone and the average confidence
+    from the hourly rollup; distinct and top plates from the raw rows of the same window.
+
+    The window is widened to whole hours, the rollup's grain.
+    """
+    start = hour_floor(since)
+    end = hour_floor(until)
+    if end < until:
+        end += timedelta(hours=1)
+    rollup = EventStatistics.objects.filter(bucket__gte=start, bucket__lt=end)
+    raw = PlateEvent.objects.filter(captured_at__gte=start, captured_at__lt=end)
+    if camera is not None:
+        rollup, raw = rollup.filter(camera_id=camera), raw.filter(camera_id=camera)
+    if zone is not None:
+        rollup, raw = rollup.filter(zone_id=zone), raw.filter(zone_id=zone)
+    sums = {
+        "count": Sum("event_count"),
+        "confidence_sum": Sum("confidence_sum"),
+        "confidence_count": Sum("confidence_count"),
+    }
+
+    buckets: dict[datetime, list] = {}
+    tz = stats_zone()
+    for row in rollup.values("bucket").annotate(**sums).order_by("bucket"):
+        local = row["bucket"].astimezone(tz)
+        # A day is the local calendar day (its midnight, whatever the offset that day).
+        key = (
+            local if interval == "hour" else datetime(local.year, local.month, local.day, tzinfo=tz)
+        )
+        entry = buckets.setdefault(key, [0, 0.0, 0])
+        entry[0] += row["count"]
+        entry[1] += row["confidence_sum"] or 0.0
+        entry[2] += row["confidence_count"] or 0
+
+    cameras = [
+        {
+            "camera": row["camera"],
+            "camera_slug": row["camera__slug"],
+            "count": row["count"],
+            "average_confidence": _average(row["confidence_sum"] or 0, row["confidence_count"]),
+        }
+        for row in rollup.values("camera", "camera__slug").annotate(**sums).order_by("-count")
+    ]
+    zones = [
+        {
+            "zone": row["zone"],
+            "zone_name": row["zone__name"],
+            "camera": row["camera"],
+            "count": row["count"],
+            "average_confidence": _average(row["confidence_sum"] or 0, row["confidence_count"]),
+        }
+        for row in rollup.values("zone", "zone__name", "camera")
+        .annotate(**sums)
+        .order_by("-count", "camera", "zone")
+    ]
+    total = sum(entry[0] for entry in buckets.values())
+    confidence_sum = sum(entry[1] for entry in buckets.values())
+    confidence_count = sum(entry[2] for entry in buckets.values())
+    top_plates = [
+        {"plate": row["plate"], "count": row["count"]}
+        for row in raw.values("plate").annotate(count=Count("id")).order_by("-count", "plate")[:top]
+    ]
+    return {
+        "since": start,
+        "until": end,
+        "interval": interval,
+        "time_zone": settings.TIME_ZONE,
+        "total": total,
+        "average_confidence": _average(confidence_sum, confidence_count),
+        "buckets": [
+            {"start": key, "count": c, "average_confidence": _average(s, n)}
+            for key, (c, s, n) in sorted(buckets.items())
+        ],
+        "cameras": cameras,
+        "zones": zones,
+        "distinct_plates": raw.aggregate(n=Count("plate", distinct=True))["n"],
+        "top_plates": top_plates,
+    }

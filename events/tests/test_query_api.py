@@ -1,0 +1,161 @@
+"""GET /api/events/: filters that combine, the OCR-tolerant search, cursor pages that neither
+repeat nor skip while events arrive, one event and its images for authorised users only."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from rest_framework.test import APIClient
+
+from cameras.tests.factories import CameraFactory, ZoneFactory
+from events.models import PlateEvent
+from events.reads import ImageIn, ReadIn
+from events.services import plate_events_ingest
+
+from .factories import PlateEventFactory
+from .images import image_bytes
+
+URL = "/api/events/"
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def _ids(response) -> list[str]:
+    assert response.status_code == 200, response.content
+    return [item["id"] for item in response.json()["results"]]
+
+
+def test_only_signed_in_viewers_and_up_may_read(viewer_client, device_client, api_client):
+    PlateEventFactory()
+    assert viewer_client.get(URL).status_code == 200
+    assert api_client.get(URL).status_code in (401, 403)
+    assert device_client.get(URL).status_code == 403
+
+
+def test_ocr_tolerant_search_finds_confusable_plates(viewer_client):
+    babc = PlateEventFactory(plate_raw="BABC123")
+    ba8c = PlateEventFactory(plate_raw="BA8C-123")
+    exact = PlateEventFactory(plate_raw="8ABC123")
+    PlateEventFactory(plate_raw="XYZ9876")
+    found = set(_ids(viewer_client.get(URL, {"q": "8ABC123"})))
+    assert {str(babc.id), str(ba8c.id), str(exact.id)} <= found
+    assert len(found) == 3
+    assert _ids(viewer_client.get(URL, {"plate": "8abc 123"})) == [str(exact.id)]
+
+
+def test_filters_combine(viewer_client):
+    north, south = CameraFactory(slug="north"), CameraFactory(slug="south")
+    gate = ZoneFactory(camera=north, name="Gate")
+    wanted = PlateEventFactory(
+        camera=north,
+        zone=gate,
+        plate_raw="AB12CDE",
+        confidence=0.95,
+        vehicle_type="truck",
+        direction="in",
+        captured_at=T0,
+    )
+    PlateEventFactory(camera=south, plate_raw="AB12CDE", confidence=0.95, captured_at=T0)
+    PlateEventFactory(camera=north, plate_raw="AB12CDE", confidence=0.5, captured_at=T0)
+    PlateEventFactory(camera=north, plate_raw="ZZ12CDE", confidence=0.95, captured_at=T0)
+    PlateEventFactory(
+        camera=north, plate_raw="AB12CDE", confidence=0.95, captured_at=T0 - timedelta(days=2)
+    )
+    query = {
+        "camera": "north",
+        "plate_prefix": "ab1",
+        "min_confidence": "0.9",
+        "since": (T0 - timedelta(hours=1)).isoformat(),
+        "until": (T0 + timedelta(hours=1)).isoformat(),
+    }
+    assert _ids(viewer_client.get(URL, query)) == [str(wanted.id)]
+    more = {**query, "camera": str(north.pk), "zone": gate.pk, "vehicle_type": "truck"}
+    assert _ids(viewer_client.get(URL, {**more, "direction": "in", "source": "native"})) == [
+        str(wanted.id)
+    ]
+    assert _ids(viewer_client.get(URL, {**more, "direction": "out"})) == []
+
+
+def test_received_after_and_device_filters(viewer_client, device_with_key):
+    device, _ = device_with_key
+    old = PlateEventFactory(received_at=T0 - timedelta(hours=2))
+    late = PlateEventFactory(received_at=T0 + timedelta(minutes=1), device=device)
+    assert _ids(viewer_client.get(URL, {"received_after": T0.isoformat()})) == [str(late.id)]
+    assert _ids(viewer_client.get(URL, {"device": device.pk})) == [str(late.id)]
+    assert str(old.id) in _ids(viewer_client.get(URL))
+
+
+def test_bad_filter_values_are_400s_naming_the_field(viewer_client):
+    for params, field in (
+        ({"since": "last tuesday"}, "since"),
+        ({"vehicle_type": "spaceship"}, "vehicle_type"),
+        ({"min_confidence": "high"}, "min_confidence"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"ordering": "plate"}, "ordering"),
+    ):
+        response = viewer_client.get(URL, params)
+        assert response.status_code == 400, (params, response.content)
+        assert field in response.json()["errors"]
+
+
+def test_cursor_pages_neither_repeat_nor_skip_while_events_arrive(viewer_client):
+    camera = CameraFactory()
+    # Ties on captured_at too: the cursor orders by (captured_at, id).
+    existing = [
+        PlateEventFactory(camera=camera, captured_at=T0 - timedelta(seconds=n // 2))
+        for n in range(23)
+    ]
+    seen, url, pages = [], URL + "?page_size=5", 0
+    while url:
+        response = viewer_client.get(url)
+        seen += _ids(response)
+        url = response.json()["next"]
+        pages += 1
+        # Meanwhile: a new event, a late one from long ago, and one at the very same moment.
+        PlateEventFactory(camera=camera, captured_at=T0 + timedelta(minutes=pages))
+        PlateEventFactory(camera=camera, captured_at=T0 - timedelta(days=30, minutes=pages))
+    assert len(seen) == len(set(seen)), "a page repeated an event"
+    assert {str(e.id) for e in existing} <= set(seen), "a page skipped an event"
+    captured = [PlateEvent.objects.get(pk=i).captured_at for i in seen]
+    assert captured == sorted(captured, reverse=True)
+
+
+def test_ascending_order(viewer_client):
+    first = PlateEventFactory(captured_at=T0)
+    second = PlateEventFactory(captured_at=T0 + timedelta(seconds=1))
+    assert _ids(viewer_client.get(URL, {"ordering": "captured_at"})) == [
+        str(first.id),
+        str(second.id),
+    ]
+
+
+def test_one_event_with_its_images_for_authorised_users_only(viewer_client, device_with_key):
+    device, _ = device_with_key
+    [result] = plate_events_ingest(
+        device=device,
+        reads=[
+            ReadIn(
+                plate="AB12CDE",
+                captured_at=T0,
+                plate_image=ImageIn(image_bytes("PNG")),
+            )
+        ],
+    )
+    response = viewer_client.get(f"{URL}{result.id}/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["plate"] == "AB12CDE" and body["frame_image_url"] is None
+    assert "idempotency_key" not in body
+    image_url = body["plate_image_url"]
+    assert image_url.endswith(f"/api/events/{result.id}/images/plate/")
+    image = viewer_client.get(image_url)
+    assert image.status_code == 200 and image["Content-Type"] == "image/png"
+    assert b"".join(image.streaming_content) == image_bytes("PNG")
+    assert APIClient().get(image_url).status_code in (401, 403)
+    assert viewer_client.get(f"{URL}{result.id}/images/frame/").status_code == 404
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_events_are_read_only_even_for_operators(operator_client, method):
+    event = PlateEventFactory()
+    response = getattr(operator_client, method)(f"{URL}{event.id}/", {}, format="json")
+    assert response.status_code in (403, 405)
+    assert PlateEvent.objects.filter(pk=event.pk).exists()
