@@ -4,7 +4,7 @@ the edge devices' config pull."""
 import hashlib
 
 from django.http import HttpResponse
-from django.utils.cache import get_conditional_response
+from django.utils.cache import get_conditional_response, patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -168,4 +168,5 @@ class DeviceConfigView(APIView):
         response["ETag"] = etag
         # Holds stream credentials: no shared cache may keep it; the device revalidates.
         response["Cache-Control"] = "private, no-cache"
+        patch_vary_headers(response, ("Authorization", "X-API-Key"))
         return get_conditional_response(request, etag=etag, response=response)
