@@ -3,8 +3,9 @@
 Protocol (JSON text frames):
 
 - Connect with the browser's session, or a user API token (`Authorization: Bearer <token>`
-  or `?token=`). Device keys are refused. Refusals are accepted and closed at once, because a
-  refused handshake reaches a browser only as code 1006 with no reason:
+  or `?token=`), sending an `Origin` header of an allowed host. Device keys are refused.
+  Refusals are accepted and closed at once, because a refused handshake reaches a browser
+  only as code 1006 with no reason:
   4400 bad filter in the query string (an `error` message naming the field comes first),
   4401 not signed in or the token is unknown/revoked, 4403 signed in without the permission to
   view events.
@@ -12,8 +13,9 @@ Protocol (JSON text frames):
   or later with `{"type": "filter", "cameras": [1, 2], "zones": [], "min_confidence": 0.8}`
   (replaces the whole filter; the reply is the filter now in force). Empty means "all".
 - Server → client: `{"type": "event.created", "event": {...}}` for each new event (a batch
-  sends one message per event) and `{"type": "event.updated", "event": {...}}` when an event
-  changes in place (same `id`); `event` has the shape of `GET /api/events/{id}/`.
+  sends one frame per event, in the batch's order) and `{"type": "event.updated",
+  "event": {...}}` when an event changes in place (same `id`); `event` has the shape of
+  `GET /api/events/{id}/`.
 - Keep-alive: daphne sends websocket ping frames to idle connections (`--ping-interval`,
   20 s); clients that want an application-level check send `{"type": "ping"}` and get
   `{"type": "pong"}`.
@@ -207,17 +209,18 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
 
     # --- Channel layer → client (message types sent by events.broadcast) ---------------------
 
-    async def event_created(self, message: dict):
-        await self._forward(message)
+    async def events_created(self, message: dict):
+        await self._forward(message["frames"])
 
-    async def event_updated(self, message: dict):
-        await self._forward(message)
+    async def events_updated(self, message: dict):
+        await self._forward(message["frames"])
 
-    async def _forward(self, message: dict):
-        if self.stream_filter.matches(
-            camera=message["camera"], zone=message["zone"], confidence=message["confidence"]
-        ):
-            await self.send(text_data=message["text"])
+    async def _forward(self, frames: list[dict]):
+        for frame in frames:
+            if self.stream_filter.matches(
+                camera=frame["camera"], zone=frame["zone"], confidence=frame["confidence"]
+            ):
+                await self.send(text_data=frame["text"])
 
     async def _send_json(self, body: dict):
         await self.send(text_data=json.dumps(body))

@@ -5,39 +5,35 @@ Each test runs one coroutine with async_to_sync, so the consumer, the channel la
 test share one event loop, and database work from inside it runs in the test's thread.
 """
 
-import time
+import asyncio
+import copy
+import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from channels_redis.core import RedisChannelLayer
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from anpr.asgi import application
-from cameras.services import user_token_issue, user_token_revoke
-from events.broadcast import broadcast_events
+from cameras.services import device_create, user_token_issue, user_token_revoke
+from cameras.tests.factories import CameraFactory, ZoneFactory
+from events.broadcast import EVENTS_GROUP
 from events.consumers import CLOSE_BAD_REQUEST, CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from events.models import PlateEvent
+from events.reads import ReadIn
+from events.services import plate_event_update, plate_events_ingest
 
 # Broadcasts happen on commit, so these tests need real transactions.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
-
-
-def make_event(*, camera, plate="AB12CDE", **fields) -> PlateEvent:
-    return PlateEvent.objects.create(
-        camera=camera,
-        idempotency_key=fields.pop("idempotency_key", f"{plate}-{time.monotonic_ns()}"),
-        plate_raw=plate,
-        plate=plate,
-        plate_key=plate,
-        captured_at=fields.pop("captured_at", timezone.now()),
-        **fields,
-    )
 
 
 def run(scenario):
@@ -69,18 +65,6 @@ async def alive(communicator) -> bool:
     """The connection answers a ping (it is open and past any earlier bad message)."""
     await communicator.send_json_to({"type": "ping"})
     return await communicator.receive_json_from(timeout=5) == {"type": "pong"}
-
-
-async def ingest_committed(**fields):
-    """Store one event and broadcast it on commit, as the ingest service does."""
-
-    def write():
-        with transaction.atomic():
-            event = make_event(**fields)
-            transaction.on_commit(lambda: broadcast_events([event]))
-        return event
-
-    return await database_sync_to_async(write)()
 
 
 # --- Who may subscribe ------------------------------------------------------------------------
@@ -210,5 +194,241 @@ def test_a_bad_filter_in_the_query_string_is_named_then_closed_with_4400(viewer)
         assert reply["type"] == "error"
         assert set(reply["errors"]) == {"cameras", "min_confidence"}
         assert await closed_with(communicator) == CLOSE_BAD_REQUEST
+
+    run(scenario)
+
+
+# --- What is sent, and when -------------------------------------------------------------------
+
+
+@pytest.fixture
+def site(viewer):
+    """Two cameras (one with a zone), a device posting for both, and a viewer's headers."""
+    gate, yard = CameraFactory(slug="gate"), CameraFactory(slug="yard")
+    zone = ZoneFactory(camera=gate, name="lane")
+    device, _ = device_create(name="edge-1", cameras=[gate, yard])
+    return {
+        "gate": gate,
+        "yard": yard,
+        "zone": zone,
+        "device": device,
+        "headers": session_headers(viewer),
+        "viewer": viewer,
+    }
+
+
+def read(camera, plate: str, **extra) -> ReadIn:
+    return ReadIn(
+        plate=plate,
+        captured_at=timezone.now().isoformat(),
+        camera=camera.slug,
+        event_id=uuid.uuid4().hex,
+        **extra,
+    )
+
+
+async def ingest(device, *reads: ReadIn):
+    return await database_sync_to_async(plate_events_ingest)(device=device, reads=list(reads))
+
+
+async def next_frame(communicator) -> dict:
+    return await communicator.receive_json_from(timeout=5)
+
+
+def test_a_committed_read_is_sent_once_in_the_shape_of_the_rest_api(site):
+    api = APIClient()
+    api.force_authenticate(site["viewer"])
+
+    async def scenario():
+        communicator = await open_stream(site["headers"])
+        [result] = await ingest(
+            site["device"], read(site["gate"], "AB12 CDE", confidence=0.91, zone="lane")
+        )
+        frame = await next_frame(communicator)
+        assert frame["type"] == "event.created"
+        rest = await database_sync_to_async(lambda: api.get(f"/api/events/{result.id}/").json())()
+        assert frame["event"] == rest
+        assert frame["event"]["plate"] == "AB12CDE" and frame["event"]["zone_name"] == "lane"
+        assert await communicator.receive_nothing(timeout=0.3)
+        await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_nothing_is_sent_before_commit_and_nothing_after_a_rollback(site):
+    async def scenario():
+        communicator = await open_stream(site["headers"])
+
+        def ingest_inside_a_transaction():
+            with transaction.atomic():
+                plate_events_ingest(device=site["device"], reads=[read(site["gate"], "WAIT1")])
+                # Stored but not committed: no client may hear of it yet.
+                assert async_to_sync(communicator.receive_nothing)(timeout=0.3)
+
+        await database_sync_to_async(ingest_inside_a_transaction)()
+        assert (await next_frame(communicator))["event"]["plate"] == "WAIT1"
+
+        def ingest_then_fail():
+            with transaction.atomic():
+                plate_events_ingest(device=site["device"], reads=[read(site["gate"], "GONE1")])
+                raise RuntimeError("the rest of the request failed")
+
+        with pytest.raises(RuntimeError):
+            await database_sync_to_async(ingest_then_fail)()
+        assert await communicator.receive_nothing(timeout=0.5)
+        assert not await database_sync_to_async(PlateEvent.objects.filter(plate="GONE1").exists)()
+        await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_a_batch_sends_each_stored_read_once_in_order(site):
+    async def scenario():
+        communicator = await open_stream(site["headers"])
+        retry = read(site["gate"], "DUP1")
+        await ingest(site["device"], retry)
+        assert (await next_frame(communicator))["event"]["plate"] == "DUP1"
+        results = await ingest(
+            site["device"],
+            read(site["gate"], "BATCH1"),
+            read(site["yard"], "BATCH2"),
+            read(site["gate"], "BAD", confidence=7),  # rejected: not stored, not sent
+            retry,  # a retry: already stored and sent
+            read(site["yard"], "BATCH3"),
+        )
+        assert [r.status for r in results] == [
+            "created",
+            "created",
+            "rejected",
+            "duplicate",
+            "created",
+        ]
+        plates = [(await next_frame(communicator))["event"]["plate"] for _ in range(3)]
+        assert plates == ["BATCH1", "BATCH2", "BATCH3"]
+        assert await communicator.receive_nothing(timeout=0.3)
+        await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_an_event_updated_in_place_is_sent_as_an_update_of_the_same_id(site):
+    async def scenario():
+        communicator = await open_stream(site["headers"])
+        [result] = await ingest(site["device"], read(site["gate"], "FR1GATE", confidence=0.6))
+        created = await next_frame(communicator)
+        event = await database_sync_to_async(PlateEvent.objects.select_related("camera").get)(
+            pk=result.id
+        )
+        await database_sync_to_async(plate_event_update)(
+            event=event, read=read(site["gate"], "FR1GATE9", confidence=0.95)
+        )
+        updated = await next_frame(communicator)
+        assert updated["type"] == "event.updated"
+        assert updated["event"]["id"] == created["event"]["id"] == str(result.id)
+        assert (updated["event"]["plate"], updated["event"]["confidence"]) == ("FR1GATE9", 0.95)
+        assert await communicator.receive_nothing(timeout=0.3)
+        await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_filters_at_connect_and_changed_by_message(site):
+    gate, yard, zone = site["gate"], site["yard"], site["zone"]
+
+    async def scenario():
+        communicator = await open_stream(site["headers"], f"cameras={gate.pk}")
+        await ingest(site["device"], read(yard, "YARD1"), read(gate, "GATE1"))
+        assert (await next_frame(communicator))["event"]["plate"] == "GATE1"
+        assert await communicator.receive_nothing(timeout=0.3)
+
+        await communicator.send_json_to({"type": "filter", "cameras": [yard.pk]})
+        assert await next_frame(communicator) == {
+            "type": "filter",
+            "cameras": [yard.pk],
+            "zones": [],
+            "min_confidence": None,
+        }
+        await ingest(site["device"], read(gate, "GATE2"), read(yard, "YARD2"))
+        assert (await next_frame(communicator))["event"]["plate"] == "YARD2"
+        assert await communicator.receive_nothing(timeout=0.3)
+        await communicator.disconnect()
+
+        picky = await open_stream(site["headers"], f"zones={zone.pk}&min_confidence=0.8")
+        await ingest(
+            site["device"],
+            read(gate, "LOW1", zone="lane", confidence=0.5),
+            read(gate, "NOZONE1", confidence=0.95),
+            read(gate, "UNSURE1", zone="lane"),  # no confidence: below any minimum
+            read(gate, "GOOD1", zone="lane", confidence=0.9),
+        )
+        assert (await next_frame(picky))["event"]["plate"] == "GOOD1"
+        assert await picky.receive_nothing(timeout=0.3)
+        await picky.disconnect()
+
+    run(scenario)
+
+
+def test_a_stalled_client_neither_blocks_ingest_nor_holds_more_than_its_capacity(site, settings):
+    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+    layers["default"]["CONFIG"]["capacity"] = 5
+    settings.CHANNEL_LAYERS = layers  # channels rebuilds its layers on this change
+
+    async def scenario():
+        layer = get_channel_layer()
+        stalled = await layer.new_channel()  # joined, never read: a client that stopped reading
+        await layer.group_add(EVENTS_GROUP, stalled)
+        live = await open_stream(site["headers"])
+        try:
+            for number in range(12):
+                await ingest(site["device"], read(site["gate"], f"FLOOD{number}"))
+                # The reading client still gets every read, however full the stalled one is.
+                assert (await next_frame(live))["event"]["plate"] == f"FLOOD{number}"
+            held = 0
+            while True:
+                try:
+                    await _receive_briefly(layer, stalled)
+                except TimeoutError:
+                    break
+                held += 1
+            assert held == 5  # the capacity; the 7 later messages were dropped, not queued
+        finally:
+            await layer.group_discard(EVENTS_GROUP, stalled)
+            await live.disconnect()
+
+    run(scenario)
+
+
+async def _receive_briefly(layer, channel):
+    return await asyncio.wait_for(layer.receive(channel), timeout=0.5)
+
+
+@pytest.mark.redis
+def test_over_redis_an_event_reaches_clients_of_every_web_process(site, settings, redis_url):
+    prefix = f"anpr-test-{uuid.uuid4().hex[:8]}"
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "prefix": prefix, "capacity": 100, "expiry": 30},
+        }
+    }
+
+    async def scenario():
+        first, second = await open_stream(site["headers"]), await open_stream(site["headers"])
+        # A layer object of its own stands for a daphne process elsewhere, joined via Redis.
+        elsewhere = RedisChannelLayer(hosts=[redis_url], prefix=prefix)
+        channel = await elsewhere.new_channel()
+        await elsewhere.group_add(EVENTS_GROUP, channel)
+        try:
+            await ingest(site["device"], read(site["gate"], "SHARED1"))
+            for communicator in (first, second):
+                assert (await next_frame(communicator))["event"]["plate"] == "SHARED1"
+            message = await _receive_briefly(elsewhere, channel)
+            assert message["type"] == "events.created"
+            assert '"SHARED1"' in message["frames"][0]["text"]
+        finally:
+            await elsewhere.group_discard(EVENTS_GROUP, channel)
+            await elsewhere.close_pools()
+            await first.disconnect()
+            await second.disconnect()
 
     run(scenario)
