@@ -27,6 +27,7 @@ from cameras.models import Camera, EdgeDevice, Zone
 from cameras.services import device_touch
 from exporters.services import deliveries_plan
 
+from .broadcast import broadcast_event_update, broadcast_events
 from .models import PlateEvent, event_image_name
 from .reads import ImageIn, ReadIn, plate_confusion_key, plate_normalize
 
@@ -501,7 +502,9 @@ def _events_store(*, device: EdgeDevice, items: list["_Valid"]) -> list[IngestRe
                 results.append(IngestResult(CREATED, id=row[0], event=event))
             # The outbox rows go in with the events; their tasks are queued after commit.
             deliveries_plan(events=created)
-            # The live stream broadcasts from transaction.on_commit here.
+            # Live clients hear of the events once they are committed (robust: a channel
+            # layer outage must not fail an ingest that is already stored).
+            transaction.on_commit(lambda: broadcast_events(created), robust=True)
     except BaseException:
         _images_delete(written)
         raise
@@ -659,7 +662,13 @@ def plate_event_update(*, event: PlateEvent, read: ReadIn) -> PlateEvent:
                 changes[name] = new_name
             PlateEvent.objects.filter(pk=event.pk).update(**changes)
             transaction.on_commit(lambda: _images_delete(replaced))
-            # The live stream re-broadcasts the update from transaction.on_commit here.
+            # Re-read after commit: the committed row, not this function's half-updated copy.
+            transaction.on_commit(
+                lambda: broadcast_event_update(
+                    PlateEvent.objects.select_related("camera", "zone").get(pk=event.pk)
+                ),
+                robust=True,
+            )
     except BaseException:
         _images_delete(written)
         raise
