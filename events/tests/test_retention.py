@@ -302,3 +302,23 @@ def test_the_purge_time_is_set_from_the_environment(tmp_path, value, expected):
     env["PURGE_SCHEDULE"] = "at night"
     refused = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert refused.returncode != 0 and "PURGE_SCHEDULE" in refused.stderr
+
+
+def test_statistics_rollups_survive_the_purge_so_charts_keep_their_history(purge):
+    from events.models import EventStatistics
+    from events.services import event_statistics_rollup
+
+    camera = CameraFactory()
+    for minutes in (0, 5, 10):
+        event_at(NOW - timedelta(days=40, minutes=minutes), camera=camera)
+    event_at(NOW - timedelta(days=1), camera=camera)
+    event_statistics_rollup()
+    before = sorted(EventStatistics.objects.values_list("bucket", "camera_id", "event_count"))
+    assert sum(count for *_, count in before) == 4
+
+    assert purge().events_deleted == 3
+    event_at(NOW - timedelta(hours=1), camera=camera)  # new traffic, then the next rollup
+    event_statistics_rollup()
+    after = sorted(EventStatistics.objects.values_list("bucket", "camera_id", "event_count"))
+    assert set(before) <= set(after)  # the purged hours still count their three events
+    assert sum(count for *_, count in after) == 5
