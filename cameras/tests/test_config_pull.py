@@ -121,6 +121,22 @@ def test_another_devices_cameras_never_appear(device_client, configured):
     assert configured["camera"].slug not in str(theirs)
 
 
+def test_the_pull_costs_the_same_few_queries_however_many_cameras(
+    device_client, device_with_key, django_assert_max_num_queries
+):
+    device, _ = device_with_key
+    for _ in range(5):
+        camera = CameraFactory()
+        device.cameras.add(camera)
+        zone = ZoneFactory(camera=camera)
+        model = ModelConfigFactory(name=f"model-{camera.slug}", is_active=True)
+        SensorSettingsFactory(camera=camera, zone=zone, model_config=model)
+    # key, presence, cameras, zones, sensors (with zone and model), active models
+    with django_assert_max_num_queries(6):
+        body = device_client.get(URL).json()
+    assert len(body["cameras"]) == 6 and len(body["model_configs"]) == 5
+
+
 def test_a_device_without_cameras_gets_an_empty_config(db):
     _, issued = device_create(name="idle-box")
     body = _client_for(issued.key).get(URL).json()
