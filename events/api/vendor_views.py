@@ -71,14 +71,12 @@ class VendorIngestSchema(AutoSchema):
 class VendorIngestView(APIView):
     """The shared frame of the vendor endpoints: device key, body size, the response."""
 
+    vendor = ""  # set by each subclass; names its operations in the schema
     schema = VendorIngestSchema()
-    vendor = ""
-
     authentication_classes = [DeviceKeyAuthentication]
     permission_classes = [IsEdgeDevice]
-    parser_classes = []  # bodies are read as the vendors send them (any content type)
-
     throttle_classes = [DeviceIngestThrottle]
+    parser_classes = []  # bodies are read as the vendors send them (any content type)
 
     def post(self, request, device_key: str = ""):
         length = request.META.get("CONTENT_LENGTH") or "0"
@@ -94,6 +92,7 @@ class VendorIngestView(APIView):
             ) from None
 
     def ingest(self, request, device) -> Response:
+        """Parse the vendor's body, store its reads, answer with results_response."""
         raise NotImplementedError
 
 

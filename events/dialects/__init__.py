@@ -1,12 +1,12 @@
 """The edge vendors' own payloads, mapped to `ReadIn` (one small module per vendor).
 
-A dialect module only translates: it reads the vendor's document as published, scales the
-vendor's confidences to 0..1, turns its Unix times into aware datetimes
-and its base64 crops into `ImageIn`; ISO time strings pass through to the service, which reads
-a naive time as UTC. It never touches the database; the ingest service applies
-our rules (camera of this device, plate, future times, images by content) exactly as it does
-for the native API. A document that is not the vendor's shape raises Django's ValidationError
-naming the vendor's field (`data.results[0].plate`), which the API answers with a 400.
+A dialect module translates: it reads the vendor's document as published, scales the vendor's
+confidences to 0..1, turns Unix times into aware datetimes and base64 crops into `ImageIn`
+(ISO time strings pass through: the service reads a naive time as UTC). The ingest service
+then applies our rules (this device's cameras, plate, future times, images by content)
+exactly as for the native API. A document that is not the vendor's shape raises Django's
+ValidationError naming the vendor's field (`data.results[0].score`): a 400 from the API.
+Only Frigate's module also writes, because a tracked object's event is updated in place.
 """
 
 import base64

@@ -1,6 +1,7 @@
 """Frigate messages relayed over HTTP: one event per tracked object, created when a plate
 first appears, updated in place while the object is open, final after `end`."""
 
+import asyncio
 import copy
 import json
 from datetime import UTC, datetime
@@ -169,3 +170,43 @@ def test_export_deliveries_are_planned_once_per_object_when_its_event_is_created
 
     assert PlateEvent.objects.get().plate == "ABC12345"
     assert ExportDelivery.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)  # broadcasts go out on commit
+def test_the_live_stream_hears_the_creation_then_each_refinement(relay):
+    from asgiref.sync import async_to_sync, sync_to_async
+    from channels.layers import get_channel_layer
+
+    from events.broadcast import EVENTS_GROUP
+
+    client, _, _ = relay
+
+    def relay_posts():
+        post(client, event_message("update", "ABC1Z345", 0.71))
+        post(client, sample("frigate_event.json"))
+        post(client, sample("frigate_event.json"))  # nothing new: no frame
+
+    async def listen() -> list[dict]:
+        """Everything in one event loop, as a live consumer has it (channels-redis needs it)."""
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(EVENTS_GROUP, channel)
+        try:
+            await sync_to_async(relay_posts)()  # in the test's thread, with its database
+            frames = []
+            for _ in range(2):
+                message = await asyncio.wait_for(layer.receive(channel), 5)
+                frames += [json.loads(frame["text"]) for frame in message["frames"]]
+            with pytest.raises(TimeoutError):  # the repeat sent nothing
+                await asyncio.wait_for(layer.receive(channel), 0.5)
+            return frames
+        finally:
+            await layer.group_discard(EVENTS_GROUP, channel)
+
+    frames = async_to_sync(listen)()
+
+    assert [(f["type"], f["event"]["plate"]) for f in frames] == [
+        ("event.created", "ABC1Z345"),
+        ("event.updated", "ABC12345"),
+    ]
+    assert frames[0]["event"]["id"] == frames[1]["event"]["id"]
