@@ -74,7 +74,7 @@
   }
 
   function cameraIdOf(event) {
-    return event.camera && typeof event.camera === "object" ? event.camera.id : event.camera;
+    return event.camera;
   }
 
   function cameraState(camera) {
@@ -171,7 +171,7 @@
 
   function cameraName(event) {
     const camera = state.cameras.get(cameraIdOf(event));
-    return camera ? camera.name : event.camera_name || `camera ${cameraIdOf(event)}`;
+    return camera ? camera.name : event.camera_slug;
   }
 
   function element(tag, className, text) {
@@ -187,9 +187,9 @@
     row.dataset.id = event.id;
     row.dataset.plate = event.plate;
     row.dataset.camera = String(cameraIdOf(event));
-    if (event.plate_image) {
+    if (event.plate_image_url) {
       const image = element("img");
-      image.src = event.plate_image;
+      image.src = event.plate_image_url;
       image.alt = `Plate ${event.plate}`;
       image.loading = "lazy";
       row.appendChild(image);
@@ -284,12 +284,12 @@
     }
     const title = element("h2", "plate", event.plate);
     const nodes = [title];
-    for (const [field, label] of [["frame_image", "Full image"], ["plate_image", "Plate crop"]]) {
+    for (const [field, label] of [["frame_image_url", "Full image"], ["plate_image_url", "Plate crop"]]) {
       if (event[field]) {
         const image = element("img");
         image.src = event[field];
         image.alt = label;
-        image.className = field.replace("_", "-");
+        image.className = field.replace(/_/g, "-");
         nodes.push(image);
       }
     }
@@ -301,7 +301,7 @@
       ["Captured", new Date(event.captured_at).toLocaleString()],
       ["Received", new Date(event.received_at).toLocaleString()],
       ["Camera", cameraName(event)],
-      ["Zone", event.zone_name || (event.zone && event.zone.name) || event.zone || ""],
+      ["Zone", event.zone_name],
       ["Vehicle", vehicle],
       ["Direction", event.direction],
       ["Speed", event.speed_kmh === null || event.speed_kmh === undefined ? "" : `${event.speed_kmh} km/h`],

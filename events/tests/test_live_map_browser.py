@@ -1,0 +1,162 @@
+"""The live map in headless Chromium against daphne: a read posted by a device appears and its
+camera flashes within 2 s; reads stored while the server was down appear after it returns.
+
+Run with `pytest -m browser` (a separate invocation; see setup.cfg).
+"""
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from .browser import OUTPUT, ServerStack, launch_chromium, sign_in
+
+pytestmark = pytest.mark.browser
+
+SEED = """
+import json
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from cameras.models import Camera, Zone
+from cameras.services import device_create
+user = get_user_model().objects.create_user(username="watcher", password="watch-the-gate-42")
+user.groups.add(Group.objects.get(name="viewer"))
+gate = Camera.objects.create(
+    slug="north-gate", name="North gate", latitude=51.5074, longitude=-0.1278
+)
+Camera.objects.create(slug="yard", name="Yard", latitude=51.5084, longitude=-0.1258)
+ring = [
+    [-0.1285, 51.5070], [-0.1270, 51.5070], [-0.1270, 51.5079], [-0.1285, 51.5079],
+    [-0.1285, 51.5070],
+]
+Zone.objects.create(
+    camera=gate, name="Entry lane", kind="entry",
+    geometry={"type": "Polygon", "coordinates": [ring]},
+)
+device, issued = device_create(name="gate-box", cameras=[gate])
+print(json.dumps({"key": issued.key, "device": device.pk}))
+"""
+
+INGEST_WHILE_DOWN = """
+import json
+from cameras.models import EdgeDevice
+from events.reads import ReadIn
+from events.services import plate_events_ingest
+device = EdgeDevice.objects.get(pk={device})
+results = plate_events_ingest(device=device, reads=[
+    ReadIn(
+        plate="GAP1AAA", captured_at="{captured}", camera="north-gate", event_id="gap-1",
+        confidence=0.8,
+    ),
+    ReadIn(
+        plate="GAP2BBB", captured_at="{captured}", camera="north-gate", event_id="gap-2",
+        confidence=0.7,
+    ),
+])
+print(json.dumps([r.status for r in results]))
+"""
+
+
+@pytest.fixture
+def stack(tmp_path):
+    server = ServerStack(tmp_path)
+    server.create()
+    yield server
+    server.destroy()
+
+
+def post_read(stack, key: str, plate: str, event_id: str) -> None:
+    response = requests.post(
+        f"{stack.url}/api/events/ingest/",
+        json={
+            "camera": "north-gate",
+            "plate": plate,
+            "captured_at": datetime.now(UTC).isoformat(),
+            "event_id": event_id,
+            "confidence": 0.93,
+            "vehicle_type": "car",
+            "vehicle_color": "blue",
+            "vehicle_make": "Volvo",
+        },
+        headers={"Authorization": f"Token {key}"},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_live_reads_arrive_flash_their_camera_and_survive_a_server_restart(stack):
+    from playwright.sync_api import expect, sync_playwright
+
+    seeded = stack.django(SEED)
+    stack.start()
+    OUTPUT.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        outside = []
+        page.on(
+            "request",
+            lambda request: (
+                None
+                if request.url.startswith(("data:", stack.url))
+                else outside.append(request.url)
+            ),
+        )
+        sign_in(page, stack.url, "watcher", "watch-the-gate-42")
+        page.wait_for_url(f"{stack.url}/")
+        connection = page.locator("#connection")
+        expect(connection).to_have_attribute("data-state", "live", timeout=10_000)
+        expect(page.locator("path.camera-marker")).to_have_count(2)
+        expect(page.locator("path.zone")).to_have_count(1)
+        gate_marker = page.locator("path.camera-marker[data-camera]").first
+
+        # A device posts a read: it is listed and its camera flashes within 2 s.
+        started = time.monotonic()
+        post_read(stack, seeded["key"], "LIVE123", "live-1")
+        expect(page.locator('.read[data-plate="LIVE123"]')).to_have_count(1, timeout=2_000)
+        page.wait_for_function(
+            "document.querySelector('path.camera-marker[data-flashed-at]') !== null",
+            timeout=2_000,
+        )
+        assert time.monotonic() - started < 2.0
+        expect(gate_marker).to_have_attribute("data-status", "online")
+        page.screenshot(path=str(OUTPUT / "live_map.png"))
+
+        # The server goes away; reads stored meanwhile appear once it is back, without gaps.
+        stack.stop()
+        expect(connection).not_to_have_attribute("data-state", "live", timeout=10_000)
+        captured = datetime.now(UTC).isoformat()
+        statuses = stack.django(
+            INGEST_WHILE_DOWN.format(device=seeded["device"], captured=captured)
+        )
+        assert statuses == ["created", "created"]
+        stack.start()
+        expect(connection).to_have_attribute("data-state", "live", timeout=40_000)
+        expect(page.locator('.read[data-plate="GAP1AAA"]')).to_have_count(1, timeout=5_000)
+        expect(page.locator('.read[data-plate="GAP2BBB"]')).to_have_count(1)
+        post_read(stack, seeded["key"], "AFTER99", "live-2")
+        expect(page.locator('.read[data-plate="AFTER99"]')).to_have_count(1, timeout=2_000)
+        plates = page.locator(".read").evaluate_all("rows => rows.map(r => r.dataset.plate)")
+        assert sorted(plates) == ["AFTER99", "GAP1AAA", "GAP2BBB", "LIVE123"]
+
+        # Filter by plate text, then open a read's detail.
+        page.fill("#filter-plate", "gap1")
+        expect(page.locator(".read:not([hidden])")).to_have_count(1)
+        page.fill("#filter-plate", "")
+        page.locator('.read[data-plate="LIVE123"]').click()
+        detail = page.locator("#read-detail")
+        expect(detail).to_be_visible()
+        expect(detail).to_contain_text("LIVE123")
+        expect(detail).to_contain_text("blue Volvo")
+        page.keyboard.press("Escape")
+
+        # Phone width: the map and the list are both on screen, nothing wider than it.
+        page.set_viewport_size({"width": 390, "height": 844})
+        for selector in ("#map", ".reads"):
+            box = page.locator(selector).bounding_box()
+            assert box["width"] > 300 and box["x"] >= 0 and box["x"] + box["width"] <= 391
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(OUTPUT / "live_map_phone.png"))
+        browser.close()
+    assert outside == [], f"the live map fetched from outside: {outside}"
