@@ -24,7 +24,14 @@ from django.db import transaction
 from cameras.models import EdgeDevice
 from events.models import PlateEvent
 from events.reads import ReadIn
-from events.services import DUPLICATE, IngestResult, plate_event_update, plate_events_ingest
+from events.services import (
+    DUPLICATE,
+    REJECTED,
+    IngestResult,
+    ReadRejected,
+    plate_event_update,
+    plate_events_ingest,
+)
 
 from . import as_dict, as_list, compact, epoch_seconds, invalid, optional_number, text
 
@@ -155,7 +162,10 @@ def frigate_message_ingest(*, device: EdgeDevice, message) -> list[IngestResult]
         if event.metadata.get(ENDED) or not _changes(event, frigate):
             return results
         _merge(event, read)
-        plate_event_update(event=event, read=read)
+        try:
+            plate_event_update(event=event, read=read)
+        except ReadRejected as rejected:  # what the merge kept no longer passes: say so
+            return [IngestResult(REJECTED, errors=rejected.errors, code=rejected.code)]
     return [IngestResult(UPDATED, id=event.pk, event=event)]
 
 
