@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from anpr.metrics import ingest_observe
@@ -127,31 +128,48 @@ def captured_at_parse(value) -> datetime:
 
 
 class DeviceCameras:
-    """The cameras a device may post for (looked up once per ingest call), and their zones
-    (looked up only when a read names one)."""
+    """The cameras of a device that a call's reads name (one query for all of them, not the
+    device's whole list), and their zones (looked up only when a read names one)."""
 
-    def __init__(self, cameras: list[Camera]):
+    #: Cameras listed when a read without a camera is ambiguous.
+    LISTED = 5
+
+    def __init__(self, cameras: list[Camera], *, defaults: list[Camera] | None = None):
         self.cameras = cameras
-        self.by_external_id = {c.external_id: c for c in self.cameras if c.external_id}
-        self.by_slug = {c.slug: c for c in self.cameras}
+        self.by_external_id = {c.external_id: c for c in cameras if c.external_id}
+        self.by_slug = {c.slug: c for c in cameras}
+        self.defaults = defaults  # the device's first cameras, when a read names none
         self._zones: dict[int, list[Zone]] | None = None
+
+    @classmethod
+    def for_reads(cls, device: EdgeDevice, reads: list[ReadIn]) -> "DeviceCameras":
+        named = {
+            str(read.camera)
+            for read in reads
+            if isinstance(read.camera, str | int) and not isinstance(read.camera, bool)
+        }
+        named.discard("")
+        # Whole rows: the stored events hand their camera on (live stream, exporters).
+        own = device.cameras.order_by("slug")
+        cameras = list(own.filter(Q(external_id__in=named) | Q(slug__in=named))) if named else []
+        defaults = None
+        if any(read.camera is None or read.camera == "" for read in reads):
+            defaults = list(own[: cls.LISTED + 1])
+        return cls(cameras, defaults=defaults)
 
     def resolve(self, ref) -> Camera:
         """The vendor's camera id matched against external_id, then slug; none given means
         the device's only camera."""
         if ref is None or ref == "":
-            if len(self.cameras) == 1:
-                return self.cameras[0]
-            if not self.cameras:
+            defaults = self.defaults if self.defaults is not None else self.cameras
+            if len(defaults) == 1:
+                return defaults[0]
+            if not defaults:
                 raise ReadRejected({"camera": ["This device has no cameras assigned."]})
+            listed = ", ".join(c.slug for c in defaults[: self.LISTED])
+            more = ", …" if len(defaults) > self.LISTED else ""
             raise ReadRejected(
-                {
-                    "camera": [
-                        "Required: this device posts for several cameras ("
-                        + ", ".join(sorted(self.by_slug))
-                        + ")."
-                    ]
-                }
+                {"camera": [f"Required: this device posts for several cameras ({listed}{more})."]}
             )
         if not isinstance(ref, str | int) or isinstance(ref, bool):
             raise ReadRejected({"camera": ["Must be a string (the camera's slug)."]})
@@ -167,7 +185,8 @@ class DeviceCameras:
             return None
         if self._zones is None:
             self._zones = {}
-            for zone in Zone.objects.filter(camera__in=self.cameras):
+            cameras = {c.pk for c in self.cameras + (self.defaults or [])}
+            for zone in Zone.objects.filter(camera_id__in=cameras):
                 self._zones.setdefault(zone.camera_id, []).append(zone)
         zones = self._zones.get(camera.pk, ())
         if isinstance(ref, str):
@@ -444,7 +463,7 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
     """
     started = time.perf_counter()
     now = timezone.now()
-    cameras = DeviceCameras(list(device.cameras.all()))
+    cameras = DeviceCameras.for_reads(device, reads)
     results: list[IngestResult | None] = [None] * len(reads)
     valid: list[tuple[int, _Valid]] = []
     first_of_key: dict[str, int] = {}

@@ -1,0 +1,458 @@
+"""manage.py benchmark: fill the database with realistic events, then measure ingest and
+queries against a server started as in production (gunicorn sync workers, anpr.wsgi,
+persistent connections). Not a test: it prints figures.
+
+    manage.py benchmark fill --events 1000000      # COPY on PostgreSQL, up to N events
+    manage.py benchmark ingest --duration 20       # wrk: single events (16 clients), batches
+    manage.py benchmark queries --requests 200     # filtered list, tolerant search, stats
+    manage.py benchmark all --events 1000000       # the three, in one sitting
+
+Run it against a database of its own (DATABASE_URL): it adds cameras bench-cam-NNN, a
+device, a viewer and up to N events.
+"""
+
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+
+from cameras.models import Camera, EdgeDevice, Zone
+from cameras.services import device_key_issue, user_token_issue
+from events import services
+from events.models import PlateEvent
+from events.reads import plate_confusion_key
+from events.services import event_statistics_rollup, vehicle_type_normalize
+
+LUA_DIR = Path(__file__).resolve().parents[2] / "benchmark"
+CAMERAS = 200
+DEVICE_NAME = "bench-device"
+VIEWER_NAME = "bench-viewer"
+_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
+_DIGITS = "0123456789"
+_TYPES = ("Sedan", "SUV", "Van", "Pickup Truck", "Big Truck", "Bus", "Motorcycle")
+_COLORS = ("silver", "black", "white", "blue", "red", "grey")
+_MAKES = (("Toyota", "Corolla"), ("Ford", "Transit"), ("Volkswagen", "Golf"), ("BMW", "320d"))
+
+
+def _plate(rng: random.Random) -> str:
+    """UK 'AB12CDE', EU-ish 'AB1234C', US-ish '7ABC123' and '1234XYZ' formats."""
+    r = rng.random()
+
+    def letters(n):
+        return "".join(rng.choice(_LETTERS) for _ in range(n))
+
+    def digits(n):
+        return "".join(rng.choice(_DIGITS) for _ in range(n))
+
+    if r < 0.45:
+        return letters(2) + digits(2) + letters(3)
+    if r < 0.70:
+        return letters(2) + digits(4) + letters(1)
+    if r < 0.90:
+        return digits(1) + letters(3) + digits(3)
+    return digits(4) + letters(3)
+
+
+class Command(BaseCommand):
+    help = "Fill the database with realistic events and measure ingest and query speed."
+
+    def add_arguments(self, parser):
+        parser.add_argument("step", choices=("fill", "ingest", "queries", "all"))
+        parser.add_argument("--events", type=int, default=1_000_000, help="Events to hold.")
+        parser.add_argument("--days", type=int, default=30, help="Span of capture times.")
+        parser.add_argument("--duration", type=int, default=20, help="Seconds per wrk run.")
+        parser.add_argument("--clients", type=int, default=16, help="Single-event clients.")
+        parser.add_argument("--batch", type=int, default=500, help="Events per batch.")
+        parser.add_argument("--batch-clients", type=int, default=4)
+        parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers.")
+        parser.add_argument("--requests", type=int, default=200, help="Calls per query kind.")
+        parser.add_argument(
+            "--peer",
+            action="store_true",
+            help="Also run the reference peer (../shared/reference-peer/run.sh) in the same "
+            "sitting and print the ratio.",
+        )
+
+    def handle(self, *args, step, **options):
+        self.options = options
+        self.rng = random.Random(42)
+        self.results: dict[str, str] = {}
+        cameras, device, viewer = self._fixtures()
+        if step in ("fill", "all"):
+            self._fill(cameras, device, options["events"], options["days"])
+        if step in ("ingest", "queries", "all"):
+            with self._server() as base_url:
+                if step in ("ingest", "all"):
+                    self._ingest(base_url, device)
+                if step in ("queries", "all"):
+                    self._queries(base_url, viewer, cameras)
+        if options["peer"]:
+            self._peer()
+        self.stdout.write("\n== summary")
+        for name, line in self.results.items():
+            self.stdout.write(f"{name:<28} {line}")
+
+    # --- Fixtures ---------------------------------------------------------------------------
+
+    def _fixtures(self):
+        cameras = list(Camera.objects.filter(slug__startswith="bench-cam-").order_by("slug"))
+        if len(cameras) < CAMERAS:
+            have = {c.slug for c in cameras}
+            Camera.objects.bulk_create(
+                Camera(
+                    slug=f"bench-cam-{n:03d}",
+                    name=f"Benchmark camera {n}",
+                    latitude=51.5 + n / 1000,
+                    longitude=-0.12 - n / 1000,
+                )
+                for n in range(1, CAMERAS + 1)
+                if f"bench-cam-{n:03d}" not in have
+            )
+            cameras = list(Camera.objects.filter(slug__startswith="bench-cam-").order_by("slug"))
+            square = {
+                "type": "Polygon",
+                "coordinates": [[[0, 0], [0.001, 0], [0.001, 0.001], [0, 0.001], [0, 0]]],
+            }
+            Zone.objects.bulk_create(
+                [Zone(camera=c, name="Lane 1", geometry=square) for c in cameras[::2]],
+                ignore_conflicts=True,
+            )
+        device, _ = EdgeDevice.objects.get_or_create(name=DEVICE_NAME)
+        device.cameras.add(*cameras)
+        user_model = get_user_model()
+        viewer, created = user_model.objects.get_or_create(username=VIEWER_NAME)
+        if created:
+            viewer.set_unusable_password()
+            viewer.save()
+            viewer.groups.add(Group.objects.get(name="viewer"))
+        return cameras, device, viewer
+
+    # --- Fill -------------------------------------------------------------------------------
+
+    def _fill(self, cameras, device, target: int, days: int):
+        have = PlateEvent.objects.count()
+        missing = target - have
+        self.stdout.write(f"== fill: {have} events stored, {max(missing, 0)} to add")
+        if missing <= 0:
+            return
+        zones = dict(Zone.objects.filter(camera__in=cameras).values_list("camera_id", "id"))
+        pool = [_plate(self.rng) for _ in range(max(1000, target // 5))]
+        now = datetime.now(UTC)
+        started = time.perf_counter()
+        rows = (self._row(cameras, zones, pool, device, now, days) for _ in range(missing))
+        if connection.vendor == "postgresql":
+            self._copy(rows)
+        else:
+            chunk = []
+            for row in rows:
+                chunk.append(row)
+                if len(chunk) == 5000:
+                    with transaction.atomic():
+                        services._rows_insert(device=device, rows=chunk)
+                    chunk = []
+            if chunk:
+                with transaction.atomic():
+                    services._rows_insert(device=device, rows=chunk)
+        elapsed = time.perf_counter() - started
+        self.stdout.write(
+            f"   added {missing} events in {elapsed:.1f} s ({missing / elapsed:,.0f}/s)"
+        )
+        started = time.perf_counter()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {PlateEvent._meta.db_table}")
+        buckets = event_statistics_rollup(everything=True)
+        self.stdout.write(
+            f"   rolled up {buckets} hourly buckets in {time.perf_counter() - started:.1f} s"
+        )
+        self.results["fill"] = f"{missing} events added at {missing / elapsed:,.0f}/s"
+
+    def _row(self, cameras, zones, pool, device, now, days):
+        rng = self.rng
+        camera = rng.choice(cameras)
+        plate = rng.choice(pool)
+        captured = now - timedelta(seconds=rng.random() * days * 86400)
+        received = captured + timedelta(milliseconds=rng.randint(50, 3000))
+        kind = rng.choice(_TYPES)
+        make, model = rng.choice(_MAKES)
+        x, y = rng.randint(0, 1600), rng.randint(0, 900)
+        values = {
+            "id": uuid.uuid4(),
+            "device": device.pk,
+            "idempotency_key": uuid.uuid4().hex,
+            "camera": camera.pk,
+            "zone": zones.get(camera.pk) if rng.random() < 0.7 else None,
+            "plate_raw": plate,
+            "plate": plate,
+            "plate_key": plate_confusion_key(plate),
+            "candidates": [],
+            "confidence": round(rng.uniform(0.55, 0.999), 3),
+            "country": "GB",
+            "region": "",
+            "captured_at": captured,
+            "received_at": received,
+            "updated_at": received,
+            "vehicle_type": vehicle_type_normalize(kind),
+            "vehicle_type_raw": kind,
+            "vehicle_type_confidence": round(rng.uniform(0.5, 1), 3),
+            "vehicle_color": rng.choice(_COLORS),
+            "vehicle_color_confidence": None,
+            "vehicle_make": make,
+            "vehicle_make_confidence": None,
+            "vehicle_model": model,
+            "vehicle_model_confidence": None,
+            "direction": rng.choice(("in", "out", "unknown")),
+            "heading": None,
+            "speed_kmh": round(rng.uniform(5, 110), 1),
+            "plate_box": [x, y, x + rng.randint(120, 260), y + rng.randint(30, 70)],
+            "plate_image": "",
+            "frame_image": "",
+            "source": "native",
+            "metadata": {"lane": rng.randint(1, 4)},
+        }
+        return [values[f.name] for f in services._FIELDS]
+
+    def _copy(self, rows):
+        table = PlateEvent._meta.db_table
+        columns = ", ".join(connection.ops.quote_name(c) for c in services._COLUMNS)
+        json_fields = services._JSON_FIELDS
+        with connection.cursor() as cursor:
+            raw = cursor.cursor  # psycopg's own cursor: COPY FROM STDIN
+            with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    for i in json_fields:
+                        row[i] = json.dumps(row[i])
+                    copy.write_row(row)
+
+    # --- Server -----------------------------------------------------------------------------
+
+    def _server(self):
+        command = self
+
+        class Server:
+            def __enter__(self):
+                if (
+                    not shutil.which("gunicorn")
+                    and not Path(sys.executable).with_name("gunicorn").exists()
+                ):
+                    raise CommandError("gunicorn is not installed (pip install gunicorn).")
+                port = _free_port()
+                env = {
+                    **os.environ,
+                    "DB_CONNECTIONS": "persistent",
+                    # One device posts everything here: lift its rate limit out of the way
+                    # (the throttle itself still runs, with its cache round trip).
+                    "INGEST_THROTTLE_RATE": "100000000/min",
+                    "LOG_LEVEL": "WARNING",
+                }
+                gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+                self.process = subprocess.Popen(
+                    [
+                        gunicorn,
+                        "anpr.wsgi",
+                        "--bind",
+                        f"127.0.0.1:{port}",
+                        "--workers",
+                        str(command.options["workers"]),
+                        "--worker-class",
+                        "sync",
+                        "--backlog",
+                        "2048",
+                        "--log-level",
+                        "warning",
+                    ],
+                    env=env,
+                    cwd=settings.BASE_DIR,
+                    start_new_session=True,
+                )
+                url = f"http://127.0.0.1:{port}"
+                _wait_for(url + "/health")
+                command.stdout.write(
+                    f"== server: gunicorn anpr.wsgi, {command.options['workers']} sync workers "
+                    f"at {url} (pid {self.process.pid})"
+                )
+                return url
+
+            def __exit__(self, *exc):
+                os.killpg(self.process.pid, signal.SIGTERM)
+                try:
+                    self.process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+
+        return Server()
+
+    # --- Ingest -----------------------------------------------------------------------------
+
+    def _ingest(self, base_url: str, device):
+        if not shutil.which("wrk"):
+            raise CommandError("wrk is not installed (apt-get install wrk).")
+        key = device_key_issue(device=device).key
+        env = {**os.environ, "BENCH_KEY": key, "BENCH_CAMERAS": str(CAMERAS)}
+        url = base_url + "/api/events/ingest/"
+        duration = self.options["duration"]
+        before = PlateEvent.objects.count()
+        _wrk(env, "post_event.lua", url, 16, max(2, duration // 4))  # warm-up
+        single = _wrk(env, "post_event.lua", url, self.options["clients"], duration)
+        self.stdout.write(f"== single events, {self.options['clients']} clients: {single}")
+        self.results["ingest single"] = (
+            f"{single['req_per_s']:,.0f} events/s  p50 {single['p50_ms']:.1f} ms  "
+            f"p99 {single['p99_ms']:.1f} ms  non-2xx {single['non2xx']}"
+        )
+        env["BENCH_BATCH"] = str(self.options["batch"])
+        batch = _wrk(env, "post_batch.lua", url, self.options["batch_clients"], duration)
+        rate = batch["req_per_s"] * self.options["batch"]
+        self.stdout.write(f"== batches of {self.options['batch']}: {batch}")
+        self.results[f"ingest batch {self.options['batch']}"] = (
+            f"{rate:,.0f} events/s  p50 {batch['p50_ms']:.1f} ms  p99 {batch['p99_ms']:.1f} ms"
+            f"  non-2xx {batch['non2xx']}"
+        )
+        stored = PlateEvent.objects.count() - before
+        self.stdout.write(f"   {stored} events stored by the ingest runs")
+        self.single_rate = single["req_per_s"]
+
+    # --- Queries ----------------------------------------------------------------------------
+
+    def _queries(self, base_url: str, viewer, cameras):
+        import requests
+
+        token = user_token_issue(user=viewer, name="benchmark").key
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {token}"
+        rng = random.Random(7)
+        plates = list(PlateEvent.objects.order_by().values_list("plate", flat=True)[:2000]) or [
+            "AB12CDE"
+        ]
+        now = datetime.now(UTC)
+        count = self.options["requests"]
+
+        def filtered():
+            camera = rng.choice(cameras)
+            since = now - timedelta(days=rng.randint(1, 7))
+            return "/api/events/", {
+                "camera": camera.slug,
+                "since": since.isoformat(),
+                "min_confidence": "0.6",
+            }
+
+        def tolerant():
+            plate = rng.choice(plates)
+            confused = plate.replace("B", "8").replace("O", "0").replace("S", "5")
+            return "/api/events/", {"q": confused}
+
+        def stats():
+            return "/api/events/stats/", {
+                "since": (now - timedelta(days=30)).isoformat(),
+                "until": now.isoformat(),
+                "interval": "day",
+            }
+
+        for name, make, target in (
+            ("list filtered", filtered, 30),
+            ("list q= (OCR-tolerant)", tolerant, 100),
+            ("stats 30 days", stats, 50),
+        ):
+            timings = []
+            for n in range(count + 5):
+                path, params = make()
+                started = time.perf_counter()
+                response = session.get(base_url + path, params=params, timeout=30)
+                elapsed = (time.perf_counter() - started) * 1000
+                if response.status_code != 200:
+                    raise CommandError(f"{name}: {response.status_code} {response.text[:200]}")
+                if n >= 5:  # the first few warm the caches
+                    timings.append(elapsed)
+            p50 = statistics.median(timings)
+            p95 = statistics.quantiles(timings, n=20)[-1]
+            self.stdout.write(f"== {name}: p50 {p50:.1f} ms  p95 {p95:.1f} ms  ({count} calls)")
+            self.results[name] = f"p50 {p50:.1f} ms  p95 {p95:.1f} ms  (target p95 < {target} ms)"
+
+    # --- The reference peer -----------------------------------------------------------------
+
+    def _peer(self):
+        script = settings.BASE_DIR.parent / "shared" / "reference-peer" / "run.sh"
+        if not script.exists():
+            raise CommandError(f"{script} not found.")
+        output = subprocess.run(
+            [str(script), str(self.options["duration"]), str(self.options["clients"])],
+            capture_output=True,
+            text=True,
+            timeout=self.options["duration"] + 600,
+        ).stdout
+        match = re.search(r"RESULT .*", output)
+        if not match:
+            raise CommandError(f"The peer printed no RESULT line:\n{output[-2000:]}")
+        peer = _parse(match.group(0))
+        self.results["reference peer"] = (
+            f"{peer['req_per_s']:,.0f} events/s  p50 {peer['p50_ms']:.1f} ms  "
+            f"p99 {peer['p99_ms']:.1f} ms"
+        )
+        if getattr(self, "single_rate", None):
+            ratio = self.single_rate / peer["req_per_s"]
+            self.results["single / peer"] = f"{ratio:.2f}x (target >= 0.4x)"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(url: str, timeout: float = 30) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise CommandError(f"The server did not answer {url} within {timeout} s.")
+
+
+def _wrk(env: dict, script: str, url: str, connections: int, duration: int) -> dict:
+    threads = max(1, min(2, connections))
+    output = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+            str(LUA_DIR / script),
+            url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+    ).stdout
+    match = re.search(r"RESULT .*", output)
+    if not match:
+        raise CommandError(f"wrk printed no RESULT line:\n{output[-2000:]}")
+    return _parse(match.group(0))
+
+
+def _parse(line: str) -> dict:
+    return {key: float(value) for key, value in re.findall(r"(\w+)=([\d.]+)", line)}
