@@ -1,0 +1,201 @@
+"""The operators' console for exporters and the delivery outbox."""
+
+from django import forms
+from django.contrib import admin, messages
+
+from . import services
+from .models import ExportDelivery, ExporterConfig
+
+
+class ExporterConfigForm(forms.ModelForm):
+    """The secret is write-only here too: never rendered back into the page."""
+
+    url = forms.URLField(
+        max_length=500,
+        assume_scheme="https",
+        help_text=ExporterConfig._meta.get_field("url").help_text,
+    )
+    secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Write-only. Leave empty to keep the current secret.",
+    )
+
+    class Meta:
+        model = ExporterConfig
+        fields = (
+            "name",
+            "kind",
+            "enabled",
+            "url",
+            "method",
+            "headers",
+            "payload_format",
+            "batch_size",
+            "auth_type",
+            "username",
+            "secret",
+            "cameras",
+            "zones",
+            "min_confidence",
+            "plates",
+            "timeout_seconds",
+            "max_attempts",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._stored_secret = self.instance.secret if self.instance.pk else ""
+
+    def clean_secret(self):
+        # Applied before the model's clean(), so "auth needs a secret" sees the kept one.
+        return self.cleaned_data.get("secret") or self._stored_secret
+
+
+class RecentDeliveryInline(admin.TabularInline):
+    """The exporter's 20 latest deliveries."""
+
+    model = ExportDelivery
+    fields = (
+        "id",
+        "status",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "response_ms",
+        "next_attempt_at",
+        "delivered_at",
+        "created_at",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = "recent deliveries"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        exporter_id = (request.resolver_match.kwargs or {}).get("object_id")
+        if not exporter_id or not str(exporter_id).isdigit():
+            return queryset.none()
+        recent = ExportDelivery.objects.filter(exporter_id=exporter_id).order_by("-created_at")
+        return queryset.filter(pk__in=list(recent.values_list("pk", flat=True)[:20]))
+
+
+@admin.register(ExporterConfig)
+class ExporterConfigAdmin(admin.ModelAdmin):
+    form = ExporterConfigForm
+    list_display = ("name", "kind", "url", "auth_type", "enabled", "last_success_at", "last_error")
+    list_filter = ("enabled", "kind", "auth_type")
+    search_fields = ("name", "url")
+    filter_horizontal = ("cameras", "zones")
+    readonly_fields = ("last_success_at", "last_error", "last_error_at", "created_at", "updated_at")
+    inlines = (RecentDeliveryInline,)
+    actions = ("send_test", "enable", "disable", "redeliver_dead")
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "enabled")}),
+        ("Request", {"fields": ("url", "method", "headers", "payload_format", "batch_size")}),
+        ("Authentication", {"fields": ("auth_type", "username", "secret")}),
+        ("Filters", {"fields": ("cameras", "zones", "min_confidence", "plates")}),
+        ("Delivery", {"fields": ("timeout_seconds", "max_attempts")}),
+        (
+            "Status",
+            {
+                "fields": (
+                    "last_success_at",
+                    "last_error",
+                    "last_error_at",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
+    )
+
+    @admin.action(description="Send a test event now", permissions=["change"])
+    def send_test(self, request, queryset):
+        for exporter in queryset:
+            result = services.exporter_test(exporter=exporter)
+            if result.ok:
+                self.message_user(
+                    request,
+                    f"{exporter.name}: HTTP {result.status_code} in {result.response_ms} ms.",
+                )
+            else:
+                self.message_user(
+                    request,
+                    f"{exporter.name}: failed after {result.response_ms} ms — {result.error}",
+                    level=messages.ERROR,
+                )
+
+    @admin.action(description="Enable selected exporters", permissions=["change"])
+    def enable(self, request, queryset):
+        for exporter in queryset:
+            services.exporter_set_enabled(exporter=exporter, enabled=True)
+        self.message_user(request, f"{queryset.count()} exporter(s) enabled.")
+
+    @admin.action(description="Disable selected exporters", permissions=["change"])
+    def disable(self, request, queryset):
+        for exporter in queryset:
+            services.exporter_set_enabled(exporter=exporter, enabled=False)
+        self.message_user(request, f"{queryset.count()} exporter(s) disabled.")
+
+    @admin.action(description="Redeliver their dead deliveries", permissions=["change"])
+    def redeliver_dead(self, request, queryset):
+        count = services.deliveries_redeliver(
+            deliveries=ExportDelivery.objects.filter(
+                exporter__in=queryset, status=ExportDelivery.Status.DEAD
+            )
+        )
+        self.message_user(request, f"{count} dead deliveries queued again.")
+
+
+@admin.register(ExportDelivery)
+class ExportDeliveryAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "exporter",
+        "status",
+        "attempts",
+        "last_status_code",
+        "response_ms",
+        "next_attempt_at",
+        "delivered_at",
+        "created_at",
+    )
+    list_filter = ("status", "exporter")
+    list_select_related = ("exporter",)
+    date_hierarchy = "created_at"
+    search_fields = ("=id", "last_error")
+    actions = ("redeliver",)
+    readonly_fields = (
+        "id",
+        "exporter",
+        "event_list",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "queued_at",
+        "last_status_code",
+        "last_error",
+        "response_ms",
+        "delivered_at",
+        "created_at",
+        "updated_at",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Events")
+    def event_list(self, obj):
+        return ", ".join(str(link.event_id) for link in obj.event_links.all())
+
+    @admin.action(description="Redeliver selected deliveries", permissions=["change"])
+    def redeliver(self, request, queryset):
+        count = services.deliveries_redeliver(deliveries=queryset)
+        self.message_user(request, f"{count} deliveries queued again.")

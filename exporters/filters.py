@@ -1,0 +1,24 @@
+import django_filters
+
+from .models import ExportDelivery, ExporterConfig
+
+
+class ExporterConfigFilter(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+    camera = django_filters.NumberFilter(field_name="cameras")
+
+    class Meta:
+        model = ExporterConfig
+        fields = ("enabled", "kind", "auth_type", "name", "camera")
+
+
+class ExportDeliveryFilter(django_filters.FilterSet):
+    event = django_filters.UUIDFilter(field_name="event_links__event", distinct=True)
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    delivered_after = django_filters.IsoDateTimeFilter(field_name="delivered_at", lookup_expr="gte")
+    delivered_before = django_filters.IsoDateTimeFilter(field_name="delivered_at", lookup_expr="lt")
+
+    class Meta:
+        model = ExportDelivery
+        fields = ("exporter", "status", "event")
