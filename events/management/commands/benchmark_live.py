@@ -1,0 +1,352 @@
+"""manage.py benchmark_live: ingest → websocket client latency of the live stream.
+
+Starts the servers as in production (daphne for /ws/; gunicorn sync workers for the HTTP
+ingest when REDIS_URL is set, else daphne for both, as in the embedded mode), connects
+--clients websocket clients with a user API token, posts single events through
+POST /api/events/ingest/ at --rate events/s for --duration seconds, and measures, for every
+client and event, the time from the start of the POST to the frame's arrival. Then, with
+--find-max, raises the rate until p99 reaches --target-ms (or frames are lost) and reports the
+highest rate that still met it. Not a test: it prints figures.
+
+    manage.py benchmark_live                          # 50 clients at 50 events/s, 20 s
+    manage.py benchmark_live --find-max               # ... then the highest rate under 100 ms
+    manage.py benchmark_live --clients 5 --rate 10 --duration 3     # a smoke run
+
+It adds a camera, devices, a user and token named bench-live-*, and deletes its events after.
+Ingest throttling is switched off for its servers (it limits per device, not what is measured).
+The clients run in this process and share the machine's cores with the servers.
+"""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+
+from cameras.models import Camera
+from cameras.services import device_create, user_token_issue
+from events.models import PlateEvent
+
+ROOT = Path(__file__).resolve().parents[3]
+PREFIX = "bench-live"
+DEVICES = 20  # reads spread over several devices, as in a real site
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+@dataclass
+class RunResult:
+    """The figures of one run at one rate."""
+
+    rate: float
+    clients: int
+    sent: int
+    expected_frames: int
+    latencies_ms: list[float] = field(default_factory=list)
+    ingest_ms: list[float] = field(default_factory=list)
+    ingest_errors: int = 0
+    achieved_rate: float = 0.0
+
+    @property
+    def lost(self) -> int:
+        return self.expected_frames - len(self.latencies_ms)
+
+    def p(self, fraction: float) -> float:
+        return _percentile(self.latencies_ms, fraction) if self.latencies_ms else float("inf")
+
+    def meets(self, target_ms: float) -> bool:
+        return self.lost == 0 and self.ingest_errors == 0 and self.p(0.99) < target_ms
+
+    def line(self) -> str:
+        if not self.latencies_ms:
+            return f"{self.rate:7.0f} ev/s: no frames received ({self.ingest_errors} ingest errors)"
+        return (
+            f"{self.rate:7.0f} ev/s (sent {self.achieved_rate:6.1f}/s) × {self.clients} clients "
+            f"= {self.achieved_rate * self.clients:7.0f} frames/s | latency p50 "
+            f"{self.p(0.5):6.1f} ms  p99 {self.p(0.99):6.1f} ms  max {max(self.latencies_ms):6.1f}"
+            f" ms | ingest p50 {statistics.median(self.ingest_ms):5.1f} ms | lost {self.lost}"
+            f" | ingest errors {self.ingest_errors}"
+        )
+
+
+class Servers:
+    """daphne (websockets, and HTTP in the embedded mode) and gunicorn (HTTP ingest)."""
+
+    def __init__(self, *, http_workers: int, log_dir: Path):
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "anpr.settings",
+            "INGEST_THROTTLE_RATE": "",
+            "LOG_LEVEL": "WARNING",
+        }
+        self.ws_port = _free_port()
+        self.production = bool(settings.REDIS_URL)
+        self.http_port = _free_port() if self.production else self.ws_port
+        self.http_workers = http_workers
+        self.log_dir = log_dir
+        self.processes: list[subprocess.Popen] = []
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.ws_port}/ws/events/"
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.ws_port)]
+        self._spawn("daphne", [*daphne, "anpr.asgi:application"])
+        if self.production:
+            self._spawn(
+                "gunicorn",
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "anpr.wsgi:application",
+                    "--workers",
+                    str(self.http_workers),
+                    "--bind",
+                    f"127.0.0.1:{self.http_port}",
+                ],
+            )
+        for port in {self.ws_port, self.http_port}:
+            self._wait(f"http://127.0.0.1:{port}/health")
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (lives as long as the server)
+        self.processes.append(
+            subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=log)
+        )
+
+    def _wait(self, url: str) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(process.poll() is not None for process in self.processes):
+                raise CommandError(f"a server exited at start; see {self.log_dir}")
+            try:
+                if requests.get(url, timeout=1).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise CommandError(f"{url} did not answer within 60 s")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+class Command(BaseCommand):
+    help = "Measure ingest → websocket client latency of the live stream (p50/p99, max rate)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--clients", type=int, default=50, help="Websocket clients.")
+        parser.add_argument("--rate", type=float, default=50, help="Events per second.")
+        parser.add_argument("--duration", type=float, default=20, help="Seconds per run.")
+        parser.add_argument(
+            "--find-max", action="store_true", help="Then raise the rate until p99 >= target."
+        )
+        parser.add_argument("--target-ms", type=float, default=100, help="p99 target (ms).")
+        parser.add_argument("--max-rate", type=float, default=1000, help="Stop raising here.")
+        parser.add_argument("--senders", type=int, default=16, help="Concurrent HTTP posters.")
+        parser.add_argument("--http-workers", type=int, default=2, help="gunicorn workers.")
+
+    def handle(self, *args, **options):
+        try:
+            import websockets  # noqa: F401
+        except ImportError:
+            raise CommandError("Install the dev requirements (websockets).") from None
+        if settings.EMBEDDED or not settings.REDIS_URL:
+            self.stderr.write(
+                "Not the production setup (PostgreSQL + Redis): figures are for this mode only."
+            )
+        setup = self._setup()
+        servers = Servers(
+            http_workers=options["http_workers"], log_dir=settings.DATA_DIR / "benchmark-live"
+        )
+        http = (
+            f"gunicorn × {options['http_workers']} sync workers" if servers.production else "daphne"
+        )
+        database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
+        self.stdout.write(
+            f"Servers: daphne for /ws/, {http} for the ingest; {database}; {layer}; "
+            f"{options['clients']} clients."
+        )
+        servers.start()
+        try:
+            # Warm-up, not counted: first connections, imports and caches of every worker.
+            self._run(servers, setup, {**options, "duration": 2}, options["rate"])
+            first = self._run(servers, setup, options, options["rate"])
+            self.stdout.write(first.line())
+            if options["find_max"]:
+                self._find_max(servers, setup, options, first)
+        finally:
+            servers.stop()
+            deleted, _ = PlateEvent.objects.filter(device__name__startswith=PREFIX).delete()
+            self.stdout.write(f"Deleted the {deleted} benchmark event(s).")
+
+    def _find_max(self, servers, setup, options, first: RunResult) -> None:
+        target = options["target_ms"]
+        best = first if first.meets(target) else None
+        rate = options["rate"]
+        while best is not None and rate < options["max_rate"]:
+            rate = min(options["max_rate"], rate * 2)
+            result = self._run(servers, setup, options, rate)
+            self.stdout.write(result.line())
+            if not result.meets(target):
+                low, high = best.rate, rate
+                for _ in range(2):  # narrow the step down twice
+                    middle = (low + high) / 2
+                    result = self._run(servers, setup, options, middle)
+                    self.stdout.write(result.line())
+                    if result.meets(target):
+                        best, low = result, middle
+                    else:
+                        high = middle
+                break
+            best = result
+        if best is None:
+            self.stdout.write(
+                f"Highest rate with p99 < {target:.0f} ms: none (not even the first)."
+            )
+        else:
+            self.stdout.write(
+                f"Highest rate with p99 < {target:.0f} ms and no frame lost: {best.rate:.0f} "
+                f"events/s × {best.clients} clients ({best.p(0.99):.1f} ms p99)."
+            )
+
+    # --- Data ---------------------------------------------------------------------------------
+    def _setup(self) -> dict:
+        camera, _ = Camera.objects.get_or_create(
+            slug=f"{PREFIX}-cam",
+            defaults={"name": "Benchmark live camera", "latitude": 52.37, "longitude": 4.89},
+        )
+        keys = []
+        for _ in range(DEVICES):
+            _, issued = device_create(name=f"{PREFIX}-{uuid.uuid4().hex[:8]}", cameras=[camera])
+            keys.append(issued.key)
+        user, _ = get_user_model().objects.get_or_create(username=f"{PREFIX}-viewer")
+        user.groups.add(Group.objects.get(name="viewer"))
+        token = user_token_issue(user=user, name=f"{PREFIX} {datetime.now(UTC):%Y-%m-%d %H:%M}")
+        return {"camera": camera.slug, "keys": keys, "token": token.key}
+
+    # --- One run ------------------------------------------------------------------------------
+    def _run(self, servers: Servers, setup: dict, options: dict, rate: float) -> RunResult:
+        return asyncio.run(self._measure(servers, setup, options, rate))
+
+    async def _measure(self, servers, setup, options, rate) -> RunResult:
+        from websockets.asyncio.client import connect
+
+        clients = options["clients"]
+        total = max(1, int(rate * options["duration"]))
+        run_tag = uuid.uuid4().hex[:4].upper()
+        sent_at: dict[str, float] = {}
+        latencies: list[float] = []
+        origin = f"http://127.0.0.1:{servers.ws_port}"
+        headers = {"Authorization": f"Bearer {setup['token']}"}
+        sockets = [
+            await connect(servers.ws_url, additional_headers=headers, origin=origin)
+            for _ in range(clients)
+        ]
+
+        async def listen(websocket):
+            async for text in websocket:
+                arrived = time.perf_counter()
+                frame = json.loads(text)
+                plate = frame.get("event", {}).get("plate", "")
+                if plate in sent_at:
+                    latencies.append((arrived - sent_at[plate]) * 1000)
+
+        listeners = [asyncio.create_task(listen(websocket)) for websocket in sockets]
+        result = RunResult(rate=rate, clients=clients, sent=0, expected_frames=0)
+        lock = threading.Lock()
+        local = threading.local()
+
+        def post(number: int) -> None:
+            session = getattr(local, "session", None) or requests.Session()
+            local.session = session
+            plate = f"BL{run_tag}{number:06d}"
+            body = {
+                "camera": setup["camera"],
+                "plate": plate,
+                "captured_at": datetime.now(UTC).isoformat(),
+                "event_id": plate,
+                "confidence": 0.9,
+                "vehicle_type": "car",
+            }
+            key = setup["keys"][number % len(setup["keys"])]
+            started = time.perf_counter()
+            sent_at[plate] = started
+            try:
+                response = session.post(
+                    f"{servers.http_url}/api/events/ingest/",
+                    json=body,
+                    headers={"Authorization": f"Token {key}"},
+                    timeout=10,
+                )
+                ok = response.status_code == 201
+            except requests.RequestException:
+                ok = False
+            with lock:
+                result.ingest_ms.append((time.perf_counter() - started) * 1000)
+                if not ok:
+                    result.ingest_errors += 1
+                    sent_at.pop(plate, None)
+
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(options["senders"]) as senders:
+            begin = time.perf_counter()
+            pending = []
+            for number in range(total):
+                due = begin + number / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                pending.append(loop.run_in_executor(senders, post, number))
+            await asyncio.gather(*pending)
+            result.achieved_rate = total / max(1e-9, time.perf_counter() - begin)
+        result.sent = total - result.ingest_errors
+        result.expected_frames = result.sent * clients
+        deadline = time.perf_counter() + 5
+        while len(latencies) < result.expected_frames and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        for task in listeners:
+            task.cancel()
+        await asyncio.gather(*(websocket.close() for websocket in sockets), return_exceptions=True)
+        result.latencies_ms = latencies
+        return result
