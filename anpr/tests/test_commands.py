@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
+from anpr.management.commands.show_config import redacted
 from cameras.models import Camera, EdgeDevice, ModelConfig, SensorSettings, Zone
 from events.models import PlateEvent
 
@@ -55,14 +56,18 @@ def test_show_config_redacts_secrets(settings):
     settings.SECRET_KEY = "very-secret-key-for-this-test"
     settings.METRICS_TOKEN = "scrape-token-for-this-test"
     settings.DATABASE_URL = "postgres://anpr:db-password-here@db:5432/anpr"
-    settings.DATABASES = {
-        "default": {**settings.DATABASES["default"], "PASSWORD": "db-password-here"}
+    settings.CHANNEL_LAYERS = {
+        "default": {"CONFIG": {"hosts": ["redis://:db-password-here@redis:6379/0"]}}
     }
     out, _ = run("show_config", "--all")
     for secret in ("very-secret-key", "scrape-token", "db-password-here"):
         assert secret not in out
     assert 'SECRET_KEY = "***"' in out
     assert "postgres://anpr:***@db:5432/anpr" in out
+    assert "redis://:***@redis:6379/0" in out
+    assert redacted({"default": {"PASSWORD": "pw", "USER": "anpr"}}) == {
+        "default": {"PASSWORD": "***", "USER": "anpr"}
+    }
     assert "EVENT_RETENTION_DAYS = " in out
     as_json, _ = run("show_config", "--json")
     assert "very-secret-key" not in as_json and '"INGEST_THROTTLE_RATE"' in as_json
