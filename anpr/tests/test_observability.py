@@ -191,3 +191,31 @@ def test_websocket_connections_gauge_follows_subscribers(viewer):
         assert _sample("anpr_websocket_connections") == before
 
     async_to_sync(scenario)()
+
+
+def test_metrics_of_several_processes_add_up_through_the_multiprocess_folder(tmp_path):
+    """What gunicorn's workers do: each counts in its own process, /metrics shows the sum."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus")}
+    env.pop("DATABASE_URL", None)  # the metrics of this test need no database
+    env.pop("REDIS_URL", None)
+    env["DATA_DIR"] = str(tmp_path / "data")
+    count = (
+        "import django; django.setup(); from anpr import metrics; "
+        "metrics.EVENTS_ACCEPTED.labels(source='native', camera='north-gate').inc(2)"
+    )
+    for _ in range(2):  # two worker processes, each gone afterwards
+        done = subprocess.run([sys.executable, "-c", count], env=env, capture_output=True)
+        assert done.returncode == 0, done.stderr
+    scrape = (
+        "import django; django.setup(); "
+        "from anpr.metrics import _process_registry; "
+        "import prometheus_client; "
+        "print(prometheus_client.generate_latest(_process_registry()).decode())"
+    )
+    done = subprocess.run([sys.executable, "-c", scrape], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert 'anpr_events_accepted_total{camera="north-gate",source="native"} 4.0' in done.stdout
