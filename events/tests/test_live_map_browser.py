@@ -25,7 +25,11 @@ user.groups.add(Group.objects.get(name="viewer"))
 gate = Camera.objects.create(
     slug="north-gate", name="North gate", latitude=51.5074, longitude=-0.1278
 )
-Camera.objects.create(slug="yard", name="Yard", latitude=51.5084, longitude=-0.1258)
+# Names are operators' text: shown as text, never run as HTML.
+Camera.objects.create(
+    slug="yard", name="Yard <img src=/x onerror=window.pwned=1>", latitude=51.5084,
+    longitude=-0.1258,
+)
 ring = [
     [-0.1285, 51.5070], [-0.1270, 51.5070], [-0.1270, 51.5079], [-0.1285, 51.5079],
     [-0.1285, 51.5070],
@@ -110,6 +114,10 @@ def test_live_reads_arrive_flash_their_camera_and_survive_a_server_restart(stack
         expect(page.locator("path.camera-marker")).to_have_count(2)
         expect(page.locator("path.zone")).to_have_count(1)
         gate_marker = page.locator("path.camera-marker[data-camera]").first
+        page.locator("path.camera-marker").nth(1).hover()
+        expect(page.locator(".leaflet-tooltip")).to_contain_text("Yard <img")
+        assert page.evaluate("window.pwned") is None
+        page.mouse.move(5, 400)  # tooltip away before the screenshot
 
         # A device posts a read: it is listed and its camera flashes within 2 s.
         started = time.monotonic()

@@ -155,7 +155,8 @@
           for (const zone of body.results || []) {
             if (here && String(zone.id) === here[1]) continue;
             L.geoJSON(zone.geometry, { style: FAINT, pmIgnore: true })
-              .bindTooltip(zone.name).addTo(cameraZones);
+              .bindTooltip(Object.assign(document.createElement("span"), { textContent: zone.name }))
+              .addTo(cameraZones);
           }
           if (!editable.getLayers().length) fitAll();
         })

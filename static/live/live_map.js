@@ -73,6 +73,13 @@
     return items;
   }
 
+  /** A tooltip's content as text: Leaflet would parse a string as HTML. */
+  function textLabel(text) {
+    const label = document.createElement("span");
+    label.textContent = text;
+    return label;
+  }
+
   function cameraIdOf(event) {
     return event.camera;
   }
@@ -89,7 +96,7 @@
     if (!marker) return;
     const status = cameraState(camera);
     marker.setStyle({ color: "#fff", fillColor: CAMERA_COLOURS[status] || "#6b7280" });
-    marker.setTooltipContent(`${camera.name} (${status})`);
+    marker.setTooltipContent(textLabel(`${camera.name} (${status})`));
     const element = marker.getElement();
     if (element) element.dataset.status = status;
   }
@@ -118,7 +125,7 @@
       if (camera.latitude === null || camera.longitude === null) continue;
       const marker = L.circleMarker([camera.latitude, camera.longitude], {
         radius: 9, weight: 2, fillOpacity: 0.95, className: `camera-marker camera-${camera.id}`,
-      }).bindTooltip(camera.name).addTo(map);
+      }).bindTooltip(textLabel(camera.name)).addTo(map);
       marker.on("click", () => {
         select.value = String(camera.id);
         select.dispatchEvent(new Event("change"));
@@ -147,7 +154,7 @@
           dashArray: zone.enabled === false ? "4 4" : null,
           className: `zone zone-${zone.kind}`,
         },
-      }).bindTooltip(`${zone.name} (${zone.kind})`).addTo(map);
+      }).bindTooltip(textLabel(`${zone.name} (${zone.kind})`)).addTo(map);
       const layerBounds = layer.getBounds();
       if (layerBounds.isValid()) bounds.push(layerBounds.getSouthWest(), layerBounds.getNorthEast());
     }
@@ -425,6 +432,25 @@
     empty.hidden = list.querySelector(".read:not([hidden])") !== null;
   });
   document.getElementById("filters").addEventListener("submit", (submit) => submit.preventDefault());
+
+  // --- Legend ------------------------------------------------------------------------------
+  const legend = L.control({ position: "bottomleft" });
+  legend.onAdd = () => {
+    const box = L.DomUtil.create("div", "legend");
+    const rows = [
+      ...Object.entries(CAMERA_COLOURS).map(([name, colour]) => [name, colour, "dot"]),
+      ...Object.entries(ZONE_COLOURS).map(([name, colour]) => [`${name} zone`, colour, "area"]),
+    ];
+    for (const [name, colour, shape] of rows) {
+      const row = element("div", "legend-row");
+      const swatch = element("span", `swatch ${shape}`);
+      swatch.style.background = colour;
+      row.append(swatch, document.createTextNode(name));
+      box.appendChild(row);
+    }
+    return box;
+  };
+  legend.addTo(map);
 
   // --- Start -------------------------------------------------------------------------------
   Promise.all([loadCameras(), loadZones()])
