@@ -54,6 +54,10 @@ class Command(BaseCommand):
                     "-p",
                     str(port),
                     "--proxy-headers",
+                    # Our request log (anpr.middleware) masks device keys in paths; daphne's
+                    # own access log would print them.
+                    "--access-log",
+                    os.devnull,
                     "anpr.asgi:application",
                 ],
             )
