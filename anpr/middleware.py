@@ -15,6 +15,7 @@ logger = logging.getLogger("anpr.request")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
+_PROBES = frozenset(("/health", "/liveness", "/ready", "/metrics"))
 
 
 def request_id_from(request) -> str:
@@ -48,6 +49,8 @@ class RequestIdMiddleware:
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request.request_id
             level = logging.ERROR if response.status_code >= 500 else logging.INFO
+            if request.path in _PROBES and response.status_code < 400:
+                level = logging.DEBUG  # health checks and scrapes every few seconds: noise
             logger.log(
                 level,
                 "%s %s %s",
