@@ -428,6 +428,9 @@ EVENT_UPLOAD_MAX_BYTES = env_int(
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024, minimum=1024)
 # Seconds between runs of the statistics rollup (Celery beat; also `manage.py rollup_stats`).
 STATS_ROLLUP_INTERVAL = env_float("STATS_ROLLUP_INTERVAL", 60.0)
+# Seconds a statistics answer is cached at most (it is dropped anyway when the rollup runs);
+# 0 computes every answer afresh.
+STATS_CACHE_SECONDS = env_int("STATS_CACHE_SECONDS", 60, minimum=0)
 CELERY_BEAT_SCHEDULE["events-stats-rollup"] = {
     "task": "events.tasks.event_statistics_rollup",
     "schedule": STATS_ROLLUP_INTERVAL,

@@ -141,3 +141,38 @@ def event_statistics(
         "distinct_plates": raw.aggregate(n=Count("plate", distinct=True))["n"],
         "top_plates": top_plates,
     }
+
+
+def event_statistics_cached(**query) -> dict:
+    """event_statistics, cached until the rollup next changes (its latest rolled_at is part
+    of the key) and at most STATS_CACHE_SECONDS: the distinct and top plates of a month are
+    a scan of the raw rows that dashboards would otherwise repeat every few seconds."""
+    from django.core.cache import cache
+
+    seconds = settings.STATS_CACHE_SECONDS
+    if not seconds:
+        return event_statistics(**query)
+    generation = EventStatistics.objects.order_by("-rolled_at").values_list("rolled_at", flat=True)
+    generation = generation.first()
+    start = hour_floor(query["since"])
+    end = hour_floor(query["until"])
+    if end < query["until"]:
+        end += timedelta(hours=1)
+    key = "events:stats:" + "|".join(
+        str(part)
+        for part in (
+            generation.timestamp() if generation else 0,
+            settings.TIME_ZONE,
+            start.timestamp(),
+            end.timestamp(),
+            query.get("interval"),
+            query.get("camera"),
+            query.get("zone"),
+            query.get("top"),
+        )
+    )
+    body = cache.get(key)
+    if body is None:
+        body = event_statistics(**query)
+        cache.set(key, body, seconds)
+    return body

@@ -1,6 +1,10 @@
 """API representations of events (read-only: events are written by the ingest service)."""
 
+import uuid
+from datetime import datetime
+
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework import serializers
 
 from ..models import PlateEvent
@@ -17,6 +21,45 @@ class PlateEventSerializer(serializers.ModelSerializer):
         exclude = ("idempotency_key", "plate_image", "frame_image")
         read_only_fields = [f.name for f in PlateEvent._meta.concrete_fields]
 
+    def to_representation(self, event):
+        """The same output as ModelSerializer's (a test holds them equal), built directly:
+        a page of 50 events renders several times faster."""
+        if self._plain is None:
+            PlateEventSerializer._plain = tuple(
+                (name, field.source_attrs[0] if field.source != "*" else name)
+                for name, field in self.fields.items()
+                if name not in self._computed
+            )
+        data = {}
+        for name, attribute in self._plain:
+            value = getattr(event, attribute)
+            if isinstance(value, datetime):
+                value = _datetime(value)
+            elif isinstance(value, uuid.UUID):
+                value = str(value)
+            data[name] = value
+        data["camera"] = event.camera_id
+        data["zone"] = event.zone_id
+        data["device"] = event.device_id
+        data["camera_slug"] = event.camera.slug
+        data["zone_name"] = event.zone.name if event.zone_id else None
+        data["plate_image_url"] = self._image_url(event, "plate")
+        data["frame_image_url"] = self._image_url(event, "frame")
+        return data
+
+    _plain = None
+    _computed = frozenset(
+        (
+            "camera",
+            "zone",
+            "device",
+            "camera_slug",
+            "zone_name",
+            "plate_image_url",
+            "frame_image_url",
+        )
+    )
+
     def _image_url(self, event, kind) -> str | None:
         if not getattr(event, f"{kind}_image"):
             return None
@@ -31,6 +74,12 @@ class PlateEventSerializer(serializers.ModelSerializer):
     def get_frame_image_url(self, event) -> str | None:
         """The full frame, served to signed-in users allowed to view events."""
         return self._image_url(event, "frame")
+
+
+def _datetime(value: datetime) -> str:
+    """As DRF renders it: in the current time zone, ISO 8601, UTC as Z."""
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class EventStatisticsQuerySerializer(serializers.Serializer):

@@ -68,7 +68,8 @@ class PlateEventViewSet(viewsets.ReadOnlyModelViewSet):
 class EventStatisticsView(APIView):
     """Counts per hour or day (in the TIME_ZONE setting), per camera and zone, the average
     confidence (from the hourly rollup, kept current every STATS_ROLLUP_INTERVAL seconds),
-    distinct plates and the top plates (from the events themselves) for a window."""
+    distinct plates and the top plates (from the events themselves) for a window. Answers are
+    cached until the next rollup (at most STATS_CACHE_SECONDS)."""
 
     queryset = EventStatistics.objects.none()  # for ModelRolePermission: view_eventstatistics
 
@@ -84,7 +85,7 @@ class EventStatisticsView(APIView):
         since = params.get("since") or until - timedelta(hours=24)
         if until - since > timedelta(days=366):
             raise ValidationError({"since": ["The window is at most 366 days."]})
-        body = selectors.event_statistics(
+        body = selectors.event_statistics_cached(
             since=since,
             until=until,
             interval=params["interval"],

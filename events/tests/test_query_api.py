@@ -159,3 +159,37 @@ def test_events_are_read_only_even_for_operators(operator_client, method):
     response = getattr(operator_client, method)(f"{URL}{event.id}/", {}, format="json")
     assert response.status_code in (403, 405)
     assert PlateEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_the_fast_representation_equals_drfs(viewer_client, device_with_key, rf):
+    """PlateEventSerializer builds its dict by hand for speed; it must say exactly what the
+    declared ModelSerializer fields say."""
+    from rest_framework import serializers as drf
+
+    from events.api.serializers import PlateEventSerializer
+
+    device, _ = device_with_key
+    zone = ZoneFactory(camera=device.cameras.get(), name="Lane")
+    [result] = plate_events_ingest(
+        device=device,
+        reads=[
+            ReadIn(
+                plate="AB12CDE",
+                captured_at="2026-11-20T10:00:00.123456+02:00",
+                confidence=0.5,
+                zone="Lane",
+                candidates=[{"plate": "AB12C0E", "confidence": 0.4}],
+                plate_box=[1, 2, 3, 4],
+                metadata={"lane": 1},
+                plate_image=ImageIn(image_bytes()),
+            )
+        ],
+    )
+    event = PlateEvent.objects.select_related("camera", "zone").get(pk=result.id)
+    request = rf.get("/api/events/")
+    fast = PlateEventSerializer(event, context={"request": request}).data
+    slow = drf.ModelSerializer.to_representation(
+        PlateEventSerializer(context={"request": request}), event
+    )
+    assert fast == dict(slow)
+    assert event.zone == zone and fast["zone_name"] == "Lane"

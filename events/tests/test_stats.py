@@ -31,6 +31,12 @@ def _assert_rollup_equals_raw():
     assert per_camera_rolled == per_camera_raw
 
 
+@pytest.fixture(autouse=True)
+def _fresh_answers(settings):
+    """Each test computes its answers (the cache test turns caching back on)."""
+    settings.STATS_CACHE_SECONDS = 0
+
+
 @pytest.fixture
 def spread(db):
     """30 events over three hours, two cameras, a zone, and one without a confidence."""
@@ -137,3 +143,15 @@ def test_stats_refuse_bad_windows_and_devices(viewer_client, device_client):
     )
     assert response.status_code == 400 and "until" in response.json()["errors"]
     assert device_client.get(URL).status_code == 403
+
+
+def test_answers_are_cached_until_the_next_rollup(spread, viewer_client, settings):
+    settings.STATS_CACHE_SECONDS = 300
+    north, _, _ = spread
+    event_statistics_rollup()
+    params = {"since": T0.isoformat(), "until": (T0 + timedelta(hours=3)).isoformat()}
+    assert viewer_client.get(URL, params).json()["total"] == 30
+    PlateEventFactory(camera=north, captured_at=T0 + timedelta(minutes=1))
+    assert viewer_client.get(URL, params).json()["total"] == 30  # served from the cache
+    event_statistics_rollup()
+    assert viewer_client.get(URL, params).json()["total"] == 31  # the rollup moved on

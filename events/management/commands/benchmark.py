@@ -356,7 +356,18 @@ class Command(BaseCommand):
             confused = plate.replace("B", "8").replace("O", "0").replace("S", "5")
             return "/api/events/", {"q": confused}
 
-        def stats():
+        shifts = iter(rng.sample(range(10 * count + 10), count + 5))
+
+        def stats_cold():
+            # A window no earlier call asked for: computed, not served from the cache.
+            until = now - timedelta(hours=next(shifts))
+            return "/api/events/stats/", {
+                "since": (until - timedelta(days=30)).isoformat(),
+                "until": until.isoformat(),
+                "interval": "day",
+            }
+
+        def stats_cached():
             return "/api/events/stats/", {
                 "since": (now - timedelta(days=30)).isoformat(),
                 "until": now.isoformat(),
@@ -366,7 +377,8 @@ class Command(BaseCommand):
         for name, make, target in (
             ("list filtered", filtered, 30),
             ("list q= (OCR-tolerant)", tolerant, 100),
-            ("stats 30 days", stats, 50),
+            ("stats 30 days (computed)", stats_cold, 50),
+            ("stats 30 days (cached)", stats_cached, 50),
         ):
             timings = []
             for n in range(count + 5):
