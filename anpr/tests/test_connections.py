@@ -57,7 +57,8 @@ def _serve(command: list[str], port: int, env: dict):
         try:
             requests.get(f"http://127.0.0.1:{port}/health", timeout=1)
             return process
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Refused before the socket listens; a timeout while a worker is still booting.
             if process.poll() is not None:
                 raise AssertionError(process.stderr.read().decode()[-2000:]) from None
             time.sleep(0.2)

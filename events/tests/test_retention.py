@@ -322,3 +322,34 @@ def test_statistics_rollups_survive_the_purge_so_charts_keep_their_history(purge
     after = sorted(EventStatistics.objects.values_list("bucket", "camera_id", "event_count"))
     assert set(before) <= set(after)  # the purged hours still count their three events
     assert sum(count for *_, count in after) == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_the_nightly_purge_from_the_broker(settings):
+    """The beat entry's message, through the configured broker (Redis with REDIS_URL, else the
+    filesystem broker), to a real worker (a thread of this process, so it sees the test
+    database)."""
+    import time
+
+    from celery.contrib.testing.worker import start_worker
+
+    from anpr.celery import app
+    from anpr.tasks import events_purge_scheduled
+
+    expired = event_at(timezone.now() - timedelta(days=31), images=True)
+    kept = event_at(timezone.now() - timedelta(days=29))
+    files = media_files(settings.MEDIA_ROOT)
+    assert len(files) == 2
+    with app.connection_for_write() as connection:
+        connection.default_channel.queue_purge(app.conf.task_default_queue)
+    with start_worker(app, pool="threads", concurrency=1, perform_ping_check=False):
+        app.send_task(settings.CELERY_BEAT_SCHEDULE["events-purge"]["task"])
+        deadline = time.monotonic() + 30
+        while not PurgeRun.objects.filter(finished_at__isnull=False).exists():
+            assert time.monotonic() < deadline, "the worker did not run the purge"
+            time.sleep(0.2)
+    assert events_purge_scheduled.name == settings.CELERY_BEAT_SCHEDULE["events-purge"]["task"]
+    assert remaining() == {kept.pk}
+    assert not PlateEvent.objects.filter(pk=expired.pk).exists()
+    assert media_files(settings.MEDIA_ROOT) == []  # the files went after the commit
+    assert PurgeRun.objects.get().trigger == PurgeRun.Trigger.SCHEDULE
