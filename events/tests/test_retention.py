@@ -207,13 +207,15 @@ def test_a_batch_delivery_that_also_carried_a_kept_event_stays(purge):
     assert list(ExportDelivery.objects.get(pk=delivery.pk).events.all()) == [kept]
 
 
-def test_each_run_is_recorded_and_visible_in_admin(purge, admin_user, client):
+def test_each_run_is_recorded_and_visible_in_admin(purge, admin_user, viewer, client):
     event_at(NOW - timedelta(days=45))
     purge()
     run = PurgeRun.objects.get()
     assert run.trigger == PurgeRun.Trigger.COMMAND
     assert run.events_deleted == 1 and run.finished_at and not run.error
     assert run.options["events"]["default"] == (NOW - timedelta(days=30)).isoformat()
+    client.force_login(viewer)  # not staff: the console is not for them
+    assert client.get("/admin/events/purgerun/").status_code == 302
     client.force_login(admin_user)
     page = client.get("/admin/events/purgerun/")
     assert page.status_code == 200 and b"Nightly schedule" in page.content
