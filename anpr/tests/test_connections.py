@@ -55,7 +55,7 @@ def _serve(command: list[str], port: int, env: dict):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            requests.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            requests.get(f"http://127.0.0.1:{port}/health", timeout=5)
             return process
         except (requests.ConnectionError, requests.Timeout):
             # Refused before the socket listens; a timeout while a worker is still booting.
