@@ -4,6 +4,7 @@ camera flashes within 2 s; reads stored while the server was down appear after i
 Run with `pytest -m browser` (a separate invocation; see setup.cfg).
 """
 
+import json
 import time
 from datetime import UTC, datetime
 
@@ -11,6 +12,7 @@ import pytest
 import requests
 
 from .browser import OUTPUT, ServerStack, launch_chromium, sign_in
+from .images import image_bytes
 
 pytestmark = pytest.mark.browser
 
@@ -70,22 +72,28 @@ def stack(tmp_path):
     server.destroy()
 
 
-def post_read(stack, key: str, plate: str, event_id: str) -> None:
-    response = requests.post(
-        f"{stack.url}/api/events/ingest/",
-        json={
-            "camera": "north-gate",
-            "plate": plate,
-            "captured_at": datetime.now(UTC).isoformat(),
-            "event_id": event_id,
-            "confidence": 0.93,
-            "vehicle_type": "car",
-            "vehicle_color": "blue",
-            "vehicle_make": "Volvo",
-        },
-        headers={"Authorization": f"Token {key}"},
-        timeout=10,
-    )
+def post_read(stack, key: str, plate: str, event_id: str, *, images: bool = False) -> None:
+    event = {
+        "camera": "north-gate",
+        "plate": plate,
+        "captured_at": datetime.now(UTC).isoformat(),
+        "event_id": event_id,
+        "confidence": 0.93,
+        "vehicle_type": "car",
+        "vehicle_color": "blue",
+        "vehicle_make": "Volvo",
+    }
+    headers = {"Authorization": f"Token {key}"}
+    url = f"{stack.url}/api/events/ingest/"
+    if images:  # multipart: the event's JSON plus a plate crop and a full frame
+        files = {
+            "plate_image": ("plate.jpg", image_bytes("JPEG", (120, 30)), "image/jpeg"),
+            "frame_image": ("frame.jpg", image_bytes("JPEG", (640, 360)), "image/jpeg"),
+        }
+        data = {"event": json.dumps(event)}
+        response = requests.post(url, data=data, files=files, headers=headers, timeout=10)
+    else:
+        response = requests.post(url, json=event, headers=headers, timeout=10)
     assert response.status_code == 201, response.text
 
 
@@ -121,13 +129,17 @@ def test_live_reads_arrive_flash_their_camera_and_survive_a_server_restart(stack
 
         # A device posts a read: it is listed and its camera flashes within 2 s.
         started = time.monotonic()
-        post_read(stack, seeded["key"], "LIVE123", "live-1")
+        post_read(stack, seeded["key"], "LIVE123", "live-1", images=True)
         expect(page.locator('.read[data-plate="LIVE123"]')).to_have_count(1, timeout=2_000)
         page.wait_for_function(
             "document.querySelector('path.camera-marker[data-flashed-at]') !== null",
             timeout=2_000,
         )
         assert time.monotonic() - started < 2.0
+        thumbnail = page.locator('.read[data-plate="LIVE123"] img')
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth === 120", arg=thumbnail.element_handle()
+        )
         expect(gate_marker).to_have_attribute("data-status", "online")
         page.screenshot(path=str(OUTPUT / "live_map.png"))
 
@@ -157,6 +169,10 @@ def test_live_reads_arrive_flash_their_camera_and_survive_a_server_restart(stack
         expect(detail).to_be_visible()
         expect(detail).to_contain_text("LIVE123")
         expect(detail).to_contain_text("blue Volvo")
+        full = detail.locator("img.frame-image-url")
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth === 640", arg=full.element_handle()
+        )
         page.keyboard.press("Escape")
 
         # Phone width: the map and the list are both on screen, nothing wider than it.
