@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -49,9 +50,9 @@ def _connections_to(database: str) -> int:
 
 
 def _serve(command: list[str], port: int, env: dict):
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    # Logs go to a file: an unread pipe fills up and would stall the server mid-test.
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -60,7 +61,8 @@ def _serve(command: list[str], port: int, env: dict):
         except (requests.ConnectionError, requests.Timeout):
             # Refused before the socket listens; a timeout while a worker is still booting.
             if process.poll() is not None:
-                raise AssertionError(process.stderr.read().decode()[-2000:]) from None
+                log.seek(0)
+                raise AssertionError(log.read().decode()[-2000:]) from None
             time.sleep(0.2)
     process.kill()
     raise AssertionError("server did not start")
