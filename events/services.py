@@ -507,9 +507,9 @@ def _events_store(*, device: EdgeDevice, items: list["_Valid"]) -> list[IngestRe
             created = []
             for item in items:
                 row = item.row
-                first_id = existing.get(row[_INDEX["idempotency_key"]])
-                if first_id is not None:
-                    results.append(IngestResult(DUPLICATE, id=first_id))
+                key = row[_INDEX["idempotency_key"]]
+                if key in existing:
+                    results.append(IngestResult(DUPLICATE, id=existing[key]))
                     continue
                 for name, content in item.images:
                     _image_write(row[_INDEX[name]], content, written)
@@ -544,7 +544,8 @@ def _images_delete(names: list[str]) -> None:
 
 def _rows_insert(*, device: EdgeDevice, rows: list[list]) -> dict[str, uuid.UUID]:
     """Insert the rows, skipping those whose (device, key) exists; returns {key: first id}
-    for the skipped ones. One INSERT statement (plus one SELECT if any were duplicates)."""
+    for every skipped row (None if that row vanished meanwhile). One INSERT statement, plus
+    one SELECT if any were skipped."""
     if connection.vendor == "postgresql":
         return _rows_insert_postgresql(device=device, rows=rows)
     return _rows_insert_generic(device=device, rows=rows)
@@ -588,7 +589,8 @@ def _rows_insert_postgresql(*, device, rows) -> dict[str, uuid.UUID]:
         if len(inserted) == len(rows):
             return {}
         skipped = [row[_INDEX["idempotency_key"]] for row in rows if row[0] not in inserted]
-        return _first_ids(device=device, keys=skipped)
+        first = _first_ids(device=device, keys=skipped)
+        return {key: first.get(key) for key in skipped}
 
 
 def _rows_insert_generic(*, device, rows) -> dict[str, uuid.UUID]:
@@ -609,9 +611,13 @@ def _rows_insert_generic(*, device, rows) -> dict[str, uuid.UUID]:
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, prepared)
-    first = _first_ids(device=device, keys=[row[_INDEX["idempotency_key"]] for row in rows])
-    ours = {row[0] for row in rows}
-    return {key: first_id for key, first_id in first.items() if first_id not in ours}
+    key_index = _INDEX["idempotency_key"]
+    first = _first_ids(device=device, keys=[row[key_index] for row in rows])
+    return {
+        row[key_index]: first.get(row[key_index])
+        for row in rows
+        if first.get(row[key_index]) != row[0]
+    }
 
 
 def _first_ids(*, device, keys: list[str]) -> dict[str, uuid.UUID]:

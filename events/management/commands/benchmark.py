@@ -262,9 +262,14 @@ class Command(BaseCommand):
                     "LOG_LEVEL": "WARNING",
                 }
                 gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+                # The production configuration (deploy/gunicorn.conf.py), on a free port.
+                conf = settings.BASE_DIR / "deploy" / "gunicorn.conf.py"
+                env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
+                env["WEB_CONCURRENCY"] = str(command.options["workers"])
                 self.process = subprocess.Popen(
                     [
                         gunicorn,
+                        *(["-c", str(conf)] if conf.exists() else []),
                         "anpr.wsgi",
                         "--bind",
                         f"127.0.0.1:{port}",
@@ -284,8 +289,8 @@ class Command(BaseCommand):
                 url = f"http://127.0.0.1:{port}"
                 _wait_for(url + "/health")
                 command.stdout.write(
-                    f"== server: gunicorn anpr.wsgi, {command.options['workers']} sync workers "
-                    f"at {url} (pid {self.process.pid})"
+                    f"== server: gunicorn anpr.wsgi ({conf.name if conf.exists() else 'defaults'}"
+                    f"), {command.options['workers']} sync workers at {url}"
                 )
                 return url
 
