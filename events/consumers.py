@@ -24,12 +24,16 @@ Protocol (JSON text frames):
   stays open.
 """
 
+import asyncio
 import json
+import logging
+import weakref
 from dataclasses import asdict, dataclass
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 
 from anpr.metrics import WEBSOCKET_CONNECTIONS
 
@@ -128,9 +132,73 @@ def _confidence(raw) -> float | None:
     return value
 
 
+logger = logging.getLogger(__name__)
+
+
 @database_sync_to_async
 def _may_view_events(user) -> bool:
     return user.has_perm("events.view_plateevent")
+
+
+class ProcessFanOut:
+    """This process's one membership of the events group, shared by its consumers.
+
+    With a channel per consumer, a broadcast costs one layer message per client (50 clients:
+    50 Redis pushes, 50 round trips and decodes in daphne, and channels' per-message
+    database-connection check on a thread). Here it costs one per web process, handed to each
+    consumer's handler in memory; every consumer still applies its own filter. Created per
+    event loop (daphne has one; tests make several) and left when the last consumer goes.
+    """
+
+    _per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ProcessFanOut]" = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self):
+        self.consumers: set[EventStreamConsumer] = set()
+        self.channel: str | None = None
+        self.pump: asyncio.Task | None = None
+        self.lock = asyncio.Lock()
+
+    @classmethod
+    def current(cls) -> "ProcessFanOut":
+        loop = asyncio.get_running_loop()
+        if loop not in cls._per_loop:
+            cls._per_loop[loop] = cls()
+        return cls._per_loop[loop]
+
+    async def join(self, consumer: "EventStreamConsumer") -> None:
+        async with self.lock:
+            self.consumers.add(consumer)
+            if self.pump is None:
+                layer = get_channel_layer()
+                self.channel = await layer.new_channel()
+                await layer.group_add(EVENTS_GROUP, self.channel)
+                self.pump = asyncio.create_task(self._deliver_forever(layer, self.channel))
+
+    async def leave(self, consumer: "EventStreamConsumer") -> None:
+        async with self.lock:
+            self.consumers.discard(consumer)
+            if self.consumers or self.pump is None:
+                return
+            self.pump.cancel()
+            await get_channel_layer().group_discard(EVENTS_GROUP, self.channel)
+            self.pump = self.channel = None
+
+    async def _deliver_forever(self, layer, channel: str) -> None:
+        while True:
+            try:
+                message = await layer.receive(channel)
+            except Exception:  # Redis restarting: keep the clients, try again shortly
+                logger.exception("live stream: receiving from the channel layer failed")
+                await asyncio.sleep(1)
+                continue
+            handler_name = message["type"].replace(".", "_")
+            for consumer in tuple(self.consumers):
+                try:
+                    await getattr(consumer, handler_name)(message)
+                except Exception:  # one broken client must not silence the others
+                    logger.exception("live stream: delivering %s failed", message["type"])
 
 
 class EventStreamConsumer(AsyncWebsocketConsumer):
@@ -153,14 +221,14 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             await self._send_error("invalid_filter", "The filter is not valid.", error.errors)
             await self.close(code=CLOSE_BAD_REQUEST)
             return
-        await self.channel_layer.group_add(EVENTS_GROUP, self.channel_name)
+        await ProcessFanOut.current().join(self)
         self.joined = True
         WEBSOCKET_CONNECTIONS.inc()
 
     async def disconnect(self, code):
         if getattr(self, "joined", False):
             WEBSOCKET_CONNECTIONS.dec()
-            await self.channel_layer.group_discard(EVENTS_GROUP, self.channel_name)
+            await ProcessFanOut.current().leave(self)
 
     # --- Client → server: one handler per message type ---------------------------------------
 
@@ -207,7 +275,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
 
     client_handlers = {"filter": on_filter, "ping": on_ping}
 
-    # --- Channel layer → client (message types sent by events.broadcast) ---------------------
+    # --- Channel layer → client (message types sent by events.broadcast, via ProcessFanOut) --
 
     async def events_created(self, message: dict):
         await self._forward(message["frames"])
