@@ -193,3 +193,16 @@ def test_the_fast_representation_equals_drfs(viewer_client, device_with_key, rf)
     )
     assert fast == dict(slow)
     assert event.zone == zone and fast["zone_name"] == "Lane"
+
+
+def test_search_allows_one_character_off_on_postgresql_and_stays_narrow(viewer_client):
+    from django.db import connection
+
+    target = PlateEventFactory(plate_raw="AB12CDE")
+    unrelated = PlateEventFactory(plate_raw="AB99XYZ")
+    off_by_one = set(_ids(viewer_client.get(URL, {"q": "AB13CDE"})))
+    missing_one = set(_ids(viewer_client.get(URL, {"q": "AB12CD"})))
+    assert str(unrelated.id) not in off_by_one | missing_one
+    assert str(target.id) in missing_one  # SQLite: as a substring of the key
+    if connection.vendor == "postgresql":
+        assert str(target.id) in off_by_one  # trigram similarity
