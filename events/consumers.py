@@ -39,6 +39,8 @@ from anpr.metrics import WEBSOCKET_CONNECTIONS
 
 from .broadcast import EVENTS_GROUP
 
+logger = logging.getLogger(__name__)
+
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -132,9 +134,6 @@ def _confidence(raw) -> float | None:
     return value
 
 
-logger = logging.getLogger(__name__)
-
-
 @database_sync_to_async
 def _may_view_events(user) -> bool:
     return user.has_perm("events.view_plateevent")
@@ -148,7 +147,11 @@ class ProcessFanOut:
     database-connection check on a thread). Here it costs one per web process, handed to each
     consumer's handler in memory; every consumer still applies its own filter. Created per
     event loop (daphne has one; tests make several) and left when the last consumer goes.
+    The membership is renewed every minute: channel layers end memberships that are old
+    (group_expiry) or whose channel let a message expire, and this one lives for days.
     """
+
+    renew_every = 60  # seconds
 
     _per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ProcessFanOut]" = (
         weakref.WeakKeyDictionary()
@@ -158,6 +161,7 @@ class ProcessFanOut:
         self.consumers: set[EventStreamConsumer] = set()
         self.channel: str | None = None
         self.pump: asyncio.Task | None = None
+        self.renewal: asyncio.Task | None = None
         self.lock = asyncio.Lock()
 
     @classmethod
@@ -175,6 +179,7 @@ class ProcessFanOut:
                 self.channel = await layer.new_channel()
                 await layer.group_add(EVENTS_GROUP, self.channel)
                 self.pump = asyncio.create_task(self._deliver_forever(layer, self.channel))
+                self.renewal = asyncio.create_task(self._renew_forever(layer, self.channel))
 
     async def leave(self, consumer: "EventStreamConsumer") -> None:
         async with self.lock:
@@ -182,8 +187,17 @@ class ProcessFanOut:
             if self.consumers or self.pump is None:
                 return
             self.pump.cancel()
+            self.renewal.cancel()
             await get_channel_layer().group_discard(EVENTS_GROUP, self.channel)
-            self.pump = self.channel = None
+            self.pump = self.renewal = self.channel = None
+
+    async def _renew_forever(self, layer, channel: str) -> None:
+        while True:
+            await asyncio.sleep(self.renew_every)
+            try:
+                await layer.group_add(EVENTS_GROUP, channel)
+            except Exception:
+                logger.exception("live stream: renewing the group membership failed")
 
     async def _deliver_forever(self, layer, channel: str) -> None:
         while True:
@@ -207,23 +221,30 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
     stream_filter = StreamFilter()
 
     async def connect(self):
+        # Subscribed before accepted: a client that sees the connection open misses nothing.
+        # Refusals are accepted too, then closed with their code (see the module docstring).
         user = self.scope.get("user")
-        await self.accept()
         if self.scope.get("token_refused") or user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self._refuse(CLOSE_UNAUTHENTICATED)
             return
         if not await _may_view_events(user):
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self._refuse(CLOSE_FORBIDDEN)
             return
         try:
             self.stream_filter = StreamFilter.from_query_string(self.scope["query_string"])
         except FilterError as error:
-            await self._send_error("invalid_filter", "The filter is not valid.", error.errors)
-            await self.close(code=CLOSE_BAD_REQUEST)
+            await self._refuse(CLOSE_BAD_REQUEST, error.errors)
             return
         await ProcessFanOut.current().join(self)
         self.joined = True
         WEBSOCKET_CONNECTIONS.inc()
+        await self.accept()
+
+    async def _refuse(self, code: int, filter_errors: dict | None = None):
+        await self.accept()
+        if filter_errors:
+            await self._send_error("invalid_filter", "The filter is not valid.", filter_errors)
+        await self.close(code=code)
 
     async def disconnect(self, code):
         if getattr(self, "joined", False):

@@ -25,7 +25,12 @@ from anpr.asgi import application
 from cameras.services import device_create, user_token_issue, user_token_revoke
 from cameras.tests.factories import CameraFactory, ZoneFactory
 from events.broadcast import EVENTS_GROUP
-from events.consumers import CLOSE_BAD_REQUEST, CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from events.consumers import (
+    CLOSE_BAD_REQUEST,
+    CLOSE_FORBIDDEN,
+    CLOSE_UNAUTHENTICATED,
+    ProcessFanOut,
+)
 from events.models import PlateEvent
 from events.reads import ReadIn
 from events.services import plate_event_update, plate_events_ingest
@@ -430,5 +435,22 @@ def test_over_redis_an_event_reaches_clients_of_every_web_process(site, settings
             await elsewhere.close_pools()
             await first.disconnect()
             await second.disconnect()
+
+    run(scenario)
+
+
+def test_a_lost_group_membership_is_renewed(site, monkeypatch):
+    # Channel layers end old memberships (group_expiry) and those of a channel that let a
+    # message expire; the process's membership outlives both, so it renews itself.
+    monkeypatch.setattr(ProcessFanOut, "renew_every", 0.05)
+
+    async def scenario():
+        communicator = await open_stream(site["headers"])
+        fan_out = ProcessFanOut.current()
+        await get_channel_layer().group_discard(EVENTS_GROUP, fan_out.channel)  # as expiry does
+        await asyncio.sleep(0.3)
+        await ingest(site["device"], read(site["gate"], "BACK1"))
+        assert (await next_frame(communicator))["event"]["plate"] == "BACK1"
+        await communicator.disconnect()
 
     run(scenario)
