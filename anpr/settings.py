@@ -220,8 +220,9 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels -------------------------------------------------------------------------------
-# A slow websocket client must never slow ingest: a full channel drops its messages (capacity)
-# and undelivered ones expire, rather than making group_send wait.
+# Ingest must never wait for the live stream: a full channel drops its messages (capacity) and
+# undelivered ones expire, rather than making group_send wait. Each web process holds one
+# channel for the stream, shared by its websocket clients (events.consumers.ProcessFanOut).
 CHANNEL_CAPACITY = env_int("CHANNEL_CAPACITY", 200, minimum=1)
 CHANNEL_EXPIRY = env_int("CHANNEL_EXPIRY", 30, minimum=1)
 CHANNEL_PREFIX = os.environ.get("CHANNEL_PREFIX", "anpr")
