@@ -374,7 +374,9 @@
       state.attempts = 0;
       startPing(socket);
       try {
-        if (state.connectedOnce) await catchUp();
+        // Missed reads after a drop; the latest ones on the first connect (or when none
+        // was shown yet, as there is no server time to catch up from).
+        if (state.connectedOnce && state.lastReceivedAt) await catchUp();
         else await backfill();
         state.connectedOnce = true;
         setConnection("live", "Live");
