@@ -57,16 +57,30 @@ class PlateEvent(models.Model):
         UNKNOWN = "unknown", "Unknown"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No single-column indexes on the foreign keys: the composite indexes below start with
+    # them, and every index costs each ingest.
     device = models.ForeignKey(
-        EdgeDevice, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+        EdgeDevice,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+        db_index=False,
     )
     idempotency_key = models.CharField(
         max_length=128,
         help_text="The device's event id, or a digest of camera + capture time + plate.",
     )
-    camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="events")
+    camera = models.ForeignKey(
+        Camera, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     zone = models.ForeignKey(
-        Zone, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+        Zone,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+        db_index=False,
     )
     plate_raw = models.CharField(max_length=32, help_text="The plate as the camera read it.")
     plate = models.CharField(max_length=32, help_text="Upper-case letters and digits only.")

@@ -31,10 +31,11 @@ class PlateEventSerializer(serializers.ModelSerializer):
                 if name not in self._computed
             )
         data = {}
+        zone = timezone.get_current_timezone()  # once: each lookup goes through asgiref
         for name, attribute in self._plain:
             value = getattr(event, attribute)
             if isinstance(value, datetime):
-                value = _datetime(value)
+                value = _datetime(value, zone)
             elif isinstance(value, uuid.UUID):
                 value = str(value)
             data[name] = value
@@ -76,9 +77,9 @@ class PlateEventSerializer(serializers.ModelSerializer):
         return self._image_url(event, "frame")
 
 
-def _datetime(value: datetime) -> str:
+def _datetime(value: datetime, zone) -> str:
     """As DRF renders it: in the current time zone, ISO 8601, UTC as Z."""
-    text = timezone.localtime(value).isoformat()
+    text = value.astimezone(zone).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
