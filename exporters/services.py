@@ -11,6 +11,7 @@ id"; the row decides whether anything is sent, so duplicate or late messages are
 import logging
 import random
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -71,20 +72,22 @@ def _enqueue(ids, *, countdown: float | None = None) -> None:
     these rows again once their message is presumed lost."""
     from .tasks import exporter_deliver
 
-    for delivery_id in ids:
-        try:
-            exporter_deliver.apply_async(
-                (str(delivery_id),),
-                countdown=countdown,
-                retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
-            )
-        except Exception:  # the broker's errors vary by transport; none may undo a commit
-            logger.warning(
-                "Could not queue export deliveries (%d); the sweep will queue them.",
-                len(ids),
-                exc_info=True,
-            )
-            return
+    retry_policy = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
+    try:
+        with exporter_deliver.app.producer_or_acquire() as producer:  # one connection for all
+            for delivery_id in ids:
+                exporter_deliver.apply_async(
+                    (str(delivery_id),),
+                    countdown=countdown,
+                    producer=producer,
+                    retry_policy=retry_policy,
+                )
+    except Exception:  # the broker's errors vary by transport; none may undo a commit
+        logger.warning(
+            "Could not queue export deliveries (%d); the sweep will queue them.",
+            len(ids),
+            exc_info=True,
+        )
 
 
 # --- Attempting one delivery (the Celery task) ---------------------------------------------
@@ -115,30 +118,34 @@ def delivery_attempt(*, delivery_id) -> str:
     status it was left in, or "skipped" when there was nothing to do (already delivered,
     dead, claimed by another worker, not yet due, exporter disabled)."""
     now = timezone.now()
-    delivery = ExportDelivery.objects.select_related("exporter").filter(pk=delivery_id).first()
-    if delivery is None or not delivery.exporter.enabled:
-        return "skipped"  # a disabled exporter's deliveries wait; the sweep resumes them
     due = Q(status=Status.PENDING, next_attempt_at__lte=now) | Q(
         status=Status.DELIVERING, next_attempt_at__lt=now
     )
-    claimed = (
-        ExportDelivery.objects.filter(due, pk=delivery.pk).update(
+    # One UPDATE that only one worker can win: the conditions are on the row itself, so a
+    # concurrent claim re-checks them after waiting for the row lock. A disabled exporter's
+    # deliveries are not claimed; they wait and the sweep resumes them.
+    enabled = ExporterConfig.objects.filter(enabled=True).values("pk")
+    with _relaxed_commit():
+        claimed = ExportDelivery.objects.filter(
+            due, pk=delivery_id, exporter_id__in=enabled
+        ).update(
             status=Status.DELIVERING,
             attempts=F("attempts") + 1,
             next_attempt_at=now + timedelta(seconds=settings.EXPORTER_CLAIM_TIMEOUT),
             updated_at=now,
         )
-        == 1
-    )
     if not claimed:
         return "skipped"
-    delivery.refresh_from_db(fields=["attempts"])
-    exporter = delivery.exporter
-    events = list(
-        PlateEvent.objects.filter(export_links__delivery=delivery)
-        .select_related("camera", "zone")
-        .order_by("captured_at")
+    links = list(
+        ExportDeliveryEvent.objects.filter(delivery_id=delivery_id)
+        .select_related("delivery__exporter", "event__camera", "event__zone")
+        .order_by("event__captured_at")
     )
+    if links:
+        delivery, events = links[0].delivery, [link.event for link in links]
+    else:
+        delivery, events = ExportDelivery.objects.select_related("exporter").get(pk=delivery_id), []
+    exporter = delivery.exporter
     if not events:
         result = SendResult(None, 0, "Its events were deleted before delivery.", False)
     else:
@@ -151,6 +158,20 @@ def delivery_attempt(*, delivery_id) -> str:
             timeout=exporter.timeout_seconds,
         )
     return _attempt_record(delivery=delivery, result=result)
+
+
+@contextmanager
+def _relaxed_commit():
+    """A transaction whose commit does not wait for PostgreSQL's WAL flush. Safe for a
+    delivery's claim and outcome: if the database server crashed and lost the last moments
+    of them, the delivery would look pending or stuck and be sent again (receivers drop the
+    repeat by X-ANPR-Delivery), never lost, because the outbox row itself was written by the
+    ingest transaction with a normal commit. It saves one disk flush per write."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
 
 
 def request_headers(*, exporter: ExporterConfig, delivery_id, body: bytes) -> dict[str, str]:
@@ -197,9 +218,10 @@ def _attempt_record(*, delivery: ExportDelivery, result: SendResult) -> str:
         fields["status"] = Status.DEAD
     # Only the holder of this attempt writes: if its lease ran out and another worker took
     # over, that worker's record wins.
-    written = ExportDelivery.objects.filter(
-        pk=delivery.pk, status=Status.DELIVERING, attempts=delivery.attempts
-    ).update(**fields)
+    with _relaxed_commit():
+        written = ExportDelivery.objects.filter(
+            pk=delivery.pk, status=Status.DELIVERING, attempts=delivery.attempts
+        ).update(**fields)
     if not written:
         return "skipped"
     _exporter_status_record(exporter=exporter, result=result, now=now)
@@ -221,8 +243,9 @@ def _exporter_status_record(*, exporter: ExporterConfig, result: SendResult, now
     recent = now - EXPORTER_STATUS_INTERVAL
     rows = ExporterConfig.objects.filter(pk=exporter.pk)
     if result.ok:
-        rows.exclude(last_success_at__gte=recent).update(last_success_at=now)
-    else:
+        if exporter.last_success_at is None or exporter.last_success_at < recent:
+            rows.exclude(last_success_at__gte=recent).update(last_success_at=now)
+    elif exporter.last_error_at is None or exporter.last_error_at < recent:
         rows.exclude(last_error_at__gte=recent).update(
             last_error=result.error[:500], last_error_at=now
         )

@@ -2,11 +2,23 @@
 twice (the delivery row decides whether anything is sent)."""
 
 from celery import shared_task
+from django.db import OperationalError
 
 from . import services
 
 
-@shared_task(name="exporters.tasks.exporter_deliver", acks_late=True, ignore_result=True)
+@shared_task(
+    name="exporters.tasks.exporter_deliver",
+    acks_late=True,
+    ignore_result=True,
+    # A database hiccup (a lost connection, a lock) is retried within seconds; anything
+    # longer is the sweep's job, which finds the row due or stuck.
+    autoretry_for=(OperationalError,),
+    retry_backoff=1,
+    retry_backoff_max=30,
+    retry_jitter=True,
+    max_retries=5,
+)
 def exporter_deliver(delivery_id: str) -> str:
     """Attempt one delivery (see services.delivery_attempt)."""
     return services.delivery_attempt(delivery_id=delivery_id)

@@ -6,9 +6,23 @@ import ipaddress
 import time
 
 import pytest
+from django.db import connection as db_connection
+from django.db.backends.signals import connection_created
 
 from exporters.models import ExporterConfig
 from exporters.tests.sink import Sink
+
+
+def _sqlite_readers_do_not_wait(sender, connection, **kwargs):
+    """SQLite's in-memory test database is one shared cache for all threads, where a reader
+    meets a writer's table lock as an immediate "table is locked" error (no busy timeout).
+    Reading uncommitted rows lets the test poll while the worker thread writes."""
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA read_uncommitted = 1")
+
+
+connection_created.connect(_sqlite_readers_do_not_wait)
 
 
 @pytest.fixture
@@ -51,9 +65,11 @@ def celery_worker(transactional_db):
     import exporters.tasks  # noqa: F401  (registers the tasks)
     from anpr.celery import app
 
-    with app.connection_for_write() as connection:
-        connection.default_channel.queue_purge(app.conf.task_default_queue)
-    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False) as worker:
+    with app.connection_for_write() as broker:
+        broker.default_channel.queue_purge(app.conf.task_default_queue)
+    # One worker thread on SQLite: two writers to the shared in-memory cache would collide.
+    pool = "solo" if db_connection.vendor == "sqlite" else "threads"
+    with start_worker(app, pool=pool, concurrency=2, perform_ping_check=False) as worker:
         yield worker
 
 
@@ -64,4 +80,4 @@ def wait_until(predicate, timeout: float = 20, message: str = "condition"):
         if value:
             return value
         time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {message}")
+    raise AssertionError(f"timed out waiting for {message() if callable(message) else message}")

@@ -33,7 +33,7 @@ def test_posted_reads_reach_the_receiver_once_each(
     assert ExportDelivery.objects.filter(exporter__name="everything").count() == 1
     wait_until(
         lambda: ExportDelivery.objects.filter(status="delivered").count() == 3,
-        message="three deliveries delivered",
+        message=lambda: f"3 delivered: {list(ExportDelivery.objects.values('status', 'attempts'))}",
     )
     received = sink.wait_for(3)
     plates = sorted(e["plate"] for r in received for e in json.loads(r.body)["events"])
