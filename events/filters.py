@@ -3,6 +3,8 @@
 import django_filters
 from django.db.models import Q
 
+from exporters.selectors import events_filter_exported
+
 from .models import PlateEvent
 from .reads import plate_normalize
 from .selectors import plate_events_search, plate_prefix_filter
@@ -38,6 +40,11 @@ class PlateEventFilter(django_filters.FilterSet):
     vehicle_type = django_filters.ChoiceFilter(choices=PlateEvent.VehicleType.choices)
     direction = django_filters.ChoiceFilter(choices=PlateEvent.Direction.choices)
     source = django_filters.ChoiceFilter(choices=PlateEvent.Source.choices)
+    exported = django_filters.BooleanFilter(
+        method="filter_exported",
+        label="true: every export delivery of the event is delivered (or it had none); "
+        "false: some are still pending or dead",
+    )
 
     class Meta:
         model = PlateEvent
@@ -57,3 +64,6 @@ class PlateEventFilter(django_filters.FilterSet):
 
     def filter_q(self, queryset, name, value):
         return plate_events_search(queryset, value)
+
+    def filter_exported(self, queryset, name, value):
+        return events_filter_exported(queryset, value)

@@ -7,6 +7,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from events.models import PlateEvent
 from events.tests.factories import PlateEventFactory
 from exporters import services
 from exporters.models import ExportDelivery, ExporterConfig
@@ -209,3 +210,19 @@ def test_anonymous_and_devices_are_refused(api_client, device_client, exporter_f
     assert api_client.get(DELIVERIES).status_code == 401
     assert device_client.get(URL).status_code == 403
     assert device_client.post(f"{DELIVERIES}redeliver-dead/").status_code == 403
+
+
+def test_events_can_be_listed_by_exported(operator_client, exporter_factory, sink):
+    """GET /api/events/?exported=false lists events with a delivery still to go."""
+    exporter_factory()
+    done, waiting = PlateEventFactory(), PlateEventFactory()
+    with transaction.atomic():
+        services.deliveries_plan(events=[done, waiting])
+    services.delivery_attempt(delivery_id=ExportDelivery.objects.get(events=done).pk)
+    assert PlateEvent.objects.count() == 2
+
+    not_yet = operator_client.get("/api/events/", {"exported": "false"})
+    assert not_yet.status_code == 200, not_yet.content
+    assert [e["id"] for e in not_yet.json()["results"]] == [str(waiting.pk)]
+    exported = operator_client.get("/api/events/", {"exported": "true"}).json()["results"]
+    assert [e["id"] for e in exported] == [str(done.pk)]
