@@ -235,7 +235,24 @@ def _text(errors, name, value, max_length):
     value = value.strip()
     if len(value) > max_length:
         errors[name] = [f"At most {max_length} characters."]
+    elif "\x00" in value:
+        errors[name] = [_NUL]
     return value
+
+
+#: PostgreSQL stores no NUL character in text or JSON; refused here rather than failing there.
+_NUL = "Must not contain NUL characters."
+
+
+def _json(errors, name, value):
+    """Plain JSON the database will store: no NaN or Infinity, no NUL, nothing unencodable."""
+    try:
+        encoded = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        errors[name] = ["Must be plain JSON (no NaN or Infinity)."]
+        return
+    if "\\u0000" in encoded:
+        errors[name] = [_NUL]
 
 
 def image_check(image: ImageIn, name: str) -> tuple[bytes, str]:
@@ -306,6 +323,8 @@ def read_validate(
             errors["plate"] = ["Must contain at least one letter or digit."]
         elif len(plate_raw) > 32:
             errors["plate"] = ["At most 32 characters."]
+        elif "\x00" in plate_raw:
+            errors["plate"] = [_NUL]
 
     captured_at = None
     if read.captured_at is None or read.captured_at == "":
@@ -344,6 +363,8 @@ def read_validate(
         errors["event_id"] = ["Must be a string."]
     elif len(event_id) > 128:
         errors["event_id"] = ["At most 128 characters."]
+    elif "\x00" in event_id:
+        errors["event_id"] = [_NUL]
 
     confidence = _confidence(errors, "confidence", read.confidence)
     vehicle_type_raw = _text(errors, "vehicle_type", read.vehicle_type, 64)
@@ -379,14 +400,21 @@ def read_validate(
     candidates = read.candidates if read.candidates is not None else []
     if not isinstance(candidates, list):
         errors["candidates"] = ["Must be a list."]
+    elif candidates:
+        _json(errors, "candidates", candidates)
     metadata = read.metadata if read.metadata is not None else {}
     if not isinstance(metadata, dict):
         errors["metadata"] = ["Must be a JSON object."]
+    elif metadata:
+        _json(errors, "metadata", metadata)
     plate_box = read.plate_box
     if plate_box is not None and not (
         isinstance(plate_box, list)
         and len(plate_box) == 4
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in plate_box)
+        and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in plate_box
+        )
     ):
         errors["plate_box"] = ["Must be four numbers [x1, y1, x2, y2]."]
     if read.source not in _SOURCES:

@@ -186,7 +186,7 @@ def _json_body(raw: bytes):
         raise exceptions.ParseError("The body is empty; send a JSON event or a list of them.")
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise exceptions.ParseError(f"Malformed JSON: {error}") from None
 
 
@@ -238,7 +238,7 @@ def _multipart_event(django_request) -> dict:
     if "event" in form:
         try:
             body = json.loads(form["event"])
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise exceptions.ValidationError({"event": [f"Malformed JSON: {error}"]}) from None
         if not isinstance(body, dict):
             raise exceptions.ValidationError({"event": ["Must be a JSON object."]})
@@ -253,7 +253,7 @@ def _multipart_event(django_request) -> dict:
             elif name in _FORM_JSON and value != "":
                 try:
                     value = json.loads(value)
-                except ValueError:
+                except (ValueError, RecursionError):
                     errors[name] = ["Must be JSON."]
             body[name] = value
     for name in files:

@@ -225,3 +225,35 @@ def test_json_over_djangos_data_limit_is_a_413(device_client, settings):
     assert response.status_code == 413
     assert response.json()["code"] == "too_large"
     _assert_nothing_stored(settings)
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b'"metadata": {"speed": NaN}', "metadata"),
+        (b'"candidates": [{"plate": "AB", "confidence": Infinity}]', "candidates"),
+        (b'"plate_box": [1, 2, NaN, 4]', "plate_box"),
+        (b'"metadata": {"note": "a\\u0000b"}', "metadata"),
+        (b'"vehicle_color": "red\\u0000"', "vehicle_color"),
+        (b'"event_id": "x\\u0000"', "event_id"),
+    ],
+)
+def test_json_the_database_cannot_store_is_a_400_not_a_500(device_client, settings, raw, field):
+    body = b'{"plate": "AB12CDE", "captured_at": "2026-01-01T00:00:00Z", ' + raw + b"}"
+    response = device_client.post(URL, body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
+    _assert_nothing_stored(settings)
+
+
+def test_a_nul_in_the_plate_is_refused(device_client, settings):
+    response = _post(device_client, _event(plate="AB1\x002CDE"))
+    assert response.status_code == 400 and "plate" in response.json()["errors"]
+    _assert_nothing_stored(settings)
+
+
+def test_absurdly_nested_json_is_a_400(device_client, settings):
+    body = b"[" * 100_000 + b"]" * 100_000
+    response = device_client.post(URL, body, content_type="application/json")
+    assert response.status_code == 400
+    _assert_nothing_stored(settings)
