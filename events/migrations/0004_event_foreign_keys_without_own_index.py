@@ -5,26 +5,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cameras', '0002_model_help_texts'),
-        ('events', '0003_query_indexes_and_statistics'),
+        ("cameras", "0002_model_help_texts"),
+        ("events", "0003_query_indexes_and_statistics"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='plateevent',
-            name='camera',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='events', to='cameras.camera'),
+            model_name="plateevent",
+            name="camera",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="events",
+                to="cameras.camera",
+            ),
         ),
         migrations.AlterField(
-            model_name='plateevent',
-            name='device',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='events', to='cameras.edgedevice'),
+            model_name="plateevent",
+            name="device",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="events",
+                to="cameras.edgedevice",
+            ),
         ),
         migrations.AlterField(
-            model_name='plateevent',
-            name='zone',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='events', to='cameras.zone'),
+            model_name="plateevent",
+            name="zone",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="events",
+                to="cameras.zone",
+            ),
         ),
     ]
