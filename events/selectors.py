@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, QuerySet, Sum, Value
+from django.db.models import Count, F, QuerySet, Sum, Value, Window
 
 from .models import EventStatistics, PlateEvent
 from .reads import plate_confusion_key, plate_normalize
@@ -125,34 +125,50 @@ def event_statistics(
         entry[1] += row["confidence_sum"] or 0.0
         entry[2] += row["confidence_count"] or 0
 
-    cameras = [
-        {
-            "camera": row["camera"],
-            "camera_slug": row["camera__slug"],
-            "count": row["count"],
-            "average_confidence": _average(row["confidence_sum"] or 0, row["confidence_count"]),
-        }
-        for row in rollup.values("camera", "camera__slug").annotate(**sums).order_by("-count")
-    ]
-    zones = [
-        {
-            "zone": row["zone"],
-            "zone_name": row["zone__name"],
-            "camera": row["camera"],
-            "count": row["count"],
-            "average_confidence": _average(row["confidence_sum"] or 0, row["confidence_count"]),
-        }
-        for row in rollup.values("zone", "zone__name", "camera")
+    # Per zone (one grouped query); the cameras' figures are their zones' sums.
+    zone_rows = (
+        rollup.values("zone", "zone__name", "camera", "camera__slug")
         .annotate(**sums)
         .order_by("-count", "camera", "zone")
-    ]
+    )
+    zones, per_camera = [], {}
+    for row in zone_rows:
+        zones.append(
+            {
+                "zone": row["zone"],
+                "zone_name": row["zone__name"],
+                "camera": row["camera"],
+                "count": row["count"],
+                "average_confidence": _average(row["confidence_sum"] or 0, row["confidence_count"]),
+            }
+        )
+        entry = per_camera.setdefault(row["camera"], [row["camera__slug"], 0, 0.0, 0])
+        entry[1] += row["count"]
+        entry[2] += row["confidence_sum"] or 0.0
+        entry[3] += row["confidence_count"] or 0
+    cameras = sorted(
+        (
+            {
+                "camera": camera,
+                "camera_slug": slug,
+                "count": count,
+                "average_confidence": _average(total, counted),
+            }
+            for camera, (slug, count, total, counted) in per_camera.items()
+        ),
+        key=lambda item: (-item["count"], item["camera"]),
+    )
     total = sum(entry[0] for entry in buckets.values())
     confidence_sum = sum(entry[1] for entry in buckets.values())
     confidence_count = sum(entry[2] for entry in buckets.values())
-    top_plates = [
-        {"plate": row["plate"], "count": row["count"]}
-        for row in raw.values("plate").annotate(count=Count("id")).order_by("-count", "plate")[:top]
-    ]
+    # One pass over the window's rows: the plates' counts, and (COUNT(*) OVER () after the
+    # grouping) how many plates there are.
+    plate_rows = list(
+        raw.values("plate")
+        .annotate(count=Count("id"), plates=Window(Count("*")))
+        .order_by("-count", "plate")[:top]
+    )
+    top_plates = [{"plate": row["plate"], "count": row["count"]} for row in plate_rows]
     return {
         "since": start,
         "until": end,
@@ -166,7 +182,7 @@ def event_statistics(
         ],
         "cameras": cameras,
         "zones": zones,
-        "distinct_plates": raw.aggregate(n=Count("plate", distinct=True))["n"],
+        "distinct_plates": plate_rows[0]["plates"] if plate_rows else 0,
         "top_plates": top_plates,
     }
 
