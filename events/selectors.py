@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count, F, QuerySet, Sum, Value, Window
 
+from cameras.models import Camera, Zone
+
 from .models import EventStatistics, PlateEvent
 from .reads import plate_confusion_key, plate_normalize
 
@@ -126,13 +128,22 @@ def event_statistics(
         entry[2] += row["confidence_count"] or 0
 
     # Per zone (one grouped query); the cameras' figures are their zones' sums.
-    zone_rows = (
-        rollup.values("zone", "zone__name", "camera", "camera__slug")
-        .annotate(**sums)
-        .order_by("-count", "camera", "zone")
+    zone_rows = list(
+        rollup.values("zone", "camera").annotate(**sums).order_by("-count", "camera", "zone")
+    )
+    # Names afterwards, for the few rows left: joining them in would widen every rollup row.
+    zone_names = dict(
+        Zone.objects.filter(pk__in={r["zone"] for r in zone_rows if r["zone"]}).values_list(
+            "pk", "name"
+        )
+    )
+    slugs = dict(
+        Camera.objects.filter(pk__in={r["camera"] for r in zone_rows}).values_list("pk", "slug")
     )
     zones, per_camera = [], {}
     for row in zone_rows:
+        row["zone__name"] = zone_names.get(row["zone"])
+        row["camera__slug"] = slugs.get(row["camera"], "")
         zones.append(
             {
                 "zone": row["zone"],
