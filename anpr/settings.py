@@ -382,6 +382,29 @@ SPECTACULAR_SETTINGS = {
 # A device's last_seen_at is written at most this often, so busy devices don't queue on a row.
 DEVICE_LAST_SEEN_INTERVAL = env_int("DEVICE_LAST_SEEN_INTERVAL", 60, minimum=1)
 
+# Events ingest: an image (plate crop or frame) may have at most this many bytes and pixels;
+# a read may be at most this many seconds in the future (device clock drift); a batch holds at
+# most EVENT_BATCH_MAX_ITEMS reads. A request body (JSON or multipart) larger than
+# EVENT_UPLOAD_MAX_BYTES is refused with 413 before it is read.
+EVENT_IMAGE_MAX_BYTES = env_int("EVENT_IMAGE_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+EVENT_IMAGE_MAX_PIXELS = env_int("EVENT_IMAGE_MAX_PIXELS", 40_000_000, minimum=1)
+EVENT_FUTURE_TOLERANCE_SECONDS = env_int("EVENT_FUTURE_TOLERANCE_SECONDS", 300, minimum=0)
+EVENT_BATCH_MAX_ITEMS = env_int("EVENT_BATCH_MAX_ITEMS", 1000, minimum=1)
+EVENT_UPLOAD_MAX_BYTES = env_int(
+    "EVENT_UPLOAD_MAX_BYTES", 2 * EVENT_IMAGE_MAX_BYTES + 1024 * 1024, minimum=1024
+)
+# Django's own limit on non-file request data (a batch of 1,000 JSON reads is about 1 MB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024, minimum=1024)
+# Seconds between runs of the statistics rollup (Celery beat; also `manage.py rollup_stats`).
+STATS_ROLLUP_INTERVAL = env_float("STATS_ROLLUP_INTERVAL", 60.0)
+# Seconds a statistics answer is cached at most (it is dropped anyway when the rollup runs);
+# 0 computes every answer afresh.
+STATS_CACHE_SECONDS = env_int("STATS_CACHE_SECONDS", 60, minimum=0)
+CELERY_BEAT_SCHEDULE["events-stats-rollup"] = {
+    "task": "events.tasks.event_statistics_rollup",
+    "schedule": STATS_ROLLUP_INTERVAL,
+}
+
 
 def env_networks(name: str) -> list:
     """Comma-separated CIDRs (10.0.0.0/8,fd00::/8) as ip_network objects."""
@@ -413,29 +436,6 @@ EXPORTER_CLAIM_TIMEOUT = env_float("EXPORTER_CLAIM_TIMEOUT", 300.0)
 EXPORTER_SWEEP_BATCH = env_int("EXPORTER_SWEEP_BATCH", 1000, minimum=1)
 # Bytes of a receiver's response body that are read (the rest is dropped).
 EXPORTER_RESPONSE_MAX_BYTES = env_int("EXPORTER_RESPONSE_MAX_BYTES", 65536, minimum=0)
-
-# Events ingest: an image (plate crop or frame) may have at most this many bytes and pixels;
-# a read may be at most this many seconds in the future (device clock drift); a batch holds at
-# most EVENT_BATCH_MAX_ITEMS reads. A request body (JSON or multipart) larger than
-# EVENT_UPLOAD_MAX_BYTES is refused with 413 before it is read.
-EVENT_IMAGE_MAX_BYTES = env_int("EVENT_IMAGE_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
-EVENT_IMAGE_MAX_PIXELS = env_int("EVENT_IMAGE_MAX_PIXELS", 40_000_000, minimum=1)
-EVENT_FUTURE_TOLERANCE_SECONDS = env_int("EVENT_FUTURE_TOLERANCE_SECONDS", 300, minimum=0)
-EVENT_BATCH_MAX_ITEMS = env_int("EVENT_BATCH_MAX_ITEMS", 1000, minimum=1)
-EVENT_UPLOAD_MAX_BYTES = env_int(
-    "EVENT_UPLOAD_MAX_BYTES", 2 * EVENT_IMAGE_MAX_BYTES + 1024 * 1024, minimum=1024
-)
-# Django's own limit on non-file request data (a batch of 1,000 JSON reads is about 1 MB).
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024, minimum=1024)
-# Seconds between runs of the statistics rollup (Celery beat; also `manage.py rollup_stats`).
-STATS_ROLLUP_INTERVAL = env_float("STATS_ROLLUP_INTERVAL", 60.0)
-# Seconds a statistics answer is cached at most (it is dropped anyway when the rollup runs);
-# 0 computes every answer afresh.
-STATS_CACHE_SECONDS = env_int("STATS_CACHE_SECONDS", 60, minimum=0)
-CELERY_BEAT_SCHEDULE["events-stats-rollup"] = {
-    "task": "events.tasks.event_statistics_rollup",
-    "schedule": STATS_ROLLUP_INTERVAL,
-}
 
 # --- Operations: cache, HTTP hygiene, throttling, metrics, retention -------------------------
 # The cache holds throttle counts and failed sign-ins: shared through Redis in production.
