@@ -12,7 +12,7 @@ import logging
 import random
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
 
@@ -150,14 +150,31 @@ def delivery_attempt(*, delivery_id) -> str:
         result = SendResult(None, 0, "Its events were deleted before delivery.", False)
     else:
         body = delivery_body(delivery_id=delivery.pk, exporter_name=exporter.name, events=events)
-        result = request_send(
-            url=exporter.url,
-            method=exporter.method,
-            headers=request_headers(exporter=exporter, delivery_id=delivery.pk, body=body),
-            body=body,
-            timeout=exporter.timeout_seconds,
-        )
+        result = _send(exporter=exporter, delivery_id=delivery.pk, body=body)
     return _attempt_record(delivery=delivery, result=result)
+
+
+def _send(*, exporter: ExporterConfig, delivery_id, body: bytes, test: bool = False):
+    headers = request_headers(exporter=exporter, delivery_id=delivery_id, body=body)
+    if test:
+        headers["X-ANPR-Test"] = "1"
+    result = request_send(
+        url=exporter.url,
+        method=exporter.method,
+        headers=headers,
+        body=body,
+        timeout=exporter.timeout_seconds,
+    )
+    # The error quotes the receiver's answer, which goes to the API, the admin and the logs:
+    # a receiver that echoes our credentials must not leak them there.
+    credentials = [exporter.secret, headers.get("Authorization", "")]
+    if result.error and any(c and c in result.error for c in credentials):
+        error = result.error
+        for credential in credentials:
+            if credential:
+                error = error.replace(credential, "[redacted]")
+        result = replace(result, error=error)
+    return result
 
 
 @contextmanager
@@ -332,16 +349,7 @@ def exporter_test(*, exporter: ExporterConfig) -> TestResult:
     body = delivery_body(
         delivery_id=delivery_id, exporter_name=exporter.name, events=[_sample_event()]
     )
-    result = request_send(
-        url=exporter.url,
-        method=exporter.method,
-        headers={
-            **request_headers(exporter=exporter, delivery_id=delivery_id, body=body),
-            "X-ANPR-Test": "1",
-        },
-        body=body,
-        timeout=exporter.timeout_seconds,
-    )
+    result = _send(exporter=exporter, delivery_id=delivery_id, body=body, test=True)
     now = timezone.now()
     if result.ok:
         ExporterConfig.objects.filter(pk=exporter.pk).update(last_success_at=now)

@@ -51,7 +51,7 @@ def test_operator_creates_reads_updates_and_deletes_an_exporter(operator_client,
 def test_the_secret_never_leaves_the_api(operator_client, sink):
     created = operator_client.post(URL, _body(sink), format="json")
     exporter_id = created.json()["id"]
-    sink.replies = [Reply(500, body=SECRET.encode())]  # even a receiver echoing it
+    sink.replies = [Reply(500, body=f"bad key {SECRET}".encode())]  # a receiver echoing it
     responses = [
         created,
         operator_client.get(URL),
@@ -59,6 +59,8 @@ def test_the_secret_never_leaves_the_api(operator_client, sink):
         operator_client.patch(f"{URL}{exporter_id}/", {"name": "p2"}, format="json"),
         operator_client.post(f"{URL}{exporter_id}/disable/"),
         operator_client.post(f"{URL}{exporter_id}/enable/"),
+        operator_client.post(f"{URL}{exporter_id}/test/"),
+        operator_client.get(f"{URL}{exporter_id}/"),  # its last_error quotes the receiver
         operator_client.get("/api/schema/"),
     ]
     for response in responses:
