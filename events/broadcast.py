@@ -7,7 +7,8 @@ layer messages (up to LAYER_BATCH events each: one group_send per chunk, not per
 clients still receive one `event.created` frame per event. Each web process holds one channel
 in the group (events.consumers.ProcessFanOut) and hands messages to its consumers in memory.
 Nothing here waits for a client: a full channel (a stalled process) drops the message
-(CHANNEL_CAPACITY), and daphne buffers a slow client's frames without blocking.
+(CHANNEL_CAPACITY), and daphne buffers a slow client's frames without blocking (and drops
+a connection that stops answering its pings).
 """
 
 import asyncio
@@ -22,6 +23,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from cameras.models import Zone
 
+from .api.serializers import PlateEventSerializer
 from .models import PlateEvent
 
 #: The one group every web process joins (once); filters are applied per consumer.
@@ -36,8 +38,6 @@ def event_payload(event: PlateEvent) -> dict:
     """The event as GET /api/events/{id}/ shows it (image URLs relative to this site)."""
     global _serializer
     if _serializer is None:
-        from .api.serializers import PlateEventSerializer
-
         # Built once: constructing a ModelSerializer costs milliseconds, using it microseconds.
         _serializer = PlateEventSerializer()
     return _serializer.to_representation(event)
