@@ -257,3 +257,26 @@ def test_absurdly_nested_json_is_a_400(device_client, settings):
     response = device_client.post(URL, body, content_type="application/json")
     assert response.status_code == 400
     _assert_nothing_stored(settings)
+
+
+def test_a_key_in_the_path_never_reaches_the_logs(device_with_key, caplog):
+    """Our log formatters mask the key segment of the ingest URL, also in Django's own
+    'Unauthorized: <path>' warning for a wrong key."""
+    import logging
+
+    from anpr.logging import JsonFormatter, PlainFormatter
+
+    _, key = device_with_key
+    wrong = "anprd_" + "x" * 43
+    with caplog.at_level(logging.INFO):
+        for secret in (key, wrong):
+            APIClient().post(
+                f"{URL}{secret}/",
+                json.dumps(_event(event_id=secret[-6:])),
+                content_type="application/json",
+            )
+    assert caplog.records, "the requests were logged"
+    for formatter in (PlainFormatter(), JsonFormatter()):
+        lines = "\n".join(formatter.format(record) for record in caplog.records)
+        assert key not in lines and wrong not in lines
+        assert "/api/events/ingest/***" in lines
