@@ -132,6 +132,9 @@ class Servers:
                     "-m",
                     "gunicorn",
                     "anpr.wsgi:application",
+                    # The production configuration, on a free port.
+                    "--config",
+                    str(ROOT / "deploy" / "gunicorn.conf.py"),
                     "--workers",
                     str(self.http_workers),
                     "--bind",
@@ -184,7 +187,9 @@ class Command(BaseCommand):
         parser.add_argument("--target-ms", type=float, default=100, help="p99 target (ms).")
         parser.add_argument("--max-rate", type=float, default=1000, help="Stop raising here.")
         parser.add_argument("--senders", type=int, default=16, help="Concurrent HTTP posters.")
-        parser.add_argument("--http-workers", type=int, default=2, help="gunicorn workers.")
+        parser.add_argument(
+            "--http-workers", type=int, default=4, help="gunicorn sync workers (as deployed)."
+        )
 
     def handle(self, *args, **options):
         try:
