@@ -20,7 +20,6 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from anpr.metrics import ingest_observe
@@ -149,12 +148,10 @@ class DeviceCameras:
             if isinstance(read.camera, str | int) and not isinstance(read.camera, bool)
         }
         named.discard("")
-        # Whole rows: the stored events hand their camera on (live stream, exporters).
-        own = device.cameras.order_by("slug")
-        cameras = list(own.filter(Q(external_id__in=named) | Q(slug__in=named))) if named else []
+        cameras = _device_cameras(device, named=sorted(named)) if named else []
         defaults = None
         if any(read.camera is None or read.camera == "" for read in reads):
-            defaults = list(own[: cls.LISTED + 1])
+            defaults = _device_cameras(device, limit=cls.LISTED + 1)
         return cls(cameras, defaults=defaults)
 
     def resolve(self, ref) -> Camera:
@@ -202,6 +199,47 @@ class DeviceCameras:
                 if zone.pk == int(ref):
                     return zone
         raise ReadRejected({"zone": [f"Camera '{camera.slug}' has no zone '{str(ref)[:64]}'."]})
+
+
+def _device_cameras(device: EdgeDevice, *, named=(), limit: int | None = None) -> list[Camera]:
+    """The device's cameras whose external_id or slug is in `named` (or its first `limit`),
+    as whole rows (the stored events hand their camera on to the live stream and exporters).
+
+    Plain SQL: this runs on every ingest request, and composing the equivalent queryset
+    costs several times the query itself."""
+    quote = connection.ops.quote_name
+    fields = Camera._meta.concrete_fields
+    through = EdgeDevice.cameras.through._meta
+    sql = (
+        f"SELECT {', '.join('c.' + quote(f.column) for f in fields)} "
+        f"FROM {quote(Camera._meta.db_table)} c JOIN {quote(through.db_table)} m "
+        f"ON m.{quote(through.get_field('camera').column)} = c.{quote('id')} "
+        f"WHERE m.{quote(through.get_field('edgedevice').column)} = %s"
+    )
+    params: list = [device.pk]
+    if named:
+        marks = ", ".join(["%s"] * len(named))
+        sql += f" AND (c.{quote('external_id')} IN ({marks}) OR c.{quote('slug')} IN ({marks}))"
+        params += [*named, *named]
+    sql += f" ORDER BY c.{quote('slug')}"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    names = [f.attname for f in fields]
+    converters = []  # what the ORM's compiler applies: the backend's, then the field's own
+    for i, field in enumerate(fields):
+        column = field.get_col(Camera._meta.db_table)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        converters += [(i, column, convert) for convert in found]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    cameras = []
+    for row in rows:
+        row = list(row)
+        for i, column, convert in converters:
+            row[i] = convert(row[i], column, connection)
+        cameras.append(Camera.from_db(connection.alias, names, row))
+    return cameras
 
 
 def _number(errors, name, value, *, low=None, high=None):

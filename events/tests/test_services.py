@@ -304,3 +304,18 @@ def test_eight_concurrent_retries_store_one_row(device_with_key):
     assert sorted(r.status for r in results) == ["created"] + ["duplicate"] * 7
     assert len({r.id for r in results}) == 1
     assert PlateEvent.objects.filter(device=device).count() == 1
+
+
+def test_cameras_are_loaded_whole_and_typed_as_the_orm_loads_them(device, camera):
+    """The ingest looks cameras up with plain SQL (hot path); each field must come back as the
+    ORM would give it (datetimes, JSON), since the events hand their camera on."""
+    from cameras.models import Camera
+
+    Camera.objects.filter(pk=camera.pk).update(
+        last_seen_at=timezone.now() - timedelta(hours=1), metadata={"pole": 7}, external_id="v-1"
+    )
+    cameras = services.DeviceCameras.for_reads(device, [_read(camera="v-1"), _read(camera="")])
+    expected = Camera.objects.get(pk=camera.pk)
+    for loaded in (cameras.resolve("v-1"), cameras.resolve("")):
+        for field in Camera._meta.concrete_fields:
+            assert getattr(loaded, field.attname) == getattr(expected, field.attname), field.name
