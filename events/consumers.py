@@ -8,7 +8,8 @@ Protocol (JSON text frames):
   only as code 1006 with no reason:
   4400 bad filter in the query string (an `error` message naming the field comes first),
   4401 not signed in or the token is unknown/revoked, 4403 signed in without the permission to
-  view events.
+  view events. An open stream is closed the same way within a minute of its token being
+  revoked, its session ending or its user losing the role.
 - Optional filters, at connect in the query string (`?cameras=1,2&zones=3&min_confidence=0.8`)
   or later with `{"type": "filter", "cameras": [1, 2], "zones": [], "min_confidence": 0.8}`
   (replaces the whole filter; the reply is the filter now in force). Empty means "all".
@@ -29,13 +30,19 @@ import json
 import logging
 import weakref
 from dataclasses import asdict, dataclass
+from importlib import import_module
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib import auth
 
 from anpr.metrics import WEBSOCKET_CONNECTIONS
+from anpr.websocket_auth import _bearer_token
+from cameras.selectors import user_for_token
 
 from .broadcast import EVENTS_GROUP
 
@@ -135,8 +142,24 @@ def _confidence(raw) -> float | None:
 
 
 @database_sync_to_async
-def _may_view_events(user) -> bool:
-    return user.has_perm("events.view_plateevent")
+def _session_user(scope):
+    """The user of the connection's session as stored now (the scope holds a copy read at
+    connect): anonymous once it was signed out, expired or its password changed."""
+    session_key = scope["session"].session_key if "session" in scope else None
+    if not session_key:
+        return None
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return auth.get_user(SimpleNamespace(session=session))
+
+
+async def _refusal(user) -> int | None:
+    """The close code for a connection speaking for this user (None: a bad token), or None
+    if it may subscribe."""
+    if user is None or not user.is_authenticated:
+        return CLOSE_UNAUTHENTICATED
+    if not await database_sync_to_async(user.has_perm)("events.view_plateevent"):
+        return CLOSE_FORBIDDEN
+    return None
 
 
 class ProcessFanOut:
@@ -220,15 +243,16 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
 
     stream_filter = StreamFilter()
 
+    #: Seconds between checks that the token or session (and the role) are still good.
+    recheck_every = 60
+
     async def connect(self):
         # Subscribed before accepted: a client that sees the connection open misses nothing.
         # Refusals are accepted too, then closed with their code (see the module docstring).
         user = self.scope.get("user")
-        if self.scope.get("token_refused") or user is None or not user.is_authenticated:
-            await self._refuse(CLOSE_UNAUTHENTICATED)
-            return
-        if not await _may_view_events(user):
-            await self._refuse(CLOSE_FORBIDDEN)
+        refusal = await _refusal(None if self.scope.get("token_refused") else user)
+        if refusal:
+            await self._refuse(refusal)
             return
         try:
             self.stream_filter = StreamFilter.from_query_string(self.scope["query_string"])
@@ -239,6 +263,24 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         self.joined = True
         WEBSOCKET_CONNECTIONS.inc()
         await self.accept()
+        self.recheck = asyncio.create_task(self._recheck_forever())
+
+    async def _recheck_forever(self):
+        """Close a stream whose token was revoked, whose session ended (sign-out, password
+        change) or whose user lost the role, within recheck_every seconds."""
+        while True:
+            await asyncio.sleep(self.recheck_every)
+            token = _bearer_token(self.scope)
+            if token:
+                user = await database_sync_to_async(user_for_token)(token=token)
+            else:
+                user = await _session_user(self.scope)
+            if user is not None and user.pk != self.scope["user"].pk:
+                user = None
+            refusal = await _refusal(user)
+            if refusal:
+                await self.close(code=refusal)
+                return
 
     async def _refuse(self, code: int, filter_errors: dict | None = None):
         await self.accept()
@@ -247,6 +289,8 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def disconnect(self, code):
+        if getattr(self, "recheck", None):
+            self.recheck.cancel()
         if getattr(self, "joined", False):
             WEBSOCKET_CONNECTIONS.dec()
             await ProcessFanOut.current().leave(self)

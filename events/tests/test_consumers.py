@@ -29,6 +29,7 @@ from events.consumers import (
     CLOSE_BAD_REQUEST,
     CLOSE_FORBIDDEN,
     CLOSE_UNAUTHENTICATED,
+    EventStreamConsumer,
     ProcessFanOut,
 )
 from events.models import PlateEvent
@@ -132,6 +133,38 @@ def test_a_revoked_token_beside_a_good_session_is_refused(viewer):
         assert await closed_with(await open_stream(headers)) == CLOSE_UNAUTHENTICATED
 
     run(scenario)
+
+
+def test_an_open_stream_is_closed_when_its_token_session_or_role_goes(viewer, monkeypatch):
+    monkeypatch.setattr(EventStreamConsumer, "recheck_every", 0.1)
+    issued = user_token_issue(user=viewer, name="script")
+    browser = Client()
+    browser.force_login(viewer)
+    cookie = (b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode())
+
+    async def scenario():
+        by_token = await open_stream([ORIGIN, (b"authorization", f"Bearer {issued.key}".encode())])
+        by_session = await open_stream([ORIGIN, cookie])
+        await asyncio.sleep(0.3)
+        assert await alive(by_token) and await alive(by_session)  # still good: still open
+
+        await database_sync_to_async(user_token_revoke)(token=issued.record)
+        assert await closed_with(by_token) == CLOSE_UNAUTHENTICATED
+        await database_sync_to_async(browser.logout)()
+        assert await closed_with(by_session) == CLOSE_UNAUTHENTICATED
+
+    run(scenario)
+
+    browser.force_login(viewer)
+    cookie = (b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode())
+
+    async def role_taken_away():
+        communicator = await open_stream([ORIGIN, cookie])
+        assert await alive(communicator)
+        await database_sync_to_async(viewer.groups.clear)()
+        assert await closed_with(communicator) == CLOSE_FORBIDDEN
+
+    run(role_taken_away)
 
 
 def test_signed_in_user_without_a_role_is_closed_with_4403(django_user_model):
