@@ -618,39 +618,51 @@ def _rows_insert(*, device: EdgeDevice, rows: list[list]) -> dict[str, uuid.UUID
 
 
 _JSON_FIELDS = frozenset(i for i, f in enumerate(_FIELDS) if f.get_internal_type() == "JSONField")
-_PG_INSERT: str | None = None
+_PG_INSERT: dict[str, str] = {}
 _TABLE = PlateEvent._meta.db_table
 
 
-def _pg_insert_sql() -> str:
-    """INSERT … SELECT FROM unnest(one array per column) ON CONFLICT DO NOTHING RETURNING id:
-    a batch of any size is one statement with one parameter per column."""
-    global _PG_INSERT
-    if _PG_INSERT is None:
+def _pg_insert_sql(kind: str) -> str:
+    """INSERT … ON CONFLICT (device, key) DO NOTHING RETURNING id, in two shapes: for a batch,
+    SELECT FROM unnest(one array per column), so any number of rows is one statement with one
+    parameter per column; for one row, plain VALUES (a third of the work for the database
+    and for the driver's adaptation)."""
+    if kind not in _PG_INSERT:
         quote = connection.ops.quote_name
-        arrays = ", ".join(
-            f"%s::{'text' if i in _JSON_FIELDS else f.db_type(connection)}[]"
-            for i, f in enumerate(_FIELDS)
-        )
-        names = [f"c{i}" for i in range(len(_FIELDS))]
-        selected = ", ".join(
-            f"{name}::jsonb" if i in _JSON_FIELDS else name for i, name in enumerate(names)
-        )
-        _PG_INSERT = (
-            f"INSERT INTO {quote(_TABLE)} ({', '.join(quote(c) for c in _COLUMNS)}) "
-            f"SELECT {selected} FROM unnest({arrays}) AS t({', '.join(names)}) "
+        if kind == "batch":
+            arrays = ", ".join(
+                f"%s::{'text' if i in _JSON_FIELDS else f.db_type(connection)}[]"
+                for i, f in enumerate(_FIELDS)
+            )
+            names = [f"c{i}" for i in range(len(_FIELDS))]
+            selected = ", ".join(
+                f"{name}::jsonb" if i in _JSON_FIELDS else name for i, name in enumerate(names)
+            )
+            source = f"SELECT {selected} FROM unnest({arrays}) AS t({', '.join(names)})"
+        else:
+            values = ", ".join(
+                "%s::jsonb" if i in _JSON_FIELDS else "%s" for i in range(len(_FIELDS))
+            )
+            source = f"VALUES ({values})"
+        _PG_INSERT[kind] = (
+            f"INSERT INTO {quote(_TABLE)} ({', '.join(quote(c) for c in _COLUMNS)}) {source} "
             f"ON CONFLICT ({quote('device_id')}, {quote('idempotency_key')}) DO NOTHING "
             f"RETURNING {quote('id')}"
         )
-    return _PG_INSERT
+    return _PG_INSERT[kind]
 
 
 def _rows_insert_postgresql(*, device, rows) -> dict[str, uuid.UUID]:
-    columns = [list(values) for values in zip(*rows, strict=True)]
-    for i in _JSON_FIELDS:
-        columns[i] = [None if v is None else json.dumps(v) for v in columns[i]]
+    if len(rows) == 1:
+        sql = _pg_insert_sql("one")
+        params = [json.dumps(v) if i in _JSON_FIELDS else v for i, v in enumerate(rows[0])]
+    else:
+        sql = _pg_insert_sql("batch")
+        params = [list(values) for values in zip(*rows, strict=True)]
+        for i in _JSON_FIELDS:
+            params[i] = [None if v is None else json.dumps(v) for v in params[i]]
     with connection.cursor() as cursor:
-        cursor.execute(_pg_insert_sql(), columns)
+        cursor.execute(sql, params)
         inserted = {row[0] for row in cursor.fetchall()}
         if len(inserted) == len(rows):
             return {}
