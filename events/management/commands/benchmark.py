@@ -315,7 +315,7 @@ class Command(BaseCommand):
         url = base_url + "/api/events/ingest/"
         duration = self.options["duration"]
         before = PlateEvent.objects.count()
-        _wrk(env, "post_event.lua", url, 16, max(2, duration // 4))  # warm-up
+        _wrk(env, "post_event.lua", url, 16, max(3, duration // 4))  # warm-up
         single = _wrk(env, "post_event.lua", url, self.options["clients"], duration)
         self.stdout.write(f"== single events, {self.options['clients']} clients: {single}")
         self.results["ingest single"] = (
