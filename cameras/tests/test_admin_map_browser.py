@@ -97,6 +97,12 @@ def test_zone_drawn_on_the_admin_map_is_saved_and_bad_text_shows_the_field_error
         # The camera page: a click on the map sets latitude and longitude; saving keeps them.
         page.goto(f"{stack.url}/admin/cameras/camera/{seeded['camera']}/change/")
         expect(page.locator("#id_latitude_map .leaflet-marker-icon")).to_have_count(1)
+        # The zones inline: each zone has its map; one added on the page gets one too, with
+        # the camera's two zones drawn faintly around it.
+        expect(page.locator("#id_zones-0-geometry_map")).to_be_visible()
+        page.locator("#zones-group .add-row a").click()
+        expect(page.locator("#id_zones-2-geometry_map path.context-zone")).to_have_count(2)
+        page.locator("#id_latitude_map").scroll_into_view_if_needed()
         box = page.locator("#id_latitude_map").bounding_box()
         page.mouse.click(box["x"] + box["width"] / 2 + 80, box["y"] + box["height"] / 2 - 50)
         latitude, longitude = (
