@@ -164,6 +164,12 @@ def test_live_reads_arrive_flash_their_camera_and_survive_a_server_restart(stack
         page.fill("#filter-plate", "gap1")
         expect(page.locator(".read:not([hidden])")).to_have_count(1)
         page.fill("#filter-plate", "")
+        # By camera: the yard has no reads; back to all cameras, all four return.
+        page.select_option("#filter-camera", label="Yard <img src=/x onerror=window.pwned=1>")
+        expect(page.locator(".read")).to_have_count(0)
+        expect(page.locator("#reads-empty")).to_be_visible()
+        page.select_option("#filter-camera", "")
+        expect(page.locator(".read")).to_have_count(4)
         page.locator('.read[data-plate="LIVE123"]').click()
         detail = page.locator("#read-detail")
         expect(detail).to_be_visible()
