@@ -70,6 +70,11 @@ class RunResult:
     sent: int
     expected_frames: int
     latencies_ms: list[float] = field(default_factory=list)
+    #: Frame arrival after the POST's response (0 if before): the stream's own share.
+    after_response_ms: list[float] = field(default_factory=list)
+    #: How late the clients' own event loop woke up: large means the clients, not the
+    #: server, are the bottleneck of the measurement.
+    client_lag_ms: list[float] = field(default_factory=list)
     ingest_ms: list[float] = field(default_factory=list)
     ingest_errors: int = 0
     achieved_rate: float = 0.0
@@ -92,7 +97,9 @@ class RunResult:
             f"= {self.achieved_rate * self.clients:7.0f} frames/s | latency p50 "
             f"{self.p(0.5):6.1f} ms  p99 {self.p(0.99):6.1f} ms  max {max(self.latencies_ms):6.1f}"
             f" ms | ingest p50 {statistics.median(self.ingest_ms):5.1f} ms p99 "
-            f"{_percentile(self.ingest_ms, 0.99):5.1f} ms | lost {self.lost}"
+            f"{_percentile(self.ingest_ms, 0.99):5.1f} ms | after the response p99 "
+            f"{_percentile(self.after_response_ms, 0.99):5.1f} ms | client loop lag p99 "
+            f"{_percentile(self.client_lag_ms or [0.0], 0.99):5.1f} ms | lost {self.lost}"
             f" | ingest errors {self.ingest_errors}"
         )
 
@@ -298,7 +305,16 @@ class Command(BaseCommand):
                 if found:
                     arrivals.append((found.group(1), arrived))
 
+        lags: list[float] = []
+
+        async def watch_lag():
+            while True:
+                started = time.perf_counter()
+                await asyncio.sleep(0.005)
+                lags.append((time.perf_counter() - started - 0.005) * 1000)
+
         listeners = [asyncio.create_task(listen(websocket)) for websocket in sockets]
+        listeners.append(asyncio.create_task(watch_lag()))
         # The posting runs in a process of its own, so that its threads do not hold the
         # clients' interpreter lock; perf_counter is the same monotonic clock in both.
         results = multiprocessing.get_context("fork").Queue()
@@ -316,7 +332,9 @@ class Command(BaseCommand):
         )
         sender.start()
         loop = asyncio.get_running_loop()
-        sent_at, ingest_ms, errors, achieved = await loop.run_in_executor(None, results.get)
+        sent_at, answered_at, ingest_ms, errors, achieved = await loop.run_in_executor(
+            None, results.get
+        )
         sender.join()
         result = RunResult(rate=rate, clients=clients, sent=len(sent_at), expected_frames=0)
         result.ingest_ms, result.ingest_errors, result.achieved_rate = ingest_ms, errors, achieved
@@ -327,17 +345,22 @@ class Command(BaseCommand):
         for task in listeners:
             task.cancel()
         await asyncio.gather(*(websocket.close() for websocket in sockets), return_exceptions=True)
-        result.latencies_ms = [
-            (arrived - sent_at[plate]) * 1000 for plate, arrived in arrivals if plate in sent_at
+        known = [(plate, arrived) for plate, arrived in arrivals if plate in sent_at]
+        result.latencies_ms = [(arrived - sent_at[plate]) * 1000 for plate, arrived in known]
+        result.client_lag_ms = lags
+        result.after_response_ms = [
+            max(0.0, arrived - answered_at[plate]) * 1000 for plate, arrived in known
         ]
         return result
 
 
 def _post_events(*, url, camera, keys, rate, total, threads, results) -> None:
     """Post `total` single events at `rate` per second (in a child process); put
-    ({plate: start of its POST}, [ingest ms], errors, achieved rate) on `results`."""
+    ({plate: start of its POST}, {plate: its response}, [ingest ms], errors, achieved rate) on
+    `results`."""
     run_tag = uuid.uuid4().hex[:4].upper()
     sent_at: dict[str, float] = {}
+    answered_at: dict[str, float] = {}
     ingest_ms: list[float] = []
     errors = 0
     lock = threading.Lock()
@@ -367,10 +390,11 @@ def _post_events(*, url, camera, keys, rate, total, threads, results) -> None:
             ok = response.status_code == 201
         except requests.RequestException:
             ok = False
+        answered = time.perf_counter()
         with lock:
-            ingest_ms.append((time.perf_counter() - started) * 1000)
+            ingest_ms.append((answered - started) * 1000)
             if ok:
-                sent_at[plate] = started
+                sent_at[plate], answered_at[plate] = started, answered
             else:
                 errors += 1
 
@@ -382,4 +406,4 @@ def _post_events(*, url, camera, keys, rate, total, threads, results) -> None:
                 time.sleep(delay)
             pool.submit(post, number)
     achieved = total / max(1e-9, time.perf_counter() - begin)
-    results.put((sent_at, ingest_ms, errors, achieved))
+    results.put((sent_at, answered_at, ingest_ms, errors, achieved))
