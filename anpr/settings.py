@@ -284,6 +284,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connection after every task unless this is set;
+# anpr/celery.py checks connections before and after each task like Django does per request
+# (CONN_MAX_AGE, health checks), so they live on: opening a PostgreSQL connection costs more
+# than a whole export delivery.
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Seconds between sweeps that queue due and stuck export deliveries (a lost message only
