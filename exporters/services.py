@@ -8,10 +8,10 @@ next_attempt_at, or `dead`. A worker that dies leaves `delivering` with an expir
 id"; the row decides whether anything is sent, so duplicate or late messages are harmless.
 """
 
+import base64
 import logging
 import random
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
@@ -125,15 +125,12 @@ def delivery_attempt(*, delivery_id) -> str:
     # concurrent claim re-checks them after waiting for the row lock. A disabled exporter's
     # deliveries are not claimed; they wait and the sweep resumes them.
     enabled = ExporterConfig.objects.filter(enabled=True).values("pk")
-    with _relaxed_commit():
-        claimed = ExportDelivery.objects.filter(
-            due, pk=delivery_id, exporter_id__in=enabled
-        ).update(
-            status=Status.DELIVERING,
-            attempts=F("attempts") + 1,
-            next_attempt_at=now + timedelta(seconds=settings.EXPORTER_CLAIM_TIMEOUT),
-            updated_at=now,
-        )
+    claimed = ExportDelivery.objects.filter(due, pk=delivery_id, exporter_id__in=enabled).update(
+        status=Status.DELIVERING,
+        attempts=F("attempts") + 1,
+        next_attempt_at=now + timedelta(seconds=settings.EXPORTER_CLAIM_TIMEOUT),
+        updated_at=now,
+    )
     if not claimed:
         return "skipped"
     links = list(
@@ -177,20 +174,6 @@ def _send(*, exporter: ExporterConfig, delivery_id, body: bytes, test: bool = Fa
     return result
 
 
-@contextmanager
-def _relaxed_commit():
-    """A transaction whose commit does not wait for PostgreSQL's WAL flush. Safe for a
-    delivery's claim and outcome: if the database server crashed and lost the last moments
-    of them, the delivery would look pending or stuck and be sent again (receivers drop the
-    repeat by X-ANPR-Delivery), never lost, because the outbox row itself was written by the
-    ingest transaction with a normal commit. It saves one disk flush per write."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
-
-
 def request_headers(*, exporter: ExporterConfig, delivery_id, body: bytes) -> dict[str, str]:
     headers = {
         **exporter.headers,
@@ -202,8 +185,6 @@ def request_headers(*, exporter: ExporterConfig, delivery_id, body: bytes) -> di
     if exporter.auth_type == auth.BEARER:
         headers["Authorization"] = f"Bearer {exporter.secret}"
     elif exporter.auth_type == auth.BASIC:
-        import base64
-
         pair = f"{exporter.username}:{exporter.secret}".encode()
         headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
     elif exporter.auth_type == auth.HMAC:
@@ -235,10 +216,9 @@ def _attempt_record(*, delivery: ExportDelivery, result: SendResult) -> str:
         fields["status"] = Status.DEAD
     # Only the holder of this attempt writes: if its lease ran out and another worker took
     # over, that worker's record wins.
-    with _relaxed_commit():
-        written = ExportDelivery.objects.filter(
-            pk=delivery.pk, status=Status.DELIVERING, attempts=delivery.attempts
-        ).update(**fields)
+    written = ExportDelivery.objects.filter(
+        pk=delivery.pk, status=Status.DELIVERING, attempts=delivery.attempts
+    ).update(**fields)
     if not written:
         return "skipped"
     _exporter_status_record(exporter=exporter, result=result, now=now)

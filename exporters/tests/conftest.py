@@ -71,6 +71,14 @@ def celery_worker(transactional_db):
     pool = "solo" if db_connection.vendor == "sqlite" else "threads"
     with start_worker(app, pool=pool, concurrency=2, perform_ping_check=False) as worker:
         yield worker
+    if db_connection.vendor == "postgresql":
+        # The worker's threads are gone but kept their connections open (CONN_MAX_AGE); end
+        # them so that flushing and dropping the test database is not blocked.
+        with db_connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 def wait_until(predicate, timeout: float = 20, message: str = "condition"):
