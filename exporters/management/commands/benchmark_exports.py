@@ -63,7 +63,7 @@ class Command(BaseCommand):
         parser.add_argument("--rate", type=float, default=200.0, help="Paced reads per second.")
         parser.add_argument("--workers", type=int, default=2, help="Worker processes.")
         parser.add_argument("--concurrency", type=int, default=8, help="Slots per worker.")
-        parser.add_argument("--pool", choices=("threads", "prefork"), default="threads")
+        parser.add_argument("--pool", choices=("threads", "prefork", "solo"), default="threads")
         parser.add_argument("--ingest-batch", type=int, default=100, help="Reads per ingest.")
         parser.add_argument("--timeout", type=float, default=600.0)
 
