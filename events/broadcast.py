@@ -13,6 +13,7 @@ a connection that stops answering its pings).
 
 import asyncio
 import json
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -25,6 +26,8 @@ from cameras.models import Zone
 
 from .api.serializers import PlateEventSerializer
 from .models import PlateEvent
+
+logger = logging.getLogger(__name__)
 
 #: The one group every web process joins (once); filters are applied per consumer.
 EVENTS_GROUP = "events.live"
@@ -74,12 +77,16 @@ class _SenderLoop:
     """An event loop on a daemon thread of this process, for sending to a Redis channel layer
     from sync code (gunicorn, Celery, daphne's view threads). async_to_sync would start a
     loop, a thread and a Redis connection for every call (about 5 ms); this keeps one of each
-    per process (about 0.3 ms a send). Started lazily, so a forked worker gets its own."""
+    per process. The caller does not wait: messages go into a bounded queue that one task
+    sends in order, so neither a slow Redis nor a slow client ever slows ingest (when the
+    queue is full, messages are dropped and logged; the live map catches up on reconnect).
+    Started lazily, so a forked worker gets its own."""
 
-    timeout = 2.0  # seconds; a Redis that hangs fails the broadcast, not the ingest
+    max_pending = 1000  # layer messages (each up to LAYER_BATCH events)
 
     def __init__(self):
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue | None = None
         self._pid = 0
         self._lock = threading.Lock()
 
@@ -87,11 +94,30 @@ class _SenderLoop:
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
                 self._loop, self._pid = asyncio.new_event_loop(), os.getpid()
+                self._queue = asyncio.Queue(self.max_pending)
                 threading.Thread(
-                    target=self._loop.run_forever, name="channel-layer-sender", daemon=True
+                    target=self._loop.run_until_complete,
+                    args=(self._drain(self._queue),),
+                    name="channel-layer-sender",
+                    daemon=True,
                 ).start()
-        future = asyncio.run_coroutine_threadsafe(_group_send_all(messages), self._loop)
-        future.result(self.timeout)
+        self._loop.call_soon_threadsafe(self._offer, self._queue, messages)
+
+    @staticmethod
+    def _offer(queue: asyncio.Queue, messages: list[dict]) -> None:
+        try:
+            queue.put_nowait(messages)
+        except asyncio.QueueFull:
+            logger.warning("Live stream is behind: %d layer message(s) dropped.", len(messages))
+
+    @staticmethod
+    async def _drain(queue: asyncio.Queue) -> None:
+        while True:
+            messages = await queue.get()
+            try:
+                await _group_send_all(messages)
+            except Exception:  # a layer outage costs live frames, never the sender
+                logger.warning("Could not send to the channel layer.", exc_info=True)
 
 
 _sender_loop = _SenderLoop()

@@ -42,14 +42,19 @@ EXPORTER_STATUS_INTERVAL = timedelta(seconds=5)
 # --- Planning (inside the ingest transaction) ----------------------------------------------
 
 
-def deliveries_plan(*, events: list[PlateEvent]) -> list[ExportDelivery]:
+def deliveries_plan(
+    *, events: list[PlateEvent], exporters: list[ExporterConfig] | None = None
+) -> list[ExportDelivery]:
     """One delivery per matching enabled exporter (per batch of `batch_size` events), inserted
-    in the caller's transaction; their tasks are queued only if it commits."""
+    in the caller's transaction; their tasks are queued only if it commits. `exporters` is
+    selectors.exporters_for_planning() when the caller already asked."""
     if not events:
         return []
+    if exporters is None:
+        exporters = selectors.exporters_for_planning()
     now = timezone.now()
     deliveries, links = [], []
-    for exporter in selectors.exporters_for_planning():
+    for exporter in exporters:
         matching = [event for event in events if selectors.exporter_matches(exporter, event)]
         for start in range(0, len(matching), exporter.batch_size):
             delivery = ExportDelivery(
