@@ -2,9 +2,6 @@
 security settings behind TLS, a per-device ingest limit and a limit on admin sign-ins."""
 
 import gzip
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +10,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from anpr.security import _failures_key
+from anpr.tests.fresh_process import settings_printed
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,20 +70,11 @@ def test_large_answers_are_gzipped_for_clients_that_accept_it(viewer_client, cam
 
 
 def _settings_in_fresh_process(tmp_path, **env_overrides) -> str:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "HTTPS"}
-    }
-    env.update({"DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "anpr.settings"})
-    env.update(env_overrides)
-    code = (
-        "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, "
-        "s.SECURE_HSTS_SECONDS, getattr(s, 'SECURE_PROXY_SSL_HEADER', None), sep='|')"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    done = settings_printed(
+        "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, "
+        "s.SECURE_HSTS_SECONDS, getattr(s, 'SECURE_PROXY_SSL_HEADER', None)",
+        tmp_path,
+        **env_overrides,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()

@@ -1,31 +1,19 @@
 """Start-up configuration: each mode from the environment, loud failures on bad values."""
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from anpr.tests.fresh_process import settings_printed
 
 
 def _start(env_overrides: dict, data_dir: Path) -> subprocess.CompletedProcess:
-    """Load the settings in a fresh interpreter, as a server would at start-up."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "DATA_DIR"}
-    }
-    env.update({"DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "anpr.settings"})
-    env.update(env_overrides)
-    code = (
-        "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.DEBUG, s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']"
-        "['BACKEND'], s.CELERY_BROKER_URL.split(':')[0], sep='|')"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    return settings_printed(
+        "s.DEBUG, s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']['BACKEND'], "
+        "s.CELERY_BROKER_URL.split(':')[0]",
+        data_dir,
+        **env_overrides,
     )
 
 
