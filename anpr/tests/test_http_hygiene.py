@@ -2,7 +2,6 @@
 security settings behind TLS, a per-device ingest limit and a limit on admin sign-ins."""
 
 import gzip
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -13,7 +12,6 @@ from anpr.security import _failures_key
 from anpr.tests.fresh_process import settings_printed
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_unknown_api_url_is_a_json_404_and_other_pages_stay_html(client):
