@@ -6,11 +6,9 @@ workers keep one persistent connection each.
 """
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
@@ -19,16 +17,11 @@ import pytest
 import requests
 from django.db import connection
 
+from anpr.localserver import ServerDidNotStart, free_port, wait_until_up
 from conftest import require_service
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _test_database_url() -> str:
@@ -53,19 +46,13 @@ def _serve(command: list[str], port: int, env: dict):
     # Logs go to a file: an unread pipe fills up and would stall the server mid-test.
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/health", timeout=5)
-            return process
-        except (requests.ConnectionError, requests.Timeout):
-            # Refused before the socket listens; a timeout while a worker is still booting.
-            if process.poll() is not None:
-                log.seek(0)
-                raise AssertionError(log.read().decode()[-2000:]) from None
-            time.sleep(0.2)
-    process.kill()
-    raise AssertionError("server did not start")
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", processes=[process])
+    except ServerDidNotStart as error:
+        process.kill()
+        log.seek(0)
+        raise AssertionError(f"{error}\n{log.read().decode()[-2000:]}") from None
+    return process
 
 
 @pytest.fixture
@@ -105,7 +92,7 @@ def _hammer(port: int, requests_count: int = 240, clients: int = 24) -> None:
 )
 def test_many_requests_do_not_grow_the_connection_count(server_env, server, limit):
     database = connection.settings_dict["NAME"]
-    port = _free_port()
+    port = free_port()
     if server == "daphne":
         command = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "anpr.asgi:application"]
     else:

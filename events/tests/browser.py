@@ -11,16 +11,13 @@ must draw cameras and zones without them.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
-import requests
-
+from anpr.localserver import ServerDidNotStart, free_port, wait_until_up
 from conftest import require_service
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,12 +31,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 OUTPUT = ROOT / "test-output"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class ServerStack:
@@ -133,16 +124,11 @@ class ServerStack:
             stdout=subprocess.DEVNULL,
             stderr=open(self.folder / "daphne.log", "a"),  # noqa: SIM115 (closed with the process)
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError((self.folder / "daphne.log").read_text())
-            try:
-                if requests.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.2)
-        raise RuntimeError("daphne did not answer within 30 s")
+        try:
+            wait_until_up(f"{self.url}/health", processes=[self.process])
+        except ServerDidNotStart as error:
+            log = (self.folder / "daphne.log").read_text()
+            raise RuntimeError(f"daphne: {error}\n{log}") from None
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -17,7 +17,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
+from anpr.localserver import ServerDidNotStart, free_port, wait_until_up
 from cameras.models import Camera, EdgeDevice, Zone
 from cameras.services import device_key_issue, user_token_issue
 from events import services
@@ -254,7 +254,7 @@ class Command(BaseCommand):
                     and not Path(sys.executable).with_name("gunicorn").exists()
                 ):
                     raise CommandError("gunicorn is not installed (pip install gunicorn).")
-                port = _free_port()
+                port = free_port()
                 env = {
                     **os.environ,
                     "DB_CONNECTIONS": "persistent",
@@ -289,7 +289,10 @@ class Command(BaseCommand):
                     start_new_session=True,
                 )
                 url = f"http://127.0.0.1:{port}"
-                _wait_for(url + "/health")
+                try:
+                    wait_until_up(url + "/health", processes=[self.process])
+                except ServerDidNotStart as error:
+                    raise CommandError(f"gunicorn: {error}.") from None
                 command.stdout.write(
                     f"== server: gunicorn anpr.wsgi ({conf.name if conf.exists() else 'defaults'}"
                     f"), {command.options['workers']} sync workers at {url}"
@@ -425,26 +428,6 @@ class Command(BaseCommand):
         if getattr(self, "single_rate", None):
             ratio = self.single_rate / peer["req_per_s"]
             self.results["single / peer"] = f"{ratio:.2f}x (target >= 0.4x)"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(url: str, timeout: float = 30) -> None:
-    import requests
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise CommandError(f"The server did not answer {url} within {timeout} s.")
 
 
 def _wrk(env: dict, script: str, url: str, connections: int, duration: int) -> dict:

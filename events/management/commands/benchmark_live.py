@@ -22,7 +22,6 @@ import multiprocessing
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
+from anpr.localserver import ServerDidNotStart, free_port, wait_until_up
 from cameras.models import Camera
 from cameras.services import device_create, user_token_issue
 from events.models import PlateEvent
@@ -48,12 +48,6 @@ ROOT = Path(__file__).resolve().parents[3]
 PREFIX = "bench-live"
 DEVICES = 20  # reads spread over several devices, as in a real site
 _PLATE = re.compile(r'"plate": "([A-Z0-9]+)"')
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -114,9 +108,9 @@ class Servers:
             "INGEST_THROTTLE_RATE": "",
             "LOG_LEVEL": "WARNING",
         }
-        self.ws_port = _free_port()
+        self.ws_port = free_port()
         self.production = bool(settings.REDIS_URL)
-        self.http_port = _free_port() if self.production else self.ws_port
+        self.http_port = free_port() if self.production else self.ws_port
         self.http_workers = http_workers
         self.log_dir = log_dir
         self.processes: list[subprocess.Popen] = []
@@ -160,17 +154,10 @@ class Servers:
         )
 
     def _wait(self, url: str) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if any(process.poll() is not None for process in self.processes):
-                raise CommandError(f"a server exited at start; see {self.log_dir}")
-            try:
-                if requests.get(url, timeout=1).ok:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise CommandError(f"{url} did not answer within 60 s")
+        try:
+            wait_until_up(url, processes=self.processes, timeout=60)
+        except ServerDidNotStart as error:
+            raise CommandError(f"{error}; see {self.log_dir}") from None
 
     def stop(self) -> None:
         for process in self.processes:
