@@ -5,6 +5,7 @@ import logging
 import os
 import time
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
@@ -24,8 +25,6 @@ class _RedisCounter:
 
     def incr(self, key: str, ttl: int) -> int:
         if self._client is None or self._pid != os.getpid():
-            import redis
-
             self._client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
             self._pid = os.getpid()
         pipe = self._client.pipeline(transaction=False)
@@ -40,8 +39,6 @@ _redis_counter = _RedisCounter()
 
 def _count(key: str, ttl: int) -> int:
     if settings.REDIS_URL:
-        import redis
-
         try:
             return _redis_counter.incr(key, ttl)
         except redis.RedisError:
