@@ -161,6 +161,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+# Cameras posting plate reads are not browsers: under gunicorn (anpr/wsgi.py) these paths skip
+# sessions, CSRF, CORS, static files, gzip and browser headers (anpr/handlers.py).
+DEVICE_PATH_PREFIXES = ("/api/events/ingest/", "/api/ingest/")
+DEVICE_MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "anpr.middleware.RequestIdMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
 
 ROOT_URLCONF = "anpr.urls"
 WSGI_APPLICATION = "anpr.wsgi.application"

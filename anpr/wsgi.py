@@ -1,4 +1,5 @@
-"""WSGI entry point for gunicorn's sync workers: one persistent DB connection per worker."""
+"""WSGI entry point for gunicorn's sync workers: one persistent DB connection per worker,
+and a short middleware stack for the device endpoints (anpr/handlers.py)."""
 
 import os
 
@@ -7,4 +8,6 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anpr.settings")
 os.environ.setdefault("DB_CONNECTIONS", "persistent")
 
-application = get_wsgi_application()
+from anpr.handlers import application_with_device_stack  # noqa: E402 (after the settings)
+
+application = application_with_device_stack(get_wsgi_application())
