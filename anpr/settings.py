@@ -202,7 +202,7 @@ DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10, minimum=1)
 
 if not EMBEDDED:
     _db = env.db_url_config(DATABASE_URL)
-    _db["ENGINE"] = "django.db.backends.postgresql"
+    _db["ENGINE"] = "anpr.postgresql"  # Django's, with a cheaper health check
     if DB_CONNECTIONS == "pool":
         _db["CONN_MAX_AGE"] = 0
         _db["OPTIONS"] = {
