@@ -108,6 +108,22 @@ def test_a_batch_rejects_only_its_bad_items(device):
     assert PlateEvent.objects.count() == 1
 
 
+def test_batches_in_one_transaction_store_each_read_once(device):
+    """Two batches in one transaction (as here, inside the test's): the second sees the
+    first's reads as duplicates and stores only its own."""
+    first = plate_events_ingest(device=device, reads=[_read(event_id=k) for k in "abc"])
+    second = plate_events_ingest(device=device, reads=[_read(event_id=k) for k in "cde"])
+    assert [r.status for r in first] == ["created"] * 3
+    assert [r.status for r in second] == ["duplicate", "created", "created"]
+    assert second[0].id == first[2].id
+    assert PlateEvent.objects.count() == 5
+    assert sorted(PlateEvent.objects.values_list("idempotency_key", flat=True)) == list("abcde")
+    if connection.vendor == "postgresql":  # the COPY staging table is left empty
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {services._STAGE}")
+            assert cursor.fetchone()[0] == 0
+
+
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
