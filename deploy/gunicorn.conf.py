@@ -17,8 +17,8 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
 keepalive = 5  # nginx keeps upstream connections open
 # Recycle workers now and then, so a slow leak never becomes an outage.
-max_requests = 5000
-max_requests_jitter = 500
+max_requests = 50000  # a worker restart costs about a second of CPU (importing Django)
+max_requests_jitter = 5000
 # Django's request log (anpr.middleware) is the access log: it masks device keys in paths.
 accesslog = None
 errorlog = "-"
