@@ -42,7 +42,7 @@ def test_production_mode_switches_to_postgres_and_redis(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     _, engine, layer, broker = result.stdout.strip().split("|")
-    assert engine == "django.db.backends.postgresql"
+    assert engine == "anpr.postgresql"  # Django's backend with a socket health check
     assert layer == "channels_redis.core.RedisChannelLayer"
     assert broker == "redis"
 
