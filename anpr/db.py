@@ -30,16 +30,21 @@ def _converters(model: type[Model], vendor: str) -> tuple[list[str], list[tuple]
     return [f.attname for f in fields], converters
 
 
-def fetch_models(model: type[Model], sql: str, params: list) -> list[Model]:
-    """Run `sql` (which selects `select_columns(model, …)` first) and build instances."""
+def fetch_models(model: type[Model], sql: str, params: list, *, extras=()) -> list[Model]:
+    """Run `sql` (which selects `select_columns(model, …)` first) and build instances; the
+    columns after the model's become attributes named by `extras`."""
     names, converters = _converters(model, connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     instances = []
+    width = len(names)
     for row in rows:
-        row = list(row[: len(names)])
+        values = list(row[:width])
         for index, column, convert in converters:
-            row[index] = convert(row[index], column, connection)
-        instances.append(model.from_db(connection.alias, names, row))
+            values[index] = convert(values[index], column, connection)
+        instance = model.from_db(connection.alias, names, values)
+        for name, value in zip(extras, row[width:], strict=False):
+            setattr(instance, name, value)
+        instances.append(instance)
     return instances

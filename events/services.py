@@ -28,7 +28,7 @@ from anpr.db import fetch_models, select_columns
 from anpr.metrics import ingest_observe
 from cameras.models import Camera, EdgeDevice, Zone
 from cameras.services import device_touch
-from exporters.selectors import exporters_for_planning
+from exporters.selectors import exporters_enabled_sql, exporters_for_planning
 from exporters.services import deliveries_plan
 
 from .broadcast import broadcast_event_update, broadcast_events
@@ -143,6 +143,11 @@ class DeviceCameras:
         self.by_slug = {c.slug: c for c in cameras}
         self.defaults = defaults  # the device's first cameras, when a read names none
         self._zones: dict[int, list[Zone]] | None = None
+        # Whether any exporter is enabled, asked by the same query (None: no camera found).
+        found = cameras or defaults or ()
+        self.exporters_enabled: bool | None = (
+            getattr(found[0], "exporters_enabled", None) if found else None
+        )
 
     @classmethod
     def for_reads(cls, device: EdgeDevice, reads: list[ReadIn]) -> "DeviceCameras":
@@ -207,14 +212,15 @@ class DeviceCameras:
 
 def _device_cameras(device: EdgeDevice, *, named=(), limit: int | None = None) -> list[Camera]:
     """The device's cameras whose external_id or slug is in `named` (or its first `limit`),
-    as whole rows (the stored events hand their camera on to the live stream and exporters).
+    as whole rows (the stored events hand their camera on to the live stream and exporters),
+    each with `exporters_enabled` (whether any exporter is, asked in the same round trip).
 
     Plain SQL: this runs on every ingest request, and composing the equivalent queryset
     costs several times the query itself."""
     quote = connection.ops.quote_name
     through = EdgeDevice.cameras.through._meta
     sql = (
-        f"SELECT {select_columns(Camera, 'c')} "
+        f"SELECT {select_columns(Camera, 'c')}, {exporters_enabled_sql()} "
         f"FROM {quote(Camera._meta.db_table)} c JOIN {quote(through.db_table)} m "
         f"ON m.{quote(through.get_field('camera').column)} = c.{quote('id')} "
         f"WHERE m.{quote(through.get_field('edgedevice').column)} = %s"
@@ -227,7 +233,7 @@ def _device_cameras(device: EdgeDevice, *, named=(), limit: int | None = None) -
     sql += f" ORDER BY c.{quote('slug')}"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    return fetch_models(Camera, sql, params)
+    return fetch_models(Camera, sql, params, extras=("exporters_enabled",))
 
 
 def _number(errors, name, value, *, low=None, high=None):
@@ -537,7 +543,11 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
         valid.append((position, item))
 
     if valid:
-        stored = _events_store(device=device, items=[item for _, item in valid])
+        stored = _events_store(
+            device=device,
+            items=[item for _, item in valid],
+            exporters_enabled=cameras.exporters_enabled,
+        )
         for (position, _), result in zip(valid, stored, strict=True):
             results[position] = result
         for position, key in repeats:
@@ -551,13 +561,16 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
     return results
 
 
-def _events_store(*, device: EdgeDevice, items: list["_Valid"]) -> list[IngestResult]:
+def _events_store(
+    *, device: EdgeDevice, items: list["_Valid"], exporters_enabled: bool | None = None
+) -> list[IngestResult]:
     """The one transaction of an ingest: insert, write images, plan exports.
 
     On PostgreSQL, a single read with no exporter enabled and no image is one INSERT, atomic
-    by itself: it runs without BEGIN/COMMIT (two round trips less on the hottest path)."""
+    by itself: it runs without BEGIN/COMMIT (two round trips less on the hottest path).
+    `exporters_enabled` False (asked along with the cameras) spares the exporters query."""
     written: list[str] = []
-    exporters = exporters_for_planning()
+    exporters = exporters_for_planning() if exporters_enabled is not False else []
     lone_statement = (
         connection.vendor == "postgresql"
         and len(items) == 1

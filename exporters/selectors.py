@@ -10,6 +10,13 @@ from events.models import PlateEvent
 from .models import ExportDelivery, ExportDeliveryEvent, ExporterConfig
 
 
+def exporters_enabled_sql() -> str:
+    """A SQL expression: whether any exporter is enabled. The ingest asks it within the query
+    it already makes, and skips exporters_for_planning() when the answer is no."""
+    quote = connection.ops.quote_name
+    return f"EXISTS (SELECT 1 FROM {quote(ExporterConfig._meta.db_table)} WHERE {quote('enabled')})"
+
+
 def exporters_for_planning() -> list[ExporterConfig]:
     """Enabled exporters with their camera and zone filters as id sets (three queries)."""
     # Plain SQL: this runs on every ingest, where composing the queryset cost more than the
