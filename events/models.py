@@ -134,9 +134,9 @@ class PlateEvent(models.Model):
         # differs from received_at (ingest stamps both alike), so ingest adds no entry.
         # vehicle_type, direction, source and min_confidence walk the time index instead: their
         # matches are common, so a page is found within a few hundred rows (min_confidence=0.99
-        # at 1M events: 20 ms). On PostgreSQL, migration 0003
-        # adds a trigram GIN index on plate_key (OCR-tolerant search, also its key lookups)
-        # and a pattern index on plate (plate_prefix); SQLite has neither and scans.
+        # at 1M events: 20 ms). On PostgreSQL, migration 0003 adds a trigram GIN index on
+        # plate_key (OCR-tolerant search, also its key lookups) and a pattern index on plate
+        # (plate_prefix); SQLite has neither and scans.
         indexes = [
             models.Index(fields=("-captured_at", "-id"), name="event_captured"),
             models.Index(fields=("camera", "-captured_at", "-id"), name="event_camera_captured"),
