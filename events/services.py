@@ -825,7 +825,7 @@ def event_statistics_rollup(*, everything: bool = False) -> int:
     received or updated since then, whatever their capture time: late events re-roll their
     old buckets), or every bucket. Safe to run twice or concurrently; returns the number of
     buckets recomputed."""
-    from django.db.models import Count, Sum
+    from django.db.models import Count, F, Q, Sum
     from django.db.models.functions import Trunc
 
     from .models import EventStatistics
@@ -839,7 +839,13 @@ def event_statistics_rollup(*, everything: bool = False) -> int:
         last = EventStatistics.objects.order_by("-rolled_at").values_list("rolled_at", flat=True)
         last = last.first()
         if last is not None:
-            changed = changed.filter(updated_at__gte=last - ROLLUP_OVERLAP)
+            # updated_at >= cut, said so that indexes serve it: ingest stamps updated_at
+            # and received_at alike, and only events updated in place (updated_at later)
+            # are in the partial index on updated_at.
+            cut = last - ROLLUP_OVERLAP
+            changed = changed.filter(
+                Q(received_at__gte=cut) | Q(updated_at__gte=cut, updated_at__gt=F("received_at"))
+            )
     hours = changed.annotate(hour=hour).values_list("hour", flat=True).order_by().distinct()
     buckets = sorted(set(hours))
     if not buckets:

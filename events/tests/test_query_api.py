@@ -72,6 +72,7 @@ def test_filters_combine(viewer_client):
         str(wanted.id)
     ]
     assert _ids(viewer_client.get(URL, {**more, "direction": "out"})) == []
+    assert _ids(viewer_client.get(URL, {**query, "camera": "nowhere"})) == []
 
 
 def test_received_after_and_device_filters(viewer_client, device_with_key):

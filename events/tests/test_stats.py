@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from cameras.tests.factories import CameraFactory, ZoneFactory
 from events.models import EventStatistics, PlateEvent
@@ -76,6 +77,10 @@ def test_an_update_in_place_re_rolls_its_bucket(device_with_key):
     [result] = plate_events_ingest(
         device=device, reads=[ReadIn(plate="AB1", captured_at=T0, confidence=0.2)]
     )
+    # Received well before the rollups: only its updated_at (later than received_at once
+    # updated in place) can tell the second rollup that its bucket changed.
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    PlateEvent.objects.update(received_at=an_hour_ago, updated_at=an_hour_ago)
     event_statistics_rollup()
     plate_event_update(
         event=PlateEvent.objects.get(pk=result.id),

@@ -366,10 +366,12 @@ class Command(BaseCommand):
             confused = plate.replace("B", "8").replace("O", "0").replace("S", "5")
             return "/api/events/", {"q": confused}
 
-        shifts = iter(rng.sample(range(10 * count + 10), count + 5))
+        # Windows ending 0, 1, 2, ... hours ago, in random order: each one no earlier call
+        # asked for (computed, not served from the cache), and each nearly full of events
+        # (shifts spread over ten times as many hours left most windows past the data).
+        shifts = iter(rng.sample(range(count + 5), count + 5))
 
         def stats_cold():
-            # A window no earlier call asked for: computed, not served from the cache.
             until = now - timedelta(hours=next(shifts))
             return "/api/events/stats/", {
                 "since": (until - timedelta(days=30)).isoformat(),
