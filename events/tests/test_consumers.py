@@ -24,6 +24,7 @@ from rest_framework.test import APIClient
 from anpr.asgi import application
 from cameras.services import device_create, user_token_issue, user_token_revoke
 from cameras.tests.factories import CameraFactory, ZoneFactory
+from conftest import require_service
 from events.broadcast import EVENTS_GROUP
 from events.consumers import (
     CLOSE_BAD_REQUEST,
@@ -516,6 +517,24 @@ def test_over_redis_an_event_reaches_clients_of_every_web_process(site, settings
             await elsewhere.close_pools()
             await first.disconnect()
             await second.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.redis
+def test_over_redis_a_quiet_stream_stays_open_and_delivers(site, settings, redis_url):
+    # redis-py 8 ends a read after 5 s, the length of channels-redis's blocking pop: a stream
+    # quiet that long lost its consumers (closed 1011) until the settings gave a longer one.
+    if "RedisChannelLayer" not in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
+        require_service("Redis channel layer", "these settings have no REDIS_URL")
+
+    async def scenario():
+        communicator = await open_stream(site["headers"])
+        assert await communicator.receive_nothing(timeout=6.5)  # no close, no error
+        assert await alive(communicator)
+        await ingest(site["device"], read(site["gate"], "QUIET1"))
+        assert (await next_frame(communicator))["event"]["plate"] == "QUIET1"
+        await communicator.disconnect()
 
     run(scenario)
 
