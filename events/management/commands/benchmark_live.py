@@ -11,6 +11,7 @@ highest rate that still met it. Not a test: it prints figures.
     manage.py benchmark_live                          # 50 clients at 50 events/s, 20 s
     manage.py benchmark_live --find-max               # ... then the highest rate under 100 ms
     manage.py benchmark_live --clients 5 --rate 10 --duration 3     # a smoke run
+    manage.py benchmark_live --ws-servers 2 --find-max    # two daphne replicas share the clients
 
 It adds a camera, devices, a user and token named bench-live-*, and deletes its events after.
 Ingest throttling is switched off for its servers (it limits per device, not what is measured).
@@ -216,14 +217,16 @@ class RunResult:
 class Servers:
     """daphne (websockets, and HTTP in the embedded mode) and gunicorn (HTTP ingest)."""
 
-    def __init__(self, *, http_workers: int, log_dir: Path):
+    def __init__(self, *, http_workers: int, ws_servers: int, log_dir: Path):
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "anpr.settings",
             "INGEST_THROTTLE_RATE": "",
             "LOG_LEVEL": "WARNING",
         }
-        self.ws_port = free_port()
+        # Several daphne processes stand for replicas of the websocket service behind nginx.
+        self.ws_ports = [free_port() for _ in range(ws_servers)]
+        self.ws_port = self.ws_ports[0]
         self.production = bool(settings.REDIS_URL)
         self.http_port = free_port() if self.production else self.ws_port
         self.http_workers = http_workers
@@ -238,8 +241,9 @@ class Servers:
 
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.ws_port)]
-        self._spawn("daphne", [*daphne, "anpr.asgi:application"])
+        for port in self.ws_ports:
+            daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+            self._spawn("daphne", [*daphne, "anpr.asgi:application"])
         if self.production:
             self._spawn(
                 "gunicorn",
@@ -257,7 +261,7 @@ class Servers:
                     f"127.0.0.1:{self.http_port}",
                 ],
             )
-        for port in {self.ws_port, self.http_port}:
+        for port in {*self.ws_ports, self.http_port}:
             self._wait(f"http://127.0.0.1:{port}/health")
 
     def _spawn(self, name: str, command: list[str]) -> None:
@@ -299,15 +303,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--http-workers", type=int, default=4, help="gunicorn sync workers (as deployed)."
         )
+        parser.add_argument(
+            "--ws-servers",
+            type=int,
+            default=1,
+            help="daphne processes, the clients spread over them (as deployed: 1).",
+        )
 
     def handle(self, *args, **options):
         if settings.EMBEDDED or not settings.REDIS_URL:
             self.stderr.write(
                 "Not the production setup (PostgreSQL + Redis): figures are for this mode only."
             )
+        if options["ws_servers"] > 1 and not settings.REDIS_URL:
+            raise CommandError("--ws-servers above 1 needs REDIS_URL (a layer across processes).")
         setup = self._setup()
         servers = Servers(
-            http_workers=options["http_workers"], log_dir=settings.DATA_DIR / "benchmark-live"
+            http_workers=options["http_workers"],
+            ws_servers=options["ws_servers"],
+            log_dir=settings.DATA_DIR / "benchmark-live",
         )
         http = (
             f"gunicorn × {options['http_workers']} sync workers" if servers.production else "daphne"
@@ -315,7 +329,8 @@ class Command(BaseCommand):
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
         self.stdout.write(
-            f"Servers: daphne for /ws/, {http} for the ingest; {database}; {layer}; "
+            f"Servers: daphne × {options['ws_servers']} for /ws/, {http} for the ingest; "
+            f"{database}; {layer}; "
             f"{options['clients']} clients."
         )
         servers.start()
@@ -388,14 +403,17 @@ class Command(BaseCommand):
         total = max(1, int(rate * options["duration"]))
         arrivals: list[tuple[str, float]] = []
         headers = {
-            "Origin": f"http://127.0.0.1:{servers.ws_port}",
+            "Origin": f"http://127.0.0.1:{servers.ws_port}",  # an allowed host; any port
             "Authorization": f"Bearer {setup['token']}",
         }
         streams = [
             await StreamClient.connect(
-                port=servers.ws_port, path=servers.ws_path, headers=headers, arrivals=arrivals
+                port=servers.ws_ports[number % len(servers.ws_ports)],
+                path=servers.ws_path,
+                headers=headers,
+                arrivals=arrivals,
             )
-            for _ in range(clients)
+            for number in range(clients)
         ]
         lags: list[float] = []
 
