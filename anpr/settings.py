@@ -239,7 +239,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 gives every read a 5 s timeout, the same as channels-redis's
+                # blocking pop: a stream quiet for 5 s lost its consumers (channels_redis
+                # issue 422). Reads now wait longer than the pop; a hung Redis still fails.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 "capacity": CHANNEL_CAPACITY,
                 "expiry": CHANNEL_EXPIRY,
                 "prefix": CHANNEL_PREFIX,

@@ -24,6 +24,7 @@ from rest_framework.test import APIClient
 from anpr.asgi import application
 from cameras.services import device_create, user_token_issue, user_token_revoke
 from cameras.tests.factories import CameraFactory, ZoneFactory
+from conftest import require_service
 from events.broadcast import EVENTS_GROUP
 from events.consumers import (
     CLOSE_BAD_REQUEST,
@@ -33,8 +34,9 @@ from events.consumers import (
     ProcessFanOut,
 )
 from events.models import PlateEvent
-from events.reads import ReadIn
+from events.reads import ImageIn, ReadIn
 from events.services import plate_event_update, plate_events_ingest
+from events.tests.images import image_bytes
 
 # Broadcasts happen on commit, so these tests need real transactions.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -293,6 +295,53 @@ def test_a_committed_read_is_sent_once_in_the_shape_of_the_rest_api(site):
     run(scenario)
 
 
+def test_a_read_with_images_a_zone_and_a_local_time_zone_is_sent_in_the_rest_shape(site, settings):
+    # The frame is built from the stored row, not by the REST serializer: held equal here
+    # where it differs most (image URLs, zone name, datetimes with an offset, the Frigate update).
+    settings.TIME_ZONE = "Europe/Amsterdam"
+    api = APIClient()
+    api.force_authenticate(site["viewer"])
+
+    async def rest(event_id) -> dict:
+        """GET /api/events/{id}/, with its image URLs relative to the site as frames send them."""
+        body = await database_sync_to_async(lambda: api.get(f"/api/events/{event_id}/").json())()
+        for name in ("plate_image_url", "frame_image_url"):
+            body[name] = body[name] and body[name].removeprefix("http://testserver")
+        return body
+
+    async def scenario():
+        communicator = await open_stream(site["headers"])
+        [result] = await ingest(
+            site["device"],
+            read(
+                site["gate"],
+                "IMG1",
+                zone="lane",
+                confidence=0.8,
+                plate_image=ImageIn(image_bytes("PNG"), "crop.png"),
+                frame_image=ImageIn(image_bytes("JPEG"), "frame.jpg"),
+                metadata={"lane": 2, "tags": ["a", None]},
+            ),
+        )
+        frame = await next_frame(communicator)
+        assert frame["event"] == await rest(result.id)
+        assert frame["event"]["plate_image_url"] == f"/api/events/{result.id}/images/plate/"
+        assert frame["event"]["captured_at"].endswith("+01:00")
+
+        event = await database_sync_to_async(PlateEvent.objects.select_related("camera").get)(
+            pk=result.id
+        )
+        await database_sync_to_async(plate_event_update)(
+            event=event, read=read(site["gate"], "IMG2", confidence=0.9)
+        )
+        updated = await next_frame(communicator)
+        assert updated["type"] == "event.updated"
+        assert updated["event"] == await rest(result.id)
+        await communicator.disconnect()
+
+    run(scenario)
+
+
 def test_nothing_is_sent_before_commit_and_nothing_after_a_rollback(site):
     async def scenario():
         communicator = await open_stream(site["headers"])
@@ -468,6 +517,24 @@ def test_over_redis_an_event_reaches_clients_of_every_web_process(site, settings
             await elsewhere.close_pools()
             await first.disconnect()
             await second.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.redis
+def test_over_redis_a_quiet_stream_stays_open_and_delivers(site, settings, redis_url):
+    # redis-py 8 ends a read after 5 s, the length of channels-redis's blocking pop: a stream
+    # quiet that long lost its consumers (closed 1011) until the settings gave a longer one.
+    if "RedisChannelLayer" not in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
+        require_service("Redis channel layer", "these settings have no REDIS_URL")
+
+    async def scenario():
+        communicator = await open_stream(site["headers"])
+        assert await communicator.receive_nothing(timeout=6.5)  # no close, no error
+        assert await alive(communicator)
+        await ingest(site["device"], read(site["gate"], "QUIET1"))
+        assert (await next_frame(communicator))["event"]["plate"] == "QUIET1"
+        await communicator.disconnect()
 
     run(scenario)
 

@@ -11,6 +11,7 @@ highest rate that still met it. Not a test: it prints figures.
     manage.py benchmark_live                          # 50 clients at 50 events/s, 20 s
     manage.py benchmark_live --find-max               # ... then the highest rate under 100 ms
     manage.py benchmark_live --clients 5 --rate 10 --duration 3     # a smoke run
+    manage.py benchmark_live --ws-servers 2 --find-max    # two daphne replicas share the clients
 
 It adds a camera, devices, a user and token named bench-live-*, and deletes its events after.
 Ingest throttling is switched off for its servers (it limits per device, not what is measured).
@@ -18,6 +19,9 @@ The clients run in this process and share the machine's cores with the servers.
 """
 
 import asyncio
+import base64
+import gc
+import hashlib
 import multiprocessing
 import os
 import re
@@ -47,12 +51,124 @@ from events.models import PlateEvent
 ROOT = Path(__file__).resolve().parents[3]
 PREFIX = "bench-live"
 DEVICES = 20  # reads spread over several devices, as in a real site
-_PLATE = re.compile(r'"plate": "([A-Z0-9]+)"')
+_PLATE = re.compile(rb'"plate": ?"([A-Z0-9]+)"')
 
 
 def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+class StreamClient(asyncio.Protocol):
+    """A lean websocket client of /ws/events/ (RFC 6455 over one asyncio connection).
+
+    The clients share the cores with the servers they measure, so each does only what a
+    client must: the opening handshake (its Sec-WebSocket-Accept checked), frames parsed as
+    far as their length, the plate read from a text frame with a regex (not a JSON parse),
+    pings answered, the closing handshake. Frames that arrive in one read share one time.
+    """
+
+    _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def __init__(self, arrivals: list[tuple[str, float]]):
+        self.arrivals = arrivals
+        self.buffer = bytearray()
+        self.opened: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.key = base64.b64encode(os.urandom(16))
+        self.fragments: list[bytes] = []
+
+    @classmethod
+    async def connect(cls, *, port: int, path: str, headers: dict, arrivals) -> "StreamClient":
+        loop = asyncio.get_running_loop()
+        _, client = await loop.create_connection(lambda: cls(arrivals), "127.0.0.1", port)
+        lines = [
+            f"GET {path} HTTP/1.1",
+            f"Host: 127.0.0.1:{port}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {client.key.decode()}",
+            "Sec-WebSocket-Version: 13",
+            *(f"{name}: {value}" for name, value in headers.items()),
+        ]
+        client.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        await asyncio.wait_for(client.opened, timeout=10)
+        return client
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def connection_lost(self, exc):
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError("closed during the opening handshake"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def data_received(self, data: bytes):
+        arrived = time.perf_counter()
+        self.buffer += data
+        if not self.opened.done():
+            head, found, _ = self.buffer.partition(b"\r\n\r\n")
+            if not found:
+                return
+            del self.buffer[: len(head) + 4]
+            accept = base64.b64encode(hashlib.sha1(self.key + self._GUID).digest())
+            if not head.startswith(b"HTTP/1.1 101") or accept not in head:
+                self.opened.set_exception(ConnectionError(head.decode("latin-1")))
+                self.transport.close()
+                return
+            self.opened.set_result(None)
+        self._frames_read(arrived)
+
+    def _frames_read(self, arrived: float) -> None:
+        buffer, offset = self.buffer, 0
+        while len(buffer) - offset >= 2:
+            first, length = buffer[offset], buffer[offset + 1] & 0x7F  # servers do not mask
+            start = offset + 2
+            if length == 126:
+                if len(buffer) - offset < 4:
+                    break
+                length, start = int.from_bytes(buffer[offset + 2 : offset + 4]), offset + 4
+            elif length == 127:
+                if len(buffer) - offset < 10:
+                    break
+                length, start = int.from_bytes(buffer[offset + 2 : offset + 10]), offset + 10
+            if len(buffer) - start < length:
+                break
+            self._frame(
+                first & 0x0F, bool(first & 0x80), bytes(buffer[start : start + length]), arrived
+            )
+            offset = start + length
+        del buffer[:offset]
+
+    def _frame(self, opcode: int, final: bool, payload: bytes, arrived: float) -> None:
+        if opcode in (0x0, 0x1, 0x2):  # a message, perhaps in fragments
+            self.fragments.append(payload)
+            if final:
+                message, self.fragments = b"".join(self.fragments), []
+                found = _PLATE.search(message)
+                if found:
+                    self.arrivals.append((found.group(1).decode(), arrived))
+        elif opcode == 0x9:  # ping
+            self._send(0xA, payload)
+        elif opcode == 0x8:  # the server closes: answer, then the server ends the TCP connection
+            self._send(0x8, payload[:2])
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        """A client frame: final, masked (clients must mask), payload under 126 bytes."""
+        mask = os.urandom(4)
+        masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+        self.transport.write(bytes((0x80 | opcode, 0x80 | len(payload))) + mask + masked)
+
+    async def close(self) -> None:
+        """The closing handshake (1000, normal), then wait for the server to end it."""
+        if not self.transport.is_closing():
+            self._send(0x8, (1000).to_bytes(2))
+        try:
+            await asyncio.wait_for(asyncio.shield(self.closed), timeout=5)
+        except TimeoutError:
+            self.transport.close()
 
 
 @dataclass
@@ -101,14 +217,16 @@ class RunResult:
 class Servers:
     """daphne (websockets, and HTTP in the embedded mode) and gunicorn (HTTP ingest)."""
 
-    def __init__(self, *, http_workers: int, log_dir: Path):
+    def __init__(self, *, http_workers: int, ws_servers: int, log_dir: Path):
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "anpr.settings",
             "INGEST_THROTTLE_RATE": "",
             "LOG_LEVEL": "WARNING",
         }
-        self.ws_port = free_port()
+        # Several daphne processes stand for replicas of the websocket service behind nginx.
+        self.ws_ports = [free_port() for _ in range(ws_servers)]
+        self.ws_port = self.ws_ports[0]
         self.production = bool(settings.REDIS_URL)
         self.http_port = free_port() if self.production else self.ws_port
         self.http_workers = http_workers
@@ -119,14 +237,13 @@ class Servers:
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.ws_port}/ws/events/"
+    ws_path = "/ws/events/"
 
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.ws_port)]
-        self._spawn("daphne", [*daphne, "anpr.asgi:application"])
+        for port in self.ws_ports:
+            daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+            self._spawn("daphne", [*daphne, "anpr.asgi:application"])
         if self.production:
             self._spawn(
                 "gunicorn",
@@ -144,7 +261,7 @@ class Servers:
                     f"127.0.0.1:{self.http_port}",
                 ],
             )
-        for port in {self.ws_port, self.http_port}:
+        for port in {*self.ws_ports, self.http_port}:
             self._wait(f"http://127.0.0.1:{port}/health")
 
     def _spawn(self, name: str, command: list[str]) -> None:
@@ -186,19 +303,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--http-workers", type=int, default=4, help="gunicorn sync workers (as deployed)."
         )
+        parser.add_argument(
+            "--ws-servers",
+            type=int,
+            default=1,
+            help="daphne processes, the clients spread over them (as deployed: 1).",
+        )
 
     def handle(self, *args, **options):
-        try:
-            import websockets  # noqa: F401
-        except ImportError:
-            raise CommandError("Install the dev requirements (websockets).") from None
         if settings.EMBEDDED or not settings.REDIS_URL:
             self.stderr.write(
                 "Not the production setup (PostgreSQL + Redis): figures are for this mode only."
             )
+        if options["ws_servers"] > 1 and not settings.REDIS_URL:
+            raise CommandError("--ws-servers above 1 needs REDIS_URL (a layer across processes).")
         setup = self._setup()
         servers = Servers(
-            http_workers=options["http_workers"], log_dir=settings.DATA_DIR / "benchmark-live"
+            http_workers=options["http_workers"],
+            ws_servers=options["ws_servers"],
+            log_dir=settings.DATA_DIR / "benchmark-live",
         )
         http = (
             f"gunicorn × {options['http_workers']} sync workers" if servers.production else "daphne"
@@ -206,10 +329,14 @@ class Command(BaseCommand):
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
         self.stdout.write(
-            f"Servers: daphne for /ws/, {http} for the ingest; {database}; {layer}; "
+            f"Servers: daphne × {options['ws_servers']} for /ws/, {http} for the ingest; "
+            f"{database}; {layer}; "
             f"{options['clients']} clients."
         )
         servers.start()
+        # The clients' process holds all of Django: frozen out of the collector (as the servers
+        # are), or a full collection in mid-run (120 ms here) makes every client late at once.
+        gc.freeze()
         try:
             # Warm-up, not counted: first connections, imports and caches of every worker.
             self._run(servers, setup, {**options, "duration": 2}, options["rate"])
@@ -272,26 +399,22 @@ class Command(BaseCommand):
         return asyncio.run(self._measure(servers, setup, options, rate))
 
     async def _measure(self, servers, setup, options, rate) -> RunResult:
-        from websockets.asyncio.client import connect
-
         clients = options["clients"]
         total = max(1, int(rate * options["duration"]))
         arrivals: list[tuple[str, float]] = []
-        origin = f"http://127.0.0.1:{servers.ws_port}"
-        headers = {"Authorization": f"Bearer {setup['token']}"}
-        sockets = [
-            await connect(servers.ws_url, additional_headers=headers, origin=origin)
-            for _ in range(clients)
+        headers = {
+            "Origin": f"http://127.0.0.1:{servers.ws_port}",  # an allowed host; any port
+            "Authorization": f"Bearer {setup['token']}",
+        }
+        streams = [
+            await StreamClient.connect(
+                port=servers.ws_ports[number % len(servers.ws_ports)],
+                path=servers.ws_path,
+                headers=headers,
+                arrivals=arrivals,
+            )
+            for number in range(clients)
         ]
-
-        async def listen(websocket):
-            async for text in websocket:
-                arrived = time.perf_counter()
-                # A regex, not json.loads: the clients share the cores with the servers.
-                found = _PLATE.search(text)
-                if found:
-                    arrivals.append((found.group(1), arrived))
-
         lags: list[float] = []
 
         async def watch_lag():
@@ -300,8 +423,7 @@ class Command(BaseCommand):
                 await asyncio.sleep(0.005)
                 lags.append((time.perf_counter() - started - 0.005) * 1000)
 
-        listeners = [asyncio.create_task(listen(websocket)) for websocket in sockets]
-        listeners.append(asyncio.create_task(watch_lag()))
+        lag_watch = asyncio.create_task(watch_lag())
         # The posting runs in a process of its own, so that its threads do not hold the
         # clients' interpreter lock; perf_counter is the same monotonic clock in both.
         results = multiprocessing.get_context("fork").Queue()
@@ -329,9 +451,8 @@ class Command(BaseCommand):
         deadline = time.perf_counter() + 5
         while len(arrivals) < result.expected_frames and time.perf_counter() < deadline:
             await asyncio.sleep(0.05)
-        for task in listeners:
-            task.cancel()
-        await asyncio.gather(*(websocket.close() for websocket in sockets), return_exceptions=True)
+        lag_watch.cancel()
+        await asyncio.gather(*(stream.close() for stream in streams), return_exceptions=True)
         known = [(plate, arrived) for plate, arrived in arrivals if plate in sent_at]
         result.latencies_ms = [(arrived - sent_at[plate]) * 1000 for plate, arrived in known]
         result.client_lag_ms = lags
