@@ -11,6 +11,7 @@ id"; the row decides whether anything is sent, so duplicate or late messages are
 import base64
 import logging
 import random
+import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -29,7 +30,7 @@ from . import selectors
 from .models import ExportDelivery, ExportDeliveryEvent, ExporterConfig
 from .payloads import delivery_body
 from .signing import SIGNATURE_HEADER, signature_header
-from .transport import SendResult, request_send
+from .transport import CONNECT_TIMEOUT, SendResult, request_send
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ def _enqueue(ids, *, countdown: float | None = None) -> None:
     from .tasks import exporter_deliveries_attempt as task
 
     ids = [str(delivery_id) for delivery_id in ids]
+    if not ids:
+        return
     retry_policy = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
     try:
         with task.app.producer_or_acquire() as producer:  # one connection for all
@@ -134,6 +137,8 @@ def deliveries_attempt(*, delivery_ids: list) -> dict[str, str]:
     """Claim those of these deliveries that are due, send each once and record the outcomes.
     Returns each id's status after its attempt, or "skipped" when there was nothing to do
     (already delivered, dead, claimed by another worker, not yet due, exporter disabled).
+    Deliveries that could not be sent within the claim's lease go back to pending, queued in
+    a new message, their attempt not counted.
 
     The queries are per call, not per delivery (claim, exporters, links, events, record), so a
     task message carrying many ids costs little more than one carrying a single id."""
@@ -143,13 +148,19 @@ def deliveries_attempt(*, delivery_ids: list) -> dict[str, str]:
         return outcomes
     exporters = ExporterConfig.objects.in_bulk({d.exporter_id for d in claimed})
     events = _deliveries_events(delivery_ids=[d.pk for d in claimed])
+    started = time.monotonic()
     attempts = []
     for delivery in claimed:
         exporter = exporters.get(delivery.exporter_id)
         if exporter is None:  # deleted since the claim, and its deliveries with it
             continue
         delivery.exporter = exporter
-        if not events.get(delivery.pk):
+        # A send can take its connect and read timeouts. One that could end after the lease
+        # (when another worker may take the row and send it too) is handed back unsent.
+        longest = time.monotonic() - started + CONNECT_TIMEOUT + exporter.timeout_seconds
+        if attempts and longest > settings.EXPORTER_CLAIM_TIMEOUT:
+            result = None
+        elif not events.get(delivery.pk):
             result = SendResult(None, 0, "Its events were deleted before delivery.", False)
         else:
             body = delivery_body(
@@ -265,31 +276,29 @@ def request_headers(*, exporter: ExporterConfig, delivery_id, body: bytes) -> di
     return headers
 
 
-def _attempts_record(*, attempts: list[tuple[ExportDelivery, SendResult]], lease) -> dict:
+def _attempts_record(
+    *, attempts: list[tuple[ExportDelivery, SendResult | None]], lease
+) -> dict[str, str]:
     """Write the outcomes in one UPDATE and return {delivery id: status} for those written.
-    Only the holder of an attempt writes: if its lease ran out and another worker took over,
-    that worker's record wins (its lease is later)."""
+    A result of None hands the delivery back unsent. Only the holder of an attempt writes: if
+    its lease ran out and another worker took over, that worker's record wins (its lease is
+    later)."""
     now = timezone.now()
     changes, countdowns, statuses = {}, {}, {}
     for delivery, result in attempts:
-        fields = {
-            "last_status_code": result.status_code,
-            "response_ms": result.response_ms,
-            "last_error": result.error[:500],
-            "updated_at": now,
-        }
-        if result.ok:
-            fields.update(status=Status.DELIVERED, delivered_at=now)
-        elif result.retryable and delivery.attempts < delivery.exporter.max_attempts:
-            delay = retry_delay(attempt=delivery.attempts, retry_after=result.retry_after)
-            due = now + timedelta(seconds=delay)
-            fields.update(status=Status.PENDING, next_attempt_at=due)
-            if delay <= settings.EXPORTER_COUNTDOWN_MAX:
-                countdowns[delivery.pk], fields["queued_at"] = delay, due
-            else:
-                fields["queued_at"] = None  # the sweep queues it when due
+        if result is None:
+            fields = {
+                "status": Status.PENDING,
+                "attempts": delivery.attempts - 1,
+                "next_attempt_at": now,
+                "queued_at": now,
+                "updated_at": now,
+            }
+            countdowns[delivery.pk] = None  # queued again at once
         else:
-            fields["status"] = Status.DEAD
+            fields = _attempt_outcome(delivery=delivery, result=result, now=now)
+            if "queued_at" in fields and fields["queued_at"] is not None:
+                countdowns[delivery.pk] = (fields["next_attempt_at"] - now).total_seconds()
         changes[delivery.pk] = fields
         statuses[delivery.pk] = fields["status"]
     if not changes:
@@ -299,12 +308,14 @@ def _attempts_record(*, attempts: list[tuple[ExportDelivery, SendResult]], lease
     if _rows_update(held, changes) < len(changes):  # some leases ran out: which were ours?
         ours = ExportDelivery.objects.filter(pk__in=list(changes), updated_at=now)
         written = set(ours.values_list("pk", flat=True))
-    _exporter_status_record(attempts=[(d, r) for d, r in attempts if d.pk in written], now=now)
+    sent = [(d, r) for d, r in attempts if d.pk in written and r is not None]
+    _exporter_status_record(attempts=sent, now=now)
+    _enqueue([pk for pk, countdown in countdowns.items() if pk in written and countdown is None])
     for delivery_id, countdown in countdowns.items():
-        if delivery_id in written:
+        if delivery_id in written and countdown is not None:
             _enqueue([delivery_id], countdown=countdown)
-    for delivery, result in attempts:
-        if delivery.pk in written and not result.ok:
+    for delivery, result in sent:
+        if not result.ok:
             logger.info(
                 "Export delivery %s to %s attempt %d: %s -> %s",
                 delivery.pk,
@@ -314,6 +325,28 @@ def _attempts_record(*, attempts: list[tuple[ExportDelivery, SendResult]], lease
                 statuses[delivery.pk],
             )
     return {str(pk): statuses[pk] for pk in written}
+
+
+def _attempt_outcome(*, delivery: ExportDelivery, result: SendResult, now) -> dict:
+    """The fields one sent attempt leaves on its delivery."""
+    fields = {
+        "last_status_code": result.status_code,
+        "response_ms": result.response_ms,
+        "last_error": result.error[:500],
+        "updated_at": now,
+    }
+    if result.ok:
+        fields.update(status=Status.DELIVERED, delivered_at=now)
+    elif result.retryable and delivery.attempts < delivery.exporter.max_attempts:
+        delay = retry_delay(attempt=delivery.attempts, retry_after=result.retry_after)
+        due = now + timedelta(seconds=delay)
+        fields.update(status=Status.PENDING, next_attempt_at=due)
+        # A short wait goes back on the queue with a countdown; a longer one waits for the
+        # sweep (a countdown beyond the broker's visibility timeout would be redelivered).
+        fields["queued_at"] = due if delay <= settings.EXPORTER_COUNTDOWN_MAX else None
+    else:
+        fields["status"] = Status.DEAD
+    return fields
 
 
 def _rows_update(queryset: QuerySet, changes: dict) -> int:

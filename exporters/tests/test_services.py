@@ -236,6 +236,28 @@ def test_an_attempt_whose_lease_ran_out_does_not_overwrite_the_next_holder(expor
     assert delivery.next_attempt_at == current.next_attempt_at
 
 
+def test_deliveries_that_could_outlast_the_lease_are_handed_back_unsent(
+    exporter_factory, sink, settings
+):
+    # A send may take the connect timeout (5 s) plus the exporter's; with a lease of 1 s only
+    # the first of a message's deliveries may start (one always does).
+    settings.EXPORTER_CLAIM_TIMEOUT = 1
+    exporter_factory(timeout_seconds=0.5)
+    ids = [d.pk for d in plan(*(PlateEventFactory() for _ in range(3)))]
+
+    outcomes = services.deliveries_attempt(delivery_ids=ids)
+    assert sorted(outcomes.values()) == [Status.DELIVERED, Status.PENDING, Status.PENDING]
+    handed_back = ExportDelivery.objects.filter(status=Status.PENDING)
+    assert {d.attempts for d in handed_back} == {0}  # the claim does not count as an attempt
+    assert all(d.next_attempt_at <= timezone.now() and d.queued_at for d in handed_back)
+    assert len(sink.received) == 1
+
+    while remaining := [d.pk for d in ExportDelivery.objects.filter(status=Status.PENDING)]:
+        services.deliveries_attempt(delivery_ids=remaining)
+    assert set(ExportDelivery.objects.values_list("attempts", flat=True)) == {1}
+    assert sorted(r.headers["X-ANPR-Delivery"] for r in sink.received) == sorted(map(str, ids))
+
+
 # --- Planning ---------------------------------------------------------------------------------
 
 
