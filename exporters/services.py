@@ -4,8 +4,12 @@ redelivery, enabling and testing exporters.
 A delivery's life: `pending` (due at next_attempt_at) → claimed `delivering` by exactly one
 worker (an UPDATE that only one can win) → `delivered`, back to `pending` with a later
 next_attempt_at, or `dead`. A worker that dies leaves `delivering` with an expired lease
-(next_attempt_at), which the sweep queues again. Every task message only says "look at this
-id"; the row decides whether anything is sent, so duplicate or late messages are harmless.
+(next_attempt_at), which the sweep queues again. Every task message only says "look at these
+ids" (up to DELIVERIES_PER_MESSAGE of them); the rows decide whether anything is sent, so
+duplicate or late messages are harmless. A message's deliveries are claimed, loaded and
+recorded together, which is what makes a batch of reads cheap to export; a worker killed in
+the middle of one leaves all of them to the sweep, and those it had already sent are sent
+again (receivers drop the repeat by X-ANPR-Delivery).
 """
 
 import base64
