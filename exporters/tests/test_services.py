@@ -154,14 +154,18 @@ def test_the_default_schedule_spans_more_than_a_day(settings):
 
 
 def test_one_call_claims_the_due_deliveries_sends_each_and_records_every_outcome(
-    exporter_factory, sink
+    exporter_factory, sink, settings
 ):
-    refusing, failing = Sink(), Sink()
+    settings.EXPORTER_RETRY_MAX_DELAY = 3600
+    refusing, throttling, down = Sink(), Sink(), Sink()
+    down.stop()
     try:
-        refusing.default, failing.default = Reply(400, body=b"no such camera"), Reply(503)
+        refusing.default = Reply(400, body=b"no such camera")
+        throttling.default = Reply(429, headers={"Retry-After": "120"})
         exporter_factory(name="ok")
         exporter_factory(name="refusing", url=refusing.url)
-        exporter_factory(name="failing", url=failing.url, max_attempts=5)
+        exporter_factory(name="throttling", url=throttling.url, max_attempts=5)
+        exporter_factory(name="down", url=down.url, max_attempts=5)
         first, second, third = PlateEventFactory(), PlateEventFactory(), PlateEventFactory()
         deliveries = plan(first, second, third)
         ok = ExportDelivery.objects.filter(exporter__name="ok")
@@ -175,7 +179,7 @@ def test_one_call_claims_the_due_deliveries_sends_each_and_records_every_outcome
         outcomes = services.deliveries_attempt(delivery_ids=[d.pk for d in deliveries])
     finally:
         refusing.stop()
-        failing.stop()
+        throttling.stop()
 
     by_exporter = {}
     for delivery in ExportDelivery.objects.select_related("exporter"):
@@ -193,12 +197,19 @@ def test_one_call_claims_the_due_deliveries_sends_each_and_records_every_outcome
     )
     assert all(
         d.status == Status.PENDING
-        and d.last_status_code == 503
-        and d.next_attempt_at > before
-        and d.queued_at == d.next_attempt_at  # a short retry goes back on the queue
-        for d in by_exporter["failing"]
+        and d.last_status_code == 429
+        and d.next_attempt_at >= before + timedelta(seconds=120)
+        and d.queued_at is None  # beyond a countdown: the sweep queues it when due
+        for d in by_exporter["throttling"]
     )
-    assert len(refusing.received) == len(failing.received) == 3
+    assert all(
+        d.status == Status.PENDING
+        and d.last_status_code is None
+        and "Connection failed" in d.last_error
+        and d.queued_at == d.next_attempt_at  # a short retry goes back on the queue
+        for d in by_exporter["down"]
+    )
+    assert len(refusing.received) == len(throttling.received) == 3
 
 
 def test_the_queries_of_an_attempt_do_not_grow_with_its_deliveries(exporter_factory, sink):
