@@ -147,6 +147,8 @@ def deliveries_attempt(*, delivery_ids: list) -> dict[str, str]:
     The queries are per call, not per delivery (claim, exporters, links, events, record), so a
     task message carrying many ids costs little more than one carrying a single id."""
     outcomes = {str(delivery_id): "skipped" for delivery_id in delivery_ids}
+    if not outcomes:
+        return outcomes
     claimed = _deliveries_claim(delivery_ids=list(outcomes), now=timezone.now())
     if not claimed:
         return outcomes

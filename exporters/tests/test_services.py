@@ -224,6 +224,9 @@ def test_the_queries_of_an_attempt_do_not_grow_with_its_deliveries(exporter_fact
 
     queries_for(1)  # the exporter's last success is written at most every few seconds
     assert queries_for(2) == queries_for(12)
+    with CaptureQueriesContext(connection) as queries:
+        assert services.deliveries_attempt(delivery_ids=[]) == {}
+    assert len(queries) == 0
 
 
 def test_an_attempt_whose_lease_ran_out_does_not_overwrite_the_next_holder(exporter_factory, sink):
