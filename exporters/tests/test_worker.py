@@ -10,7 +10,7 @@ from events.tests.factories import PlateEventFactory
 from exporters import services
 from exporters.models import ExportDelivery
 from exporters.signing import signature_verify
-from exporters.tasks import exporter_deliveries_attempt
+from exporters.tasks import exporter_deliver, exporter_deliveries_attempt
 from exporters.tests.conftest import wait_until
 from exporters.tests.sink import Reply
 
@@ -169,3 +169,15 @@ def test_the_worker_delivers_a_batch_of_reads_once_each(celery_worker, exporter_
         for r in received
     )
     assert set(ExportDelivery.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_a_message_of_the_previous_version_with_one_id_is_still_delivered(
+    celery_worker, exporter_factory, sink
+):
+    exporter_factory()
+    with transaction.atomic():
+        [delivery] = services.deliveries_plan(events=[PlateEventFactory()])
+        transaction.get_connection().run_on_commit.clear()  # only the old-style message
+    exporter_deliver.delay(str(delivery.pk))
+    settled(delivery, Status.DELIVERED)
+    assert [r.headers["X-ANPR-Delivery"] for r in sink.wait_for(1)] == [str(delivery.pk)]
