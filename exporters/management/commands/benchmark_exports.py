@@ -43,9 +43,13 @@ BASE_DIR = Path(__file__).resolve().parents[3]
 
 class _Receiver(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    #: Seconds each answer takes (--receiver-ms): a receiver across a network.
+    delay = 0.0
 
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.delay:
+            time.sleep(self.delay)
         self.send_response(204)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -65,6 +69,9 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=8, help="Slots per worker.")
         parser.add_argument("--pool", choices=("threads", "prefork", "solo"), default="threads")
         parser.add_argument("--ingest-batch", type=int, default=100, help="Reads per ingest.")
+        parser.add_argument(
+            "--receiver-ms", type=float, default=0.0, help="How long the receiver takes to answer."
+        )
         parser.add_argument("--timeout", type=float, default=600.0)
 
     def handle(self, *args, **options):
@@ -79,6 +86,7 @@ class Command(BaseCommand):
         with app.connection_for_write() as broker:
             broker.default_channel.queue_purge(queue)  # leftovers of an interrupted run
 
+        _Receiver.delay = options["receiver_ms"] / 1000
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, daemon=True).start()
