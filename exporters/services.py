@@ -4,13 +4,18 @@ redelivery, enabling and testing exporters.
 A delivery's life: `pending` (due at next_attempt_at) → claimed `delivering` by exactly one
 worker (an UPDATE that only one can win) → `delivered`, back to `pending` with a later
 next_attempt_at, or `dead`. A worker that dies leaves `delivering` with an expired lease
-(next_attempt_at), which the sweep queues again. Every task message only says "look at this
-id"; the row decides whether anything is sent, so duplicate or late messages are harmless.
+(next_attempt_at), which the sweep queues again. Every task message only says "look at these
+ids" (up to DELIVERIES_PER_MESSAGE of them); the rows decide whether anything is sent, so
+duplicate or late messages are harmless. A message's deliveries are claimed, loaded and
+recorded together, which is what makes a batch of reads cheap to export; a worker killed in
+the middle of one leaves all of them to the sweep, and those it had already sent are sent
+again (receivers drop the repeat by X-ANPR-Delivery).
 """
 
 import base64
 import logging
 import random
+import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -18,9 +23,10 @@ from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from anpr.db import fetch_models
 from cameras.models import Camera
 from events.models import PlateEvent
 
@@ -28,7 +34,7 @@ from . import selectors
 from .models import ExportDelivery, ExportDeliveryEvent, ExporterConfig
 from .payloads import delivery_body
 from .signing import SIGNATURE_HEADER, signature_header
-from .transport import SendResult, request_send
+from .transport import CONNECT_TIMEOUT, SendResult, request_send
 
 logger = logging.getLogger(__name__)
 
@@ -72,17 +78,25 @@ def deliveries_plan(
     return deliveries
 
 
+#: Deliveries per task message: a batch of reads becomes a few messages, which the worker
+#: slots share, and each message's task claims, loads and records its deliveries together.
+DELIVERIES_PER_MESSAGE = 20
+
+
 def _enqueue(ids, *, countdown: float | None = None) -> None:
     """Send task messages. A broker that is down costs nothing but time: the sweep queues
     these rows again once their message is presumed lost."""
-    from .tasks import exporter_deliver
+    from .tasks import exporter_deliveries_attempt as task
 
+    ids = [str(delivery_id) for delivery_id in ids]
+    if not ids:
+        return
     retry_policy = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
     try:
-        with exporter_deliver.app.producer_or_acquire() as producer:  # one connection for all
-            for delivery_id in ids:
-                exporter_deliver.apply_async(
-                    (str(delivery_id),),
+        with task.app.producer_or_acquire() as producer:  # one connection for all
+            for start in range(0, len(ids), DELIVERIES_PER_MESSAGE):
+                task.apply_async(
+                    (ids[start : start + DELIVERIES_PER_MESSAGE],),
                     countdown=countdown,
                     producer=producer,
                     retry_policy=retry_policy,
@@ -95,7 +109,7 @@ def _enqueue(ids, *, countdown: float | None = None) -> None:
         )
 
 
-# --- Attempting one delivery (the Celery task) ---------------------------------------------
+# --- Attempting deliveries (the Celery task) -----------------------------------------------
 
 
 def retry_delay(*, attempt: int, retry_after: float | None = None) -> float:
@@ -119,39 +133,112 @@ def retry_schedule_span(*, max_attempts: int) -> float:
 
 
 def delivery_attempt(*, delivery_id) -> str:
-    """Claim the delivery if it is due, send it once and record the outcome. Returns the
-    status it was left in, or "skipped" when there was nothing to do (already delivered,
-    dead, claimed by another worker, not yet due, exporter disabled)."""
-    now = timezone.now()
-    due = Q(status=Status.PENDING, next_attempt_at__lte=now) | Q(
-        status=Status.DELIVERING, next_attempt_at__lt=now
-    )
-    # One UPDATE that only one worker can win: the conditions are on the row itself, so a
-    # concurrent claim re-checks them after waiting for the row lock. A disabled exporter's
-    # deliveries are not claimed; they wait and the sweep resumes them.
-    enabled = ExporterConfig.objects.filter(enabled=True).values("pk")
-    claimed = ExportDelivery.objects.filter(due, pk=delivery_id, exporter_id__in=enabled).update(
-        status=Status.DELIVERING,
-        attempts=F("attempts") + 1,
-        next_attempt_at=now + timedelta(seconds=settings.EXPORTER_CLAIM_TIMEOUT),
-        updated_at=now,
-    )
+    """Attempt one delivery: the status it was left in, or "skipped" (see deliveries_attempt)."""
+    return deliveries_attempt(delivery_ids=[delivery_id])[str(delivery_id)]
+
+
+def deliveries_attempt(*, delivery_ids: list) -> dict[str, str]:
+    """Claim those of these deliveries that are due, send each once and record the outcomes.
+    Returns each id's status after its attempt, or "skipped" when there was nothing to do
+    (already delivered, dead, claimed by another worker, not yet due, exporter disabled).
+    Deliveries that could not be sent within the claim's lease go back to pending, queued in
+    a new message, their attempt not counted.
+
+    The queries are per call, not per delivery (claim, exporters, links, events, record), so a
+    task message carrying many ids costs little more than one carrying a single id."""
+    outcomes = {str(delivery_id): "skipped" for delivery_id in delivery_ids}
+    if not outcomes:
+        return outcomes
+    claimed = _deliveries_claim(delivery_ids=list(outcomes), now=timezone.now())
     if not claimed:
-        return "skipped"
-    # Three lookups by key rather than one join: each has one plan, whatever the statistics.
-    delivery = ExportDelivery.objects.select_related("exporter").get(pk=delivery_id)
-    event_ids = list(delivery.event_links.values_list("event_id", flat=True))
-    events = sorted(
-        PlateEvent.objects.filter(pk__in=event_ids).select_related("camera", "zone"),
-        key=lambda event: event.captured_at,
+        return outcomes
+    exporters = ExporterConfig.objects.in_bulk({d.exporter_id for d in claimed})
+    events = _deliveries_events(delivery_ids=[d.pk for d in claimed])
+    started = time.monotonic()
+    attempts = []
+    for delivery in claimed:
+        exporter = exporters.get(delivery.exporter_id)
+        if exporter is None:  # deleted since the claim, and its deliveries with it
+            continue
+        delivery.exporter = exporter
+        # A send can take its connect and read timeouts. One that could end after the lease
+        # (when another worker may take the row and send it too) is handed back unsent.
+        longest = time.monotonic() - started + CONNECT_TIMEOUT + exporter.timeout_seconds
+        if attempts and longest > settings.EXPORTER_CLAIM_TIMEOUT:
+            result = None
+        elif not events.get(delivery.pk):
+            result = SendResult(None, 0, "Its events were deleted before delivery.", False)
+        else:
+            body = delivery_body(
+                delivery_id=delivery.pk, exporter_name=exporter.name, events=events[delivery.pk]
+            )
+            result = _send(exporter=exporter, delivery_id=delivery.pk, body=body)
+        attempts.append((delivery, result))
+    outcomes.update(_attempts_record(attempts=attempts, lease=claimed[0].next_attempt_at))
+    return outcomes
+
+
+def _deliveries_claim(*, delivery_ids: list[str], now) -> list[ExportDelivery]:
+    """Mark the due ones `delivering` and return them, in one UPDATE … RETURNING that only
+    one worker can win per row: the conditions are on the row itself, so a concurrent claim
+    re-checks them after waiting for the row lock. A disabled exporter's deliveries are not
+    claimed; they wait and the sweep resumes them.
+
+    Every row claimed here gets the same lease (next_attempt_at, when a silent worker is
+    presumed dead). A later claim of the same row sets a later one, so the lease also tells
+    whether this attempt still holds the row when it records the outcome."""
+    fields = ExportDelivery._meta
+    quote = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(fields.get_field(name).column)
+
+    def prep(name: str, value):
+        return fields.get_field(name).get_db_prep_value(value, connection)
+
+    lease = now + timedelta(seconds=settings.EXPORTER_CLAIM_TIMEOUT)
+    status, due_at, attempts = column("status"), column("next_attempt_at"), column("attempts")
+    sql = (
+        f"UPDATE {quote(fields.db_table)} "
+        f"SET {status} = %s, {attempts} = {attempts} + 1, {due_at} = %s, "
+        f"{column('updated_at')} = %s "
+        f"WHERE {column('id')} IN ({', '.join(['%s'] * len(delivery_ids))}) "
+        f"AND (({status} = %s AND {due_at} <= %s) OR ({status} = %s AND {due_at} < %s)) "
+        f"AND {column('exporter')} IN (SELECT e.{quote('id')} "
+        f"FROM {quote(ExporterConfig._meta.db_table)} e WHERE e.{quote('enabled')}) "
+        f"RETURNING {', '.join(quote(f.column) for f in fields.concrete_fields)}"
     )
-    exporter = delivery.exporter
-    if not events:
-        result = SendResult(None, 0, "Its events were deleted before delivery.", False)
-    else:
-        body = delivery_body(delivery_id=delivery.pk, exporter_name=exporter.name, events=events)
-        result = _send(exporter=exporter, delivery_id=delivery.pk, body=body)
-    return _attempt_record(delivery=delivery, result=result)
+    now_value = prep("updated_at", now)
+    params = [
+        Status.DELIVERING,
+        prep("next_attempt_at", lease),
+        now_value,
+        *(prep("id", delivery_id) for delivery_id in delivery_ids),
+        Status.PENDING,
+        now_value,
+        Status.DELIVERING,
+        now_value,
+    ]
+    return fetch_models(ExportDelivery, sql, params)
+
+
+def _deliveries_events(*, delivery_ids: list) -> dict:
+    """{delivery id: its events in capture order}. Lookups by key rather than one join:
+    each has one plan, whatever the statistics."""
+    links = ExportDeliveryEvent.objects.filter(delivery_id__in=delivery_ids)
+    event_ids: dict = {}
+    for delivery_id, event_id in links.values_list("delivery_id", "event_id"):
+        event_ids.setdefault(delivery_id, []).append(event_id)
+    events = PlateEvent.objects.select_related("camera", "zone").in_bulk(
+        {event_id for ids in event_ids.values() for event_id in ids}
+    )
+    return {
+        delivery_id: sorted(
+            (events[event_id] for event_id in ids if event_id in events),
+            key=lambda event: event.captured_at,
+        )
+        for delivery_id, ids in event_ids.items()
+    }
 
 
 def _send(*, exporter: ExporterConfig, delivery_id, body: bytes, test: bool = False):
@@ -195,60 +282,116 @@ def request_headers(*, exporter: ExporterConfig, delivery_id, body: bytes) -> di
     return headers
 
 
-def _attempt_record(*, delivery: ExportDelivery, result: SendResult) -> str:
+def _attempts_record(
+    *, attempts: list[tuple[ExportDelivery, SendResult | None]], lease
+) -> dict[str, str]:
+    """Write the outcomes in one UPDATE and return {delivery id: status} for those written.
+    A result of None hands the delivery back unsent. Only the holder of an attempt writes: if
+    its lease ran out and another worker took over, that worker's record wins (its lease is
+    later)."""
     now = timezone.now()
-    exporter = delivery.exporter
+    changes, countdowns, statuses = {}, {}, {}
+    for delivery, result in attempts:
+        if result is None:
+            fields = {
+                "status": Status.PENDING,
+                "attempts": delivery.attempts - 1,
+                "next_attempt_at": now,
+                "queued_at": now,
+                "updated_at": now,
+            }
+            countdowns[delivery.pk] = None  # queued again at once
+        else:
+            fields = _attempt_outcome(delivery=delivery, result=result, now=now)
+            if "queued_at" in fields and fields["queued_at"] is not None:
+                countdowns[delivery.pk] = (fields["next_attempt_at"] - now).total_seconds()
+        changes[delivery.pk] = fields
+        statuses[delivery.pk] = fields["status"]
+    if not changes:
+        return {}
+    held = ExportDelivery.objects.filter(status=Status.DELIVERING, next_attempt_at=lease)
+    written = set(changes)
+    if _rows_update(held, changes) < len(changes):  # some leases ran out: which were ours?
+        ours = ExportDelivery.objects.filter(pk__in=list(changes), updated_at=now)
+        written = set(ours.values_list("pk", flat=True))
+    sent = [(d, r) for d, r in attempts if d.pk in written and r is not None]
+    _exporter_status_record(attempts=sent, now=now)
+    _enqueue([pk for pk, countdown in countdowns.items() if pk in written and countdown is None])
+    for delivery_id, countdown in countdowns.items():
+        if delivery_id in written and countdown is not None:
+            _enqueue([delivery_id], countdown=countdown)
+    for delivery, result in sent:
+        if not result.ok:
+            logger.info(
+                "Export delivery %s to %s attempt %d: %s -> %s",
+                delivery.pk,
+                delivery.exporter.name,
+                delivery.attempts,
+                result.error,
+                statuses[delivery.pk],
+            )
+    return {str(pk): statuses[pk] for pk in written}
+
+
+def _attempt_outcome(*, delivery: ExportDelivery, result: SendResult, now) -> dict:
+    """The fields one sent attempt leaves on its delivery."""
     fields = {
         "last_status_code": result.status_code,
         "response_ms": result.response_ms,
         "last_error": result.error[:500],
         "updated_at": now,
     }
-    countdown = None
     if result.ok:
         fields.update(status=Status.DELIVERED, delivered_at=now)
-    elif result.retryable and delivery.attempts < exporter.max_attempts:
+    elif result.retryable and delivery.attempts < delivery.exporter.max_attempts:
         delay = retry_delay(attempt=delivery.attempts, retry_after=result.retry_after)
         due = now + timedelta(seconds=delay)
         fields.update(status=Status.PENDING, next_attempt_at=due)
-        if delay <= settings.EXPORTER_COUNTDOWN_MAX:
-            countdown, fields["queued_at"] = delay, due
-        else:
-            fields["queued_at"] = None  # the sweep queues it when due
+        # A short wait goes back on the queue with a countdown; a longer one waits for the
+        # sweep (a countdown beyond the broker's visibility timeout would be redelivered).
+        fields["queued_at"] = due if delay <= settings.EXPORTER_COUNTDOWN_MAX else None
     else:
         fields["status"] = Status.DEAD
-    # Only the holder of this attempt writes: if its lease ran out and another worker took
-    # over, that worker's record wins.
-    written = ExportDelivery.objects.filter(
-        pk=delivery.pk, status=Status.DELIVERING, attempts=delivery.attempts
-    ).update(**fields)
-    if not written:
-        return "skipped"
-    _exporter_status_record(exporter=exporter, result=result, now=now)
-    if countdown is not None:
-        _enqueue([delivery.pk], countdown=countdown)
-    if not result.ok:
-        logger.info(
-            "Export delivery %s to %s attempt %d: %s -> %s",
-            delivery.pk,
-            exporter.name,
-            delivery.attempts,
-            result.error,
-            fields["status"],
-        )
-    return fields["status"]
+    return fields
 
 
-def _exporter_status_record(*, exporter: ExporterConfig, result: SendResult, now) -> None:
+def _rows_update(queryset: QuerySet, changes: dict) -> int:
+    """One UPDATE giving each row (by pk) its own field values, like bulk_update() but keeping
+    the queryset's conditions, writing a value that all rows share once, and without a
+    transaction of its own. Returns the number of rows written."""
+    model = queryset.model
+    unset = object()
+    values = {}
+    for name in {name for fields in changes.values() for name in fields}:
+        given = [fields.get(name, unset) for fields in changes.values()]
+        if given[0] is not unset and all(value == given[0] for value in given):
+            values[name] = given[0]
+            continue
+        field = model._meta.get_field(name)
+        whens = [
+            When(pk=pk, then=Value(fields[name], output_field=field))
+            for pk, fields in changes.items()
+            if name in fields
+        ]
+        values[name] = Case(*whens, default=F(name), output_field=field)
+    return queryset.filter(pk__in=list(changes)).update(**values)
+
+
+def _exporter_status_record(*, attempts: list[tuple[ExportDelivery, SendResult]], now) -> None:
+    """last_success_at / last_error of each exporter, at most every EXPORTER_STATUS_INTERVAL."""
     recent = now - EXPORTER_STATUS_INTERVAL
-    rows = ExporterConfig.objects.filter(pk=exporter.pk)
-    if result.ok:
-        if exporter.last_success_at is None or exporter.last_success_at < recent:
-            rows.exclude(last_success_at__gte=recent).update(last_success_at=now)
-    elif exporter.last_error_at is None or exporter.last_error_at < recent:
-        rows.exclude(last_error_at__gte=recent).update(
-            last_error=result.error[:500], last_error_at=now
-        )
+    latest = {}  # (exporter id, ok) -> (exporter, its last such result)
+    for delivery, result in attempts:
+        latest[delivery.exporter_id, result.ok] = (delivery.exporter, result)
+    for (_, ok), (exporter, result) in latest.items():
+        rows = ExporterConfig.objects.filter(pk=exporter.pk)
+        if ok:
+            if exporter.last_success_at is None or exporter.last_success_at < recent:
+                rows.exclude(last_success_at__gte=recent).update(last_success_at=now)
+        elif exporter.last_error_at is None or exporter.last_error_at < recent:
+            rows.exclude(last_error_at__gte=recent).update(
+                last_error=result.error[:500], last_error_at=now
+            )
 
 
 # --- The sweep (Celery beat) ---------------------------------------------------------------

@@ -1,26 +1,44 @@
 """Celery tasks of the exporters app: they take ids and call services, and are safe to run
 twice (the delivery row decides whether anything is sent)."""
 
+from collections import Counter
+
 from celery import shared_task
 from django.db import OperationalError
 
 from . import services
+
+#: A database hiccup (a lost connection, a lock) is retried within seconds; anything longer is
+#: the sweep's job, which finds the rows due or stuck.
+_DATABASE_RETRIES = {
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(
+    name="exporters.tasks.exporter_deliveries_attempt",
+    acks_late=True,
+    ignore_result=True,
+    **_DATABASE_RETRIES,
+)
+def exporter_deliveries_attempt(delivery_ids: list[str]) -> dict[str, int]:
+    """Attempt these deliveries (see services.deliveries_attempt); how many ended how."""
+    outcomes = services.deliveries_attempt(delivery_ids=delivery_ids)
+    return dict(Counter(outcomes.values()))
 
 
 @shared_task(
     name="exporters.tasks.exporter_deliver",
     acks_late=True,
     ignore_result=True,
-    # A database hiccup (a lost connection, a lock) is retried within seconds; anything
-    # longer is the sweep's job, which finds the row due or stuck.
-    autoretry_for=(OperationalError,),
-    retry_backoff=1,
-    retry_backoff_max=30,
-    retry_jitter=True,
-    max_retries=5,
+    **_DATABASE_RETRIES,
 )
 def exporter_deliver(delivery_id: str) -> str:
-    """Attempt one delivery (see services.delivery_attempt)."""
+    """Attempt one delivery: messages queued before deliveries travelled in batches."""
     return services.delivery_attempt(delivery_id=delivery_id)
 
 

@@ -5,7 +5,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cameras.tests.factories import CameraFactory, ZoneFactory
@@ -14,7 +15,7 @@ from events.tests.factories import PlateEventFactory
 from exporters import selectors, services
 from exporters.models import ExportDelivery, ExporterConfig
 from exporters.signing import signature_verify
-from exporters.tests.sink import Reply
+from exporters.tests.sink import Reply, Sink
 
 pytestmark = pytest.mark.django_db
 
@@ -147,6 +148,128 @@ def test_the_default_schedule_spans_more_than_a_day(settings):
     delays = [services.retry_delay(attempt=n) for n in range(1, 6)]
     assert all(10 * 2 ** (n - 1) <= d <= 10 * 2 ** (n - 1) * 1.25 for n, d in enumerate(delays, 1))
     assert services.retry_delay(attempt=1, retry_after=600) >= 600
+
+
+# --- Many deliveries per attempt (one task message) ------------------------------------------
+
+
+def test_one_call_claims_the_due_deliveries_sends_each_and_records_every_outcome(
+    exporter_factory, sink, settings
+):
+    settings.EXPORTER_RETRY_MAX_DELAY = 3600
+    refusing, throttling, down = Sink(), Sink(), Sink()
+    down.stop()
+    try:
+        refusing.default = Reply(400, body=b"no such camera")
+        throttling.default = Reply(429, headers={"Retry-After": "120"})
+        exporter_factory(name="ok")
+        exporter_factory(name="refusing", url=refusing.url)
+        exporter_factory(name="throttling", url=throttling.url, max_attempts=5)
+        exporter_factory(name="down", url=down.url, max_attempts=5)
+        first, second, third = PlateEventFactory(), PlateEventFactory(), PlateEventFactory()
+        deliveries = plan(first, second, third)
+        ok = ExportDelivery.objects.filter(exporter__name="ok")
+        done, later, due = (ok.get(events=event) for event in (first, second, third))
+        assert attempt(done) == Status.DELIVERED
+        ExportDelivery.objects.filter(pk=later.pk).update(
+            next_attempt_at=timezone.now() + timedelta(minutes=5)
+        )
+        before = timezone.now()
+
+        outcomes = services.deliveries_attempt(delivery_ids=[d.pk for d in deliveries])
+    finally:
+        refusing.stop()
+        throttling.stop()
+
+    by_exporter = {}
+    for delivery in ExportDelivery.objects.select_related("exporter"):
+        by_exporter.setdefault(delivery.exporter.name, []).append(delivery)
+        if delivery.pk not in (done.pk, later.pk):
+            assert outcomes[str(delivery.pk)] == delivery.status  # what was written
+    assert outcomes[str(done.pk)] == outcomes[str(later.pk)] == "skipped"
+    assert len(sink.received) == 2  # `done` once before, `due` now; `later` not yet
+    due.refresh_from_db()
+    assert due.status == Status.DELIVERED and due.delivered_at >= before
+    assert due.attempts == 1 and due.last_status_code == 200 and due.response_ms is not None
+    assert all(
+        d.status == Status.DEAD and d.attempts == 1 and "no such camera" in d.last_error
+        for d in by_exporter["refusing"]
+    )
+    assert all(
+        d.status == Status.PENDING
+        and d.last_status_code == 429
+        and d.next_attempt_at >= before + timedelta(seconds=120)
+        and d.queued_at is None  # beyond a countdown: the sweep queues it when due
+        for d in by_exporter["throttling"]
+    )
+    assert all(
+        d.status == Status.PENDING
+        and d.last_status_code is None
+        and "Connection failed" in d.last_error
+        and d.queued_at == d.next_attempt_at  # a short retry goes back on the queue
+        for d in by_exporter["down"]
+    )
+    assert len(refusing.received) == len(throttling.received) == 3
+
+
+def test_the_queries_of_an_attempt_do_not_grow_with_its_deliveries(exporter_factory, sink):
+    exporter_factory()
+
+    def queries_for(count: int) -> int:
+        ids = [d.pk for d in plan(*(PlateEventFactory() for _ in range(count)))]
+        with CaptureQueriesContext(connection) as queries:
+            outcomes = services.deliveries_attempt(delivery_ids=ids)
+        assert list(outcomes.values()) == [Status.DELIVERED] * count
+        return len(queries)
+
+    queries_for(1)  # the exporter's last success is written at most every few seconds
+    assert queries_for(2) == queries_for(12)
+    with CaptureQueriesContext(connection) as queries:
+        assert services.deliveries_attempt(delivery_ids=[]) == {}
+    assert len(queries) == 0
+
+
+def test_an_attempt_whose_lease_ran_out_does_not_overwrite_the_next_holder(exporter_factory, sink):
+    exporter = exporter_factory(max_attempts=3)
+    [delivery] = plan(PlateEventFactory())
+    [stale] = services._deliveries_claim(delivery_ids=[str(delivery.pk)], now=timezone.now())
+    stale.exporter = exporter
+    # The first holder went silent past its lease; the row was redelivered (attempts back to
+    # 0) and claimed again, so both holders are on attempt 1: only the lease tells them apart.
+    ExportDelivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    services.deliveries_redeliver(deliveries=ExportDelivery.objects.all())
+    [current] = services._deliveries_claim(delivery_ids=[str(delivery.pk)], now=timezone.now())
+    assert stale.attempts == current.attempts == 1
+
+    late = services.SendResult(None, 5, "Connection failed: late", retryable=True)
+    assert services._attempts_record(attempts=[(stale, late)], lease=stale.next_attempt_at) == {}
+    delivery.refresh_from_db()
+    assert delivery.status == Status.DELIVERING and delivery.last_error == ""
+    assert delivery.next_attempt_at == current.next_attempt_at
+
+
+def test_deliveries_that_could_outlast_the_lease_are_handed_back_unsent(
+    exporter_factory, sink, settings
+):
+    # A send may take the connect timeout (5 s) plus the exporter's; with a lease of 1 s only
+    # the first of a message's deliveries may start (one always does).
+    settings.EXPORTER_CLAIM_TIMEOUT = 1
+    exporter_factory(timeout_seconds=0.5)
+    ids = [d.pk for d in plan(*(PlateEventFactory() for _ in range(3)))]
+
+    outcomes = services.deliveries_attempt(delivery_ids=ids)
+    assert sorted(outcomes.values()) == [Status.DELIVERED, Status.PENDING, Status.PENDING]
+    handed_back = ExportDelivery.objects.filter(status=Status.PENDING)
+    assert {d.attempts for d in handed_back} == {0}  # the claim does not count as an attempt
+    assert all(d.next_attempt_at <= timezone.now() and d.queued_at for d in handed_back)
+    assert len(sink.received) == 1
+
+    while remaining := [d.pk for d in ExportDelivery.objects.filter(status=Status.PENDING)]:
+        services.deliveries_attempt(delivery_ids=remaining)
+    assert set(ExportDelivery.objects.values_list("attempts", flat=True)) == {1}
+    assert sorted(r.headers["X-ANPR-Delivery"] for r in sink.received) == sorted(map(str, ids))
 
 
 # --- Planning ---------------------------------------------------------------------------------

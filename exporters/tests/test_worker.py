@@ -10,6 +10,7 @@ from events.tests.factories import PlateEventFactory
 from exporters import services
 from exporters.models import ExportDelivery
 from exporters.signing import signature_verify
+from exporters.tasks import exporter_deliver, exporter_deliveries_attempt
 from exporters.tests.conftest import wait_until
 from exporters.tests.sink import Reply
 
@@ -113,3 +114,70 @@ def test_a_disabled_exporter_sends_nothing(celery_worker, exporter_factory, sink
     [delivery] = plan(PlateEventFactory())
     settled(delivery, Status.DELIVERED)
     assert len(sink.wait_for(1)) == 1
+
+
+def test_a_batch_of_deliveries_travels_in_few_messages_and_each_is_sent_once(
+    transactional_db, exporter_factory, sink
+):
+    from anpr.celery import app
+
+    exporter_factory()
+    queue = app.conf.task_default_queue
+    with app.connection_for_write() as broker:
+        broker.default_channel.queue_purge(queue)
+        deliveries = plan(*(PlateEventFactory() for _ in range(45)))  # queued after commit
+        messages = []
+        with broker.SimpleQueue(queue) as queued:
+            while True:
+                try:
+                    message = queued.get(timeout=1)
+                except queued.Empty:
+                    break
+                messages.append(message)
+                message.ack()
+
+    assert [m.headers["task"] for m in messages] == [
+        "exporters.tasks.exporter_deliveries_attempt"
+    ] * 3
+    batches = [m.decode()[0][0] for m in messages]  # protocol 2: [args, kwargs, embed]
+    assert sorted(len(ids) for ids in batches) == [5, 20, 20]
+    assert sorted(i for ids in batches for i in ids) == sorted(str(d.pk) for d in deliveries)
+
+    # What the worker does with one of them; a repeat of the message sends nothing.
+    for ids in batches * 2:
+        exporter_deliveries_attempt.apply(args=(ids,))
+    assert ExportDelivery.objects.filter(status=Status.DELIVERED).count() == 45
+    assert sorted(r.headers["X-ANPR-Delivery"] for r in sink.wait_for(45)) == sorted(
+        str(d.pk) for d in deliveries
+    )
+
+
+def test_the_worker_delivers_a_batch_of_reads_once_each(celery_worker, exporter_factory, sink):
+    exporter_factory(auth_type="hmac", secret="k")
+    deliveries = plan(*(PlateEventFactory() for _ in range(45)))
+
+    wait_until(
+        lambda: ExportDelivery.objects.filter(status=Status.DELIVERED).count() == 45,
+        message="45 deliveries to be delivered",
+    )
+    received = sink.wait_for(45)
+    assert sorted(r.headers["X-ANPR-Delivery"] for r in received) == sorted(
+        str(d.pk) for d in deliveries
+    )
+    assert all(
+        signature_verify(secret="k", body=r.body, header=r.headers["X-ANPR-Signature"])
+        for r in received
+    )
+    assert set(ExportDelivery.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_a_message_of_the_previous_version_with_one_id_is_still_delivered(
+    celery_worker, exporter_factory, sink
+):
+    exporter_factory()
+    with transaction.atomic():
+        [delivery] = services.deliveries_plan(events=[PlateEventFactory()])
+        transaction.get_connection().run_on_commit.clear()  # only the old-style message
+    exporter_deliver.delay(str(delivery.pk))
+    settled(delivery, Status.DELIVERED)
+    assert [r.headers["X-ANPR-Delivery"] for r in sink.wait_for(1)] == [str(delivery.pk)]
