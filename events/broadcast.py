@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from cameras.models import Zone
 
-from .api.serializers import PlateEventSerializer, _datetime
+from .api.serializers import PlateEventSerializer, datetime_render
 from .models import PlateEvent
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def event_payload(event: PlateEvent, *, time_zone=None) -> dict:
     payload = {name: values[name] for name in plain}
     zone = time_zone or timezone.get_current_timezone()
     for name in datetimes:
-        payload[name] = _datetime(payload[name], zone)  # as the serializer renders it
+        payload[name] = datetime_render(payload[name], zone)  # as the serializer renders it
     for name in uuids:
         payload[name] = str(payload[name])
     payload["camera"] = event.camera_id

@@ -35,7 +35,7 @@ class PlateEventSerializer(serializers.ModelSerializer):
         for name, attribute in self._plain:
             value = getattr(event, attribute)
             if isinstance(value, datetime):
-                value = _datetime(value, zone)
+                value = datetime_render(value, zone)
             elif isinstance(value, uuid.UUID):
                 value = str(value)
             data[name] = value
@@ -77,7 +77,7 @@ class PlateEventSerializer(serializers.ModelSerializer):
         return self._image_url(event, "frame")
 
 
-def _datetime(value: datetime, zone) -> str:
+def datetime_render(value: datetime, zone) -> str:
     """As DRF renders it: in the current time zone, ISO 8601, UTC as Z."""
     text = value.astimezone(zone).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
