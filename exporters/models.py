@@ -180,6 +180,13 @@ class ExportDelivery(models.Model):
         verbose_name_plural = "export deliveries"
         indexes = [
             models.Index(fields=("status", "next_attempt_at"), name="delivery_due"),
+            # A worker's message claims due pending companions of the same exporters
+            # (services.deliveries_attempt): found here without walking other exporters' backlog.
+            models.Index(
+                fields=("exporter", "next_attempt_at"),
+                name="delivery_pending_exporter_due",
+                condition=models.Q(status="pending"),
+            ),
             models.Index(fields=("exporter", "-created_at"), name="delivery_exporter_created"),
             models.Index(fields=("-created_at",), name="delivery_created"),
         ]

@@ -137,7 +137,7 @@ def delivery_attempt(*, delivery_id) -> str:
     return deliveries_attempt(delivery_ids=[delivery_id])[str(delivery_id)]
 
 
-def deliveries_attempt(*, delivery_ids: list) -> dict[str, str]:
+def deliveries_attempt(*, delivery_ids: list, companions: bool = False) -> dict[str, str]:
     """Claim those of these deliveries that are due, send each once and record the outcomes.
     Returns each id's status after its attempt, or "skipped" when there was nothing to do
     (already delivered, dead, claimed by another worker, not yet due, exporter disabled).
@@ -145,13 +145,27 @@ def deliveries_attempt(*, delivery_ids: list) -> dict[str, str]:
     a new message, their attempt not counted.
 
     The queries are per call, not per delivery (claim, exporters, links, events, record), so a
-    task message carrying many ids costs little more than one carrying a single id."""
+    task message carrying many ids costs little more than one carrying a single id. With
+    `companions` (the task does it), a message with fewer than DELIVERIES_PER_MESSAGE also
+    claims other due deliveries of the same exporters: when reads arrive one per request,
+    each message carries one delivery, and their own messages then find them taken."""
     outcomes = {str(delivery_id): "skipped" for delivery_id in delivery_ids}
     if not outcomes:
         return outcomes
-    claimed = _deliveries_claim(delivery_ids=list(outcomes), now=timezone.now())
+    now = timezone.now()
+    claimed = _deliveries_claim(delivery_ids=list(outcomes), now=now)
     if not claimed:
         return outcomes
+    room = DELIVERIES_PER_MESSAGE - len(claimed)
+    if companions and room > 0 and connection.features.has_select_for_update_skip_locked:
+        extra = _deliveries_claim(
+            companions_of={d.exporter_id for d in claimed},
+            limit=room,
+            now=now,
+            lease=claimed[0].next_attempt_at,
+        )
+        claimed += extra
+        outcomes.update({str(d.pk): "skipped" for d in extra})
     exporters = ExporterConfig.objects.in_bulk({d.exporter_id for d in claimed})
     events = _deliveries_events(delivery_ids=[d.pk for d in claimed])
     started = time.monotonic()
@@ -178,7 +192,14 @@ def deliveries_attempt(*, delivery_ids: list) -> dict[str, str]:
     return outcomes
 
 
-def _deliveries_claim(*, delivery_ids: list[str], now) -> list[ExportDelivery]:
+def _deliveries_claim(
+    *,
+    now,
+    delivery_ids: list[str] = (),
+    companions_of: set[int] = frozenset(),
+    limit: int = 0,
+    lease=None,
+) -> list[ExportDelivery]:
     """Mark the due ones `delivering` and return them, in one UPDATE … RETURNING that only
     one worker can win per row: the conditions are on the row itself, so a concurrent claim
     re-checks them after waiting for the row lock. A disabled exporter's deliveries are not
@@ -186,7 +207,11 @@ def _deliveries_claim(*, delivery_ids: list[str], now) -> list[ExportDelivery]:
 
     Every row claimed here gets the same lease (next_attempt_at, when a silent worker is
     presumed dead). A later claim of the same row sets a later one, so the lease also tells
-    whether this attempt still holds the row when it records the outcome."""
+    whether this attempt still holds the row when it records the outcome.
+
+    With `companions_of` (exporter ids) instead of ids: up to `limit` due pending deliveries
+    of those exporters, oldest first, skipping rows another worker has locked, claimed with
+    the given `lease` (the one of the call's own claim)."""
     fields = ExportDelivery._meta
     quote = connection.ops.quote_name
 
@@ -196,24 +221,36 @@ def _deliveries_claim(*, delivery_ids: list[str], now) -> list[ExportDelivery]:
     def prep(name: str, value):
         return fields.get_field(name).get_db_prep_value(value, connection)
 
-    lease = now + timedelta(seconds=settings.EXPORTER_CLAIM_TIMEOUT)
+    lease = lease or now + timedelta(seconds=settings.EXPORTER_CLAIM_TIMEOUT)
     status, due_at, attempts = column("status"), column("next_attempt_at"), column("attempts")
+    table = quote(fields.db_table)
+    now_value = prep("updated_at", now)
+    if companions_of:
+        exporters = ", ".join(["%s"] * len(companions_of))
+        chosen = (
+            f"SELECT {column('id')} FROM {table} WHERE {column('exporter')} IN ({exporters}) "
+            f"AND {status} = %s AND {due_at} <= %s "
+            f"ORDER BY {due_at} LIMIT {int(limit)} FOR UPDATE SKIP LOCKED"
+        )
+        chosen_params = [*companions_of, Status.PENDING, now_value]
+    else:
+        chosen = ", ".join(["%s"] * len(delivery_ids))
+        chosen_params = [prep("id", delivery_id) for delivery_id in delivery_ids]
     sql = (
-        f"UPDATE {quote(fields.db_table)} "
+        f"UPDATE {table} "
         f"SET {status} = %s, {attempts} = {attempts} + 1, {due_at} = %s, "
         f"{column('updated_at')} = %s "
-        f"WHERE {column('id')} IN ({', '.join(['%s'] * len(delivery_ids))}) "
+        f"WHERE {column('id')} IN ({chosen}) "
         f"AND (({status} = %s AND {due_at} <= %s) OR ({status} = %s AND {due_at} < %s)) "
         f"AND {column('exporter')} IN (SELECT e.{quote('id')} "
         f"FROM {quote(ExporterConfig._meta.db_table)} e WHERE e.{quote('enabled')}) "
         f"RETURNING {', '.join(quote(f.column) for f in fields.concrete_fields)}"
     )
-    now_value = prep("updated_at", now)
     params = [
         Status.DELIVERING,
         prep("next_attempt_at", lease),
         now_value,
-        *(prep("id", delivery_id) for delivery_id in delivery_ids),
+        *chosen_params,
         Status.PENDING,
         now_value,
         Status.DELIVERING,

@@ -26,8 +26,9 @@ _DATABASE_RETRIES = {
     **_DATABASE_RETRIES,
 )
 def exporter_deliveries_attempt(delivery_ids: list[str]) -> dict[str, int]:
-    """Attempt these deliveries (see services.deliveries_attempt); how many ended how."""
-    outcomes = services.deliveries_attempt(delivery_ids=delivery_ids)
+    """Attempt these deliveries, and due companions of theirs while the message has room
+    (see services.deliveries_attempt); how many ended how."""
+    outcomes = services.deliveries_attempt(delivery_ids=delivery_ids, companions=True)
     return dict(Counter(outcomes.values()))
 
 

@@ -212,6 +212,39 @@ def test_one_call_claims_the_due_deliveries_sends_each_and_records_every_outcome
     assert len(refusing.received) == len(throttling.received) == 3
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="companions are claimed with SKIP LOCKED"
+)
+def test_a_message_with_room_takes_due_deliveries_of_its_exporters_along(exporter_factory, sink):
+    """Reads posted one per request make one delivery per message; the task's attempt also
+    claims other due deliveries of the same exporter, and their own messages then skip."""
+    ours, disabled = exporter_factory(name="ours"), exporter_factory(name="disabled")
+    [own, other_exporter] = plan(PlateEventFactory())
+    assert own.exporter_id == ours.pk and other_exporter.exporter_id == disabled.pk
+    waiting = [plan(PlateEventFactory())[0] for _ in range(3)]
+    later = waiting.pop()
+    ExportDelivery.objects.filter(pk=later.pk).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=5)
+    )
+    disabled.enabled = False
+    disabled.save()
+
+    outcomes = services.deliveries_attempt(delivery_ids=[own.pk], companions=True)
+
+    assert outcomes == {str(d.pk): Status.DELIVERED for d in [own, *waiting]}
+    assert sorted(r.headers["X-ANPR-Delivery"] for r in sink.received) == sorted(
+        str(d.pk) for d in [own, *waiting]
+    )
+    for delivery in waiting:  # each one's own message finds nothing to do
+        assert services.deliveries_attempt(delivery_ids=[delivery.pk], companions=True) == {
+            str(delivery.pk): "skipped"
+        }
+    assert len(sink.received) == 3
+    statuses = dict(ExportDelivery.objects.values_list("pk", "status"))
+    assert statuses[later.pk] == statuses[other_exporter.pk] == Status.PENDING  # not due; off
+    assert ExportDelivery.objects.filter(exporter=disabled, status=Status.PENDING).count() == 4
+
+
 def test_the_queries_of_an_attempt_do_not_grow_with_its_deliveries(exporter_factory, sink):
     exporter_factory()
 
