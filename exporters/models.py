@@ -26,6 +26,15 @@ RESERVED_HEADERS = frozenset(
 )
 
 
+def _latin1(text: str) -> bool:
+    """Whether HTTP can carry the text in a header (http.client encodes them as Latin-1)."""
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class ExporterConfig(models.Model):
     """A destination that receives our plate events (today: a webhook)."""
 
@@ -127,6 +136,8 @@ class ExporterConfig(models.Model):
                 errors["headers"] = f"These headers are set by the exporter: {', '.join(reserved)}."
             elif any("\n" in k + v or "\r" in k + v for k, v in self.headers.items()):
                 errors["headers"] = "Header names and values cannot contain line breaks."
+            elif not all(_latin1(k + v) for k, v in self.headers.items()):
+                errors["headers"] = "HTTP headers take Latin-1 text only (e.g. no 東京)."
         if not isinstance(self.plates, list) or not all(isinstance(p, str) for p in self.plates):
             errors["plates"] = 'Must be a JSON list of plates, e.g. ["AB12CDE"].'
         elif any(not plate_normalize(p) for p in self.plates):

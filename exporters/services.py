@@ -183,13 +183,29 @@ def deliveries_attempt(*, delivery_ids: list, companions: bool = False) -> dict[
         elif not events.get(delivery.pk):
             result = SendResult(None, 0, "Its events were deleted before delivery.", False)
         else:
-            body = delivery_body(
-                delivery_id=delivery.pk, exporter_name=exporter.name, events=events[delivery.pk]
-            )
-            result = _send(exporter=exporter, delivery_id=delivery.pk, body=body)
+            result = _delivery_send(delivery=delivery, events=events[delivery.pk])
         attempts.append((delivery, result))
     outcomes.update(_attempts_record(attempts=attempts, lease=claimed[0].next_attempt_at))
     return outcomes
+
+
+def _delivery_send(*, delivery: ExportDelivery, events: list) -> SendResult:
+    """Build and send one delivery. An error of ours (not the receiver's) is that delivery's
+    failed attempt, retried on its schedule: it must not stop the others of the message,
+    whose outcomes are recorded together afterwards."""
+    exporter = delivery.exporter
+    try:
+        body = delivery_body(delivery_id=delivery.pk, exporter_name=exporter.name, events=events)
+        return _send(exporter=exporter, delivery_id=delivery.pk, body=body)
+    except Exception as error:
+        logger.error(
+            "Export delivery %s to exporter %s failed unexpectedly (%s).",
+            delivery.pk,
+            exporter.pk,
+            type(error).__name__,
+            exc_info=True,
+        )
+        return SendResult(None, 0, f"Unexpected error while sending: {type(error).__name__}.", True)
 
 
 def _deliveries_claim(

@@ -76,6 +76,7 @@ def test_the_secret_never_leaves_the_api(operator_client, sink):
         ({"url": "not a url"}, "url"),
         ({"headers": {"Authorization": "Bearer x"}}, "headers"),
         ({"headers": ["X-Site"]}, "headers"),
+        ({"headers": {"X-Site": "東京"}}, "headers"),  # HTTP could not send it
         ({"secret": ""}, "secret"),
         ({"auth_type": "basic", "username": ""}, "username"),
         ({"auth_type": "digest"}, "auth_type"),

@@ -245,6 +245,30 @@ def test_a_message_with_room_takes_due_deliveries_of_its_exporters_along(exporte
     assert ExportDelivery.objects.filter(exporter=disabled, status=Status.PENDING).count() == 4
 
 
+def test_an_error_of_ours_on_one_delivery_does_not_stop_the_others(
+    exporter_factory, sink, monkeypatch
+):
+    broken, healthy = exporter_factory(name="broken"), exporter_factory(name="healthy")
+    deliveries = plan(PlateEventFactory())
+    real_send = services._send
+
+    def send(*, exporter, **kwargs):
+        if exporter.pk == broken.pk:
+            raise UnicodeEncodeError("latin-1", "東京", 0, 2, "ordinal not in range(256)")
+        return real_send(exporter=exporter, **kwargs)
+
+    monkeypatch.setattr(services, "_send", send)
+
+    outcomes = services.deliveries_attempt(delivery_ids=[d.pk for d in deliveries])
+
+    by_exporter = {d.exporter_id: d for d in ExportDelivery.objects.all()}
+    assert by_exporter[healthy.pk].status == Status.DELIVERED and len(sink.received) == 1
+    failed = by_exporter[broken.pk]
+    assert failed.status == Status.PENDING and failed.attempts == 1  # retried on its schedule
+    assert "UnicodeEncodeError" in failed.last_error
+    assert outcomes[str(failed.pk)] == Status.PENDING
+
+
 def test_the_queries_of_an_attempt_do_not_grow_with_its_deliveries(exporter_factory, sink):
     exporter_factory()
 
