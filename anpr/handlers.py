@@ -1,9 +1,10 @@
 """The WSGI application gunicorn serves: device requests get a shorter middleware stack.
 
 Cameras posting plate reads are the hottest path and are not browsers: sessions, CSRF,
-messages, CORS, static files, gzip and browser security headers do nothing for them and cost
-each request about a third of a millisecond. Requests under DEVICE_PATH_PREFIXES go through
-DEVICE_MIDDLEWARE (request id and log line, Prometheus); everything else through MIDDLEWARE.
+messages, CORS, static files, gzip and framing headers do nothing for them and cost each
+request about a third of a millisecond. Requests under DEVICE_PATH_PREFIXES go through
+DEVICE_MIDDLEWARE (request id and log line, Prometheus, the HTTPS redirect and the host
+check); everything else through MIDDLEWARE.
 Under ASGI (the embedded server, daphne) every request takes the full stack.
 """
 

@@ -162,11 +162,15 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 # Cameras posting plate reads are not browsers: under gunicorn (anpr/wsgi.py) these paths skip
-# sessions, CSRF, CORS, static files, gzip and browser headers (anpr/handlers.py).
+# sessions, CSRF, CORS, static files, gzip, messages and framing headers (anpr/handlers.py).
+# They keep the HTTPS redirect (a camera set to http:// must fail loudly, not send its key in
+# clear) and the ALLOWED_HOSTS check.
 DEVICE_PATH_PREFIXES = ("/api/events/ingest/", "/api/ingest/")
 DEVICE_MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "anpr.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 

@@ -8,6 +8,8 @@ import sys
 import pytest
 from django.utils import timezone
 
+from events.models import PlateEvent
+
 
 def _call(application, method, path, *, body=b"", headers=None):
     environ = {
@@ -55,10 +57,39 @@ def test_device_ingest_skips_the_browser_middleware_and_the_rest_keeps_it(device
     assert status == 201, content
     assert json.loads(content)["status"] == "created"
     assert "x-request-id" in headers  # logged and traced like every request
-    assert "x-frame-options" not in headers and "x-content-type-options" not in headers
+    assert "x-frame-options" not in headers and "vary" not in headers  # no browser stack
 
     status, headers, _ = _call(application, "GET", "/api/cameras/")
     assert status == 401
     assert headers["x-frame-options"] == "DENY"
     assert headers["x-content-type-options"] == "nosniff"
     assert "x-request-id" in headers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_device_paths_keep_the_https_redirect_and_the_host_check(device_with_key, camera, settings):
+    """A camera set to http:// behind HTTPS=true is redirected (it fails loudly instead of
+    sending its key in clear), and a host outside ALLOWED_HOSTS is refused."""
+    from django.core.wsgi import get_wsgi_application
+
+    from anpr.handlers import application_with_device_stack
+
+    _, key = device_with_key
+    auth = {"HTTP_AUTHORIZATION": f"Token {key}"}
+    settings.SECURE_SSL_REDIRECT = True  # read when the middleware is built
+    application = application_with_device_stack(get_wsgi_application())
+    status, headers, _ = _call(application, "POST", "/api/events/ingest/", headers=auth)
+    assert status == 301 and headers["location"].startswith("https://")
+
+    settings.SECURE_SSL_REDIRECT = False
+    application = application_with_device_stack(get_wsgi_application())
+    read = {"camera": camera.slug, "plate": "AB12CDE", "captured_at": timezone.now().isoformat()}
+    status, _, content = _call(
+        application,
+        "POST",
+        "/api/events/ingest/",
+        body=json.dumps(read).encode(),
+        headers={**auth, "HTTP_HOST": "evil.example"},
+    )
+    assert status == 400, content
+    assert not PlateEvent.objects.exists()
