@@ -216,6 +216,13 @@ if not EMBEDDED:
         _db["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
         _db["CONN_HEALTH_CHECKS"] = True
 else:
+    import sqlite3
+
+    if sqlite3.sqlite_version_info < (3, 35):  # UPDATE … RETURNING (export delivery claims)
+        raise ImproperlyConfigured(
+            f"The embedded mode needs SQLite 3.35 or newer; this Python has "
+            f"{sqlite3.sqlite_version}. Use a newer Python build, or set DATABASE_URL."
+        )
     _sqlite_path = DATABASE_URL.removeprefix("sqlite:///") if DATABASE_URL else ""
     _db = {
         "ENGINE": "django.db.backends.sqlite3",
