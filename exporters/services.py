@@ -183,29 +183,10 @@ def deliveries_attempt(*, delivery_ids: list, companions: bool = False) -> dict[
         elif not events.get(delivery.pk):
             result = SendResult(None, 0, "Its events were deleted before delivery.", False)
         else:
-            result = _delivery_send(delivery=delivery, events=events[delivery.pk])
+            result = _send(exporter=exporter, delivery_id=delivery.pk, events=events[delivery.pk])
         attempts.append((delivery, result))
     outcomes.update(_attempts_record(attempts=attempts, lease=claimed[0].next_attempt_at))
     return outcomes
-
-
-def _delivery_send(*, delivery: ExportDelivery, events: list) -> SendResult:
-    """Build and send one delivery. An error of ours (not the receiver's) is that delivery's
-    failed attempt, retried on its schedule: it must not stop the others of the message,
-    whose outcomes are recorded together afterwards."""
-    exporter = delivery.exporter
-    try:
-        body = delivery_body(delivery_id=delivery.pk, exporter_name=exporter.name, events=events)
-        return _send(exporter=exporter, delivery_id=delivery.pk, body=body)
-    except Exception as error:
-        logger.error(
-            "Export delivery %s to exporter %s failed unexpectedly (%s).",
-            delivery.pk,
-            exporter.pk,
-            type(error).__name__,
-            exc_info=True,
-        )
-        return SendResult(None, 0, f"Unexpected error while sending: {type(error).__name__}.", True)
 
 
 def _deliveries_claim(
@@ -294,17 +275,32 @@ def _deliveries_events(*, delivery_ids: list) -> dict:
     }
 
 
-def _send(*, exporter: ExporterConfig, delivery_id, body: bytes, test: bool = False):
-    headers = request_headers(exporter=exporter, delivery_id=delivery_id, body=body)
-    if test:
-        headers["X-ANPR-Test"] = "1"
-    result = request_send(
-        url=exporter.url,
-        method=exporter.method,
-        headers=headers,
-        body=body,
-        timeout=exporter.timeout_seconds,
-    )
+def _send(*, exporter: ExporterConfig, delivery_id, events: list, test: bool = False):
+    """Build one delivery's request (or the test action's) and send it. An error of ours, not
+    the receiver's, is a failed attempt retried on its schedule: it must neither stop the
+    other deliveries of a message, whose outcomes are recorded together afterwards, nor fail
+    the test action."""
+    try:
+        body = delivery_body(delivery_id=delivery_id, exporter_name=exporter.name, events=events)
+        headers = request_headers(exporter=exporter, delivery_id=delivery_id, body=body)
+        if test:
+            headers["X-ANPR-Test"] = "1"
+        result = request_send(
+            url=exporter.url,
+            method=exporter.method,
+            headers=headers,
+            body=body,
+            timeout=exporter.timeout_seconds,
+        )
+    except Exception as error:
+        logger.error(
+            "Export delivery %s to exporter %s failed unexpectedly (%s).",
+            delivery_id,
+            exporter.pk,
+            type(error).__name__,
+            exc_info=True,
+        )
+        return SendResult(None, 0, f"Unexpected error while sending: {type(error).__name__}.", True)
     # The error quotes the receiver's answer, which goes to the API, the admin and the logs:
     # a receiver that echoes our credentials must not leak them there.
     credentials = [exporter.secret, headers.get("Authorization", "")]
@@ -525,10 +521,7 @@ def exporter_test(*, exporter: ExporterConfig) -> TestResult:
     """Send one sample event now, signed and authenticated like a real delivery, and record
     the outcome on the exporter. Nothing is stored in the outbox."""
     delivery_id = uuid.uuid4()
-    body = delivery_body(
-        delivery_id=delivery_id, exporter_name=exporter.name, events=[_sample_event()]
-    )
-    result = _send(exporter=exporter, delivery_id=delivery_id, body=body, test=True)
+    result = _send(exporter=exporter, delivery_id=delivery_id, events=[_sample_event()], test=True)
     now = timezone.now()
     if result.ok:
         ExporterConfig.objects.filter(pk=exporter.pk).update(last_success_at=now)

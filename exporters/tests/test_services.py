@@ -248,16 +248,17 @@ def test_a_message_with_room_takes_due_deliveries_of_its_exporters_along(exporte
 def test_an_error_of_ours_on_one_delivery_does_not_stop_the_others(
     exporter_factory, sink, monkeypatch
 ):
-    broken, healthy = exporter_factory(name="broken"), exporter_factory(name="healthy")
+    broken = exporter_factory(name="broken", url=sink.url + "?broken")
+    healthy = exporter_factory(name="healthy")
     deliveries = plan(PlateEventFactory())
-    real_send = services._send
+    real_send = services.request_send
 
-    def send(*, exporter, **kwargs):
-        if exporter.pk == broken.pk:
+    def send(*, url, **kwargs):
+        if url.endswith("?broken"):
             raise UnicodeEncodeError("latin-1", "東京", 0, 2, "ordinal not in range(256)")
-        return real_send(exporter=exporter, **kwargs)
+        return real_send(url=url, **kwargs)
 
-    monkeypatch.setattr(services, "_send", send)
+    monkeypatch.setattr(services, "request_send", send)
 
     outcomes = services.deliveries_attempt(delivery_ids=[d.pk for d in deliveries])
 
