@@ -659,6 +659,15 @@ def _pg_statements() -> dict[str, str]:
     }
 
 
+def _pg_values(row: list) -> list:
+    """The row as PostgreSQL takes it: JSON fields as JSON text, None as NULL (as the ORM
+    stores a JSONField's None), the rest as they are."""
+    return [
+        json.dumps(value) if i in _JSON_FIELDS and value is not None else value
+        for i, value in enumerate(row)
+    ]
+
+
 def _rows_insert_postgresql(*, device, rows) -> dict[str, uuid.UUID]:
     """One row: INSERT … VALUES … ON CONFLICT DO NOTHING RETURNING id. A batch: COPY into
     the session's staging table, then one statement moves them into the table with ON CONFLICT
@@ -667,19 +676,12 @@ def _rows_insert_postgresql(*, device, rows) -> dict[str, uuid.UUID]:
     statements = _pg_statements()
     with connection.cursor() as cursor:
         if len(rows) == 1:
-            params = [json.dumps(v) if i in _JSON_FIELDS else v for i, v in enumerate(rows[0])]
-            cursor.execute(statements["one"], params)
+            cursor.execute(statements["one"], _pg_values(rows[0]))
         else:
-            json_fields = _JSON_FIELDS
             cursor.execute(statements["stage"])
             with cursor.copy(statements["copy"]) as copy:
                 for row in rows:
-                    copy.write_row(
-                        [
-                            json.dumps(v) if i in json_fields and v is not None else v
-                            for i, v in enumerate(row)
-                        ]
-                    )
+                    copy.write_row(_pg_values(row))
             cursor.execute(statements["staged"])
         inserted = {row[0] for row in cursor.fetchall()}
         if len(inserted) == len(rows):

@@ -108,6 +108,13 @@ def test_a_batch_rejects_only_its_bad_items(device):
     assert PlateEvent.objects.count() == 1
 
 
+def test_a_read_without_a_plate_box_stores_null_alone_or_in_a_batch(device):
+    """One read or a batch, a missing plate box is SQL NULL (as the ORM stores None)."""
+    plate_events_ingest(device=device, reads=[_read(event_id="one")])
+    plate_events_ingest(device=device, reads=[_read(event_id="b1"), _read(event_id="b2")])
+    assert PlateEvent.objects.filter(plate_box__isnull=True).count() == 3
+
+
 def test_batches_in_one_transaction_store_each_read_once(device):
     """Two batches in one transaction (as here, inside the test's): the second sees the
     first's reads as duplicates and stores only its own."""
