@@ -245,6 +245,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CHANNEL_CAPACITY = env_int("CHANNEL_CAPACITY", 200, minimum=1)
 CHANNEL_EXPIRY = env_int("CHANNEL_EXPIRY", 30, minimum=1)
 CHANNEL_PREFIX = os.environ.get("CHANNEL_PREFIX", "anpr")
+# Each web process sends to the layer at most once per interval, with what arrived meanwhile
+# (events.broadcast): a send costs the same for one frame or a hundred.
+LIVE_SEND_INTERVAL = env_int("LIVE_SEND_INTERVAL_MS", 20, minimum=0) / 1000
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {

@@ -7,6 +7,7 @@ test share one event loop, and database work from inside it runs in the test's t
 
 import asyncio
 import copy
+import json
 import uuid
 
 import pytest
@@ -517,6 +518,47 @@ def test_over_redis_an_event_reaches_clients_of_every_web_process(site, settings
             await elsewhere.close_pools()
             await first.disconnect()
             await second.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.redis
+def test_over_redis_reads_stored_within_the_send_interval_share_one_layer_message(
+    site, settings, redis_url
+):
+    # A group_send costs the same for one frame or a hundred: a process sends at most once per
+    # LIVE_SEND_INTERVAL; the first read goes at once, the ones stored meanwhile go together.
+    prefix = f"anpr-test-{uuid.uuid4().hex[:8]}"
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "prefix": prefix, "capacity": 100, "expiry": 30},
+        }
+    }
+    settings.LIVE_SEND_INTERVAL = 0.5
+
+    async def scenario():
+        elsewhere = RedisChannelLayer(hosts=[redis_url], prefix=prefix)
+        channel = await elsewhere.new_channel()
+        await elsewhere.group_add(EVENTS_GROUP, channel)
+        try:
+            for plate in ("FIRST1", "NEXT1", "NEXT2", "NEXT3"):
+                await ingest(site["device"], read(site["gate"], plate))
+            messages = []
+            while sum(len(plates) for plates in messages) < 4:
+                message = await _receive_briefly(elsewhere, channel)
+                assert message["type"] == "events.created"
+                messages.append(
+                    [json.loads(f["text"])["event"]["plate"] for f in message["frames"]]
+                )
+            # (FIRST1 waits too if this process sent something within the last interval.)
+            assert messages in (
+                [["FIRST1"], ["NEXT1", "NEXT2", "NEXT3"]],
+                [["FIRST1", "NEXT1", "NEXT2", "NEXT3"]],
+            )
+        finally:
+            await elsewhere.group_discard(EVENTS_GROUP, channel)
+            await elsewhere.close_pools()
 
     run(scenario)
 
