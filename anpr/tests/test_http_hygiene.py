@@ -115,6 +115,33 @@ def test_ingest_throttle_answers_429_json_per_device(settings, device_with_key):
     assert other.post("/api/test-throttled/").status_code == 201  # its own allowance
 
 
+@pytest.mark.urls("anpr.tests.urls")
+@pytest.mark.redis
+def test_the_limit_survives_a_dropped_redis_connection_and_a_redis_outage_lets_devices_in(
+    settings, device_with_key, redis_url, caplog
+):
+    import redis
+
+    from anpr.throttling import _redis_counter
+
+    settings.REDIS_URL = redis_url
+    settings.INGEST_THROTTLE_RATE = "2/min"
+    _, key = device_with_key
+    busy = APIClient()
+    busy.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert busy.post("/api/test-throttled/").status_code == 201
+    # Redis drops the throttle's connection (a restart, a failover, an idle timeout): the
+    # next request reconnects and is counted.
+    own_id = _redis_counter._command("CLIENT", "ID")
+    assert redis.Redis.from_url(redis_url).client_kill_filter(_id=own_id) == 1
+    assert busy.post("/api/test-throttled/").status_code == 201
+    assert busy.post("/api/test-throttled/").status_code == 429
+    # No Redis at all: devices keep reporting (counted nowhere), and the log says why.
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"
+    assert busy.post("/api/test-throttled/").status_code == 201
+    assert "could not reach Redis" in caplog.text
+
+
 @pytest.fixture
 def staff_login(admin_user, settings):
     settings.ADMIN_LOGIN_MAX_FAILURES = 3
