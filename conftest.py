@@ -39,6 +39,16 @@ def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _no_device_cache(settings):
+    """The device cache learns of changes when they commit, and most tests never commit:
+    it is off unless a test turns it on (cameras/tests/test_device_directory.py)."""
+    from cameras.directory import device_directory
+
+    settings.DEVICE_CACHE_SECONDS = 0
+    device_directory.clear()
+
+
 @pytest.fixture
 def redis_url(settings):
     """REDIS_URL of a Redis server that answers (skips, or fails in CI, where there is none)."""

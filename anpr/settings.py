@@ -411,6 +411,10 @@ SPECTACULAR_SETTINGS = {
 # --- Product settings -----------------------------------------------------------------------
 # A device's last_seen_at is written at most this often, so busy devices don't queue on a row.
 DEVICE_LAST_SEEN_INTERVAL = env_int("DEVICE_LAST_SEEN_INTERVAL", 60, minimum=1)
+# Each process caches the device behind a key and its cameras (cameras/directory.py; on
+# PostgreSQL with persistent connections), dropped at once when PostgreSQL notifies a change
+# and at the latest after this many seconds. 0: look them up on every request.
+DEVICE_CACHE_SECONDS = env_int("DEVICE_CACHE_SECONDS", 300, minimum=0)
 
 # Events ingest: an image (plate crop or frame) may have at most this many bytes and pixels;
 # a read may be at most this many seconds in the future (device clock drift); a batch holds at

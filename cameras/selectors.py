@@ -7,6 +7,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from anpr.db import fetch_models, select_columns
 
+from .directory import device_directory
 from .models import (
     Camera,
     DeviceKey,
@@ -20,11 +21,33 @@ from .models import (
 
 
 def device_for_key(*, key: str) -> EdgeDevice | None:
-    """The active device owning this live key, or None. One indexed query on the digest, in
-    plain SQL: it runs on every device request, where composing the queryset cost more than
-    the query."""
+    """The active device owning this live key, or None. From this process's device cache
+    where it is on (cameras/directory.py), else one indexed query on the key's digest."""
     if not key:
         return None
+    digest = key_digest(key)
+    cached = device_directory.usable()
+    if cached and (entry := device_directory.entry(digest)) is not None:
+        return entry.device
+    device = _device_for_digest(digest)
+    if device is not None and cached:
+        device_directory.remember(digest, device)
+    return device
+
+
+def device_cameras_all(*, device: EdgeDevice) -> list[Camera] | None:
+    """All the device's cameras ordered by slug, each with `exporters_enabled`, from the
+    device cache; None when the device did not come from it (then query what you need)."""
+    if not device_directory.usable() or (entry := device_directory.entry_of(device)) is None:
+        return None
+    if entry.cameras is None:
+        entry.cameras = cameras_of_device(device=device)
+    return entry.cameras
+
+
+def _device_for_digest(digest: str) -> EdgeDevice | None:
+    # Plain SQL: it runs on every device request, where composing the queryset cost more
+    # than the query.
     quote = connection.ops.quote_name
     keys = DeviceKey._meta
     sql = (
@@ -34,8 +57,37 @@ def device_for_key(*, key: str) -> EdgeDevice | None:
         f"WHERE k.{quote('digest')} = %s AND k.{quote('revoked_at')} IS NULL "
         f"AND d.{quote('is_active')}"
     )
-    found = fetch_models(EdgeDevice, sql, [key_digest(key)])
+    found = fetch_models(EdgeDevice, sql, [digest])
     return found[0] if found else None
+
+
+def cameras_of_device(*, device: EdgeDevice, named=(), limit: int | None = None) -> list[Camera]:
+    """The device's cameras whose external_id or slug is in `named` (all if none are named,
+    or the first `limit`), ordered by slug, as whole rows (the stored events hand their camera
+    on to the live stream and exporters), each with `exporters_enabled` (whether any exporter
+    is, asked in the same round trip).
+
+    Plain SQL: this runs on every ingest request without the device cache, and composing the
+    equivalent queryset costs several times the query itself."""
+    from exporters.selectors import exporters_enabled_sql
+
+    quote = connection.ops.quote_name
+    through = EdgeDevice.cameras.through._meta
+    sql = (
+        f"SELECT {select_columns(Camera, 'c')}, {exporters_enabled_sql()} "
+        f"FROM {quote(Camera._meta.db_table)} c JOIN {quote(through.db_table)} m "
+        f"ON m.{quote(through.get_field('camera').column)} = c.{quote('id')} "
+        f"WHERE m.{quote(through.get_field('edgedevice').column)} = %s"
+    )
+    params: list = [device.pk]
+    if named:
+        marks = ", ".join(["%s"] * len(named))
+        sql += f" AND (c.{quote('external_id')} IN ({marks}) OR c.{quote('slug')} IN ({marks}))"
+        params += [*named, *named]
+    sql += f" ORDER BY c.{quote('slug')}"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return fetch_models(Camera, sql, params, extras=("exporters_enabled",))
 
 
 def user_for_token(*, token: str):

@@ -24,11 +24,11 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
-from anpr.db import fetch_models, select_columns
 from anpr.metrics import ingest_observe
 from cameras.models import Camera, EdgeDevice, Zone
+from cameras.selectors import cameras_of_device, device_cameras_all
 from cameras.services import device_touch
-from exporters.selectors import exporters_enabled_sql, exporters_for_planning
+from exporters.selectors import exporters_for_planning
 from exporters.services import deliveries_plan
 
 from .broadcast import broadcast_event_update, broadcast_events
@@ -151,16 +151,19 @@ class DeviceCameras:
 
     @classmethod
     def for_reads(cls, device: EdgeDevice, reads: list[ReadIn]) -> "DeviceCameras":
+        everything = device_cameras_all(device=device)  # from the device cache, if on
+        if everything is not None:
+            return cls(everything, defaults=everything)
         named = {
             str(read.camera)
             for read in reads
             if isinstance(read.camera, str | int) and not isinstance(read.camera, bool)
         }
         named.discard("")
-        cameras = _device_cameras(device, named=sorted(named)) if named else []
+        cameras = cameras_of_device(device=device, named=sorted(named)) if named else []
         defaults = None
         if any(read.camera is None or read.camera == "" for read in reads):
-            defaults = _device_cameras(device, limit=cls.LISTED + 1)
+            defaults = cameras_of_device(device=device, limit=cls.LISTED + 1)
         return cls(cameras, defaults=defaults)
 
     def resolve(self, ref) -> Camera:
@@ -208,32 +211,6 @@ class DeviceCameras:
                 if zone.pk == int(ref):
                     return zone
         raise ReadRejected({"zone": [f"Camera '{camera.slug}' has no zone '{str(ref)[:64]}'."]})
-
-
-def _device_cameras(device: EdgeDevice, *, named=(), limit: int | None = None) -> list[Camera]:
-    """The device's cameras whose external_id or slug is in `named` (or its first `limit`),
-    as whole rows (the stored events hand their camera on to the live stream and exporters),
-    each with `exporters_enabled` (whether any exporter is, asked in the same round trip).
-
-    Plain SQL: this runs on every ingest request, and composing the equivalent queryset
-    costs several times the query itself."""
-    quote = connection.ops.quote_name
-    through = EdgeDevice.cameras.through._meta
-    sql = (
-        f"SELECT {select_columns(Camera, 'c')}, {exporters_enabled_sql()} "
-        f"FROM {quote(Camera._meta.db_table)} c JOIN {quote(through.db_table)} m "
-        f"ON m.{quote(through.get_field('camera').column)} = c.{quote('id')} "
-        f"WHERE m.{quote(through.get_field('edgedevice').column)} = %s"
-    )
-    params: list = [device.pk]
-    if named:
-        marks = ", ".join(["%s"] * len(named))
-        sql += f" AND (c.{quote('external_id')} IN ({marks}) OR c.{quote('slug')} IN ({marks}))"
-        params += [*named, *named]
-    sql += f" ORDER BY c.{quote('slug')}"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    return fetch_models(Camera, sql, params, extras=("exporters_enabled",))
 
 
 def _number(errors, name, value, *, low=None, high=None):

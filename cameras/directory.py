@@ -1,0 +1,108 @@
+"""A per-process cache of what every device request looks up, kept exact by PostgreSQL.
+
+Each ingest needs the device behind its key and the device's cameras (with whether any
+exporter is enabled): two queries, two of the request's three database round trips. On
+PostgreSQL with persistent connections (gunicorn, Celery, the MQTT listener) a process keeps
+them here instead. Triggers on the tables they come from (migrations cameras/0003 and
+exporters/0003) send a notification on `CHANNEL` when a change commits; the process LISTENs on
+its own connection and, before each lookup, reads what PostgreSQL has sent and drops
+everything it holds if anything came. So a change (a revoked key, a camera moved to another
+device) is seen by every request that starts after PostgreSQL delivered its notification,
+well under a millisecond after the commit. Entries also expire after DEVICE_CACHE_SECONDS,
+and a new connection starts with an empty cache.
+
+Off (every lookup queries) on SQLite, with pooled connections (ASGI) and inside a transaction
+(where LISTEN would wait for the commit), and when DEVICE_CACHE_SECONDS is 0.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+
+import psycopg
+from django.conf import settings
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+
+#: The notification channel of the triggers (keep in step with the migrations).
+CHANNEL = "anpr_device_directory"
+
+
+@dataclass(slots=True)
+class DeviceEntry:
+    """A device (as its key finds it) and all its cameras, ordered by slug, each with
+    `exporters_enabled` (whether any exporter is enabled)."""
+
+    device: object
+    cameras: list | None
+    loaded_at: float
+
+
+class DeviceDirectory:
+    """The cache of one process (see the module docstring)."""
+
+    max_entries = 10_000  # keys; past this the cache starts over
+
+    def __init__(self):
+        self._entries: dict[str, DeviceEntry] = {}
+        self._listening_on = None  # the psycopg connection our LISTEN is on
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def usable(self) -> bool:
+        """Whether lookups may be answered from the cache now (and it is up to date)."""
+        if (
+            not settings.DEVICE_CACHE_SECONDS
+            or connection.vendor != "postgresql"
+            or not connection.settings_dict.get("CONN_MAX_AGE")
+            or connection.in_atomic_block
+        ):
+            return False
+        connection.close_if_health_check_failed()
+        connection.ensure_connection()
+        raw = connection.connection
+        try:
+            if raw is not self._listening_on:
+                self.clear()  # a new connection heard nothing of what changed before it
+                raw.add_notify_handler(self._notified)  # notifications read by queries
+                raw.execute(f"LISTEN {CHANNEL}")
+                self._listening_on = raw
+            pgconn = raw.pgconn
+            pgconn.consume_input()  # what has arrived on the socket, without waiting
+            while pgconn.notifies() is not None:
+                self.clear()
+        except psycopg.Error:
+            logger.warning("Device cache: the connection failed; looking up directly.")
+            self.clear()
+            self._listening_on = None
+            return False
+        return True
+
+    def _notified(self, notify) -> None:
+        if notify.channel == CHANNEL:
+            self.clear()
+
+    def entry(self, digest: str) -> DeviceEntry | None:
+        entry = self._entries.get(digest)
+        if entry is not None and time.monotonic() - entry.loaded_at > settings.DEVICE_CACHE_SECONDS:
+            del self._entries[digest]
+            return None
+        return entry
+
+    def remember(self, digest: str, device) -> DeviceEntry:
+        if len(self._entries) >= self.max_entries:
+            self.clear()
+        entry = DeviceEntry(device=device, cameras=None, loaded_at=time.monotonic())
+        self._entries[digest] = entry
+        device._directory_digest = digest
+        return entry
+
+    def entry_of(self, device) -> DeviceEntry | None:
+        """The entry a device came from (the cameras are kept beside it)."""
+        entry = self._entries.get(getattr(device, "_directory_digest", ""))
+        return entry if entry is not None and entry.device is device else None
+
+
+device_directory = DeviceDirectory()
