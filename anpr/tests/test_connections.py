@@ -33,11 +33,19 @@ def _test_database_url() -> str:
     )
 
 
-def _connections_to(database: str) -> int:
+def _now():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        return cursor.fetchone()[0]
+
+
+def _connections_to(database: str, since) -> int:
+    """Connections opened since `since` (earlier tests' threads may still hold theirs)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            [database],
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+            "AND pid <> pg_backend_pid() AND backend_start >= %s",
+            [database, since],
         )
         return cursor.fetchone()[0]
 
@@ -97,12 +105,13 @@ def test_many_requests_do_not_grow_the_connection_count(server_env, server, limi
         command = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "anpr.asgi:application"]
     else:
         command = [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "anpr.wsgi"]
+    started = _now()
     process = _serve(command, port, server_env)
     try:
         _hammer(port)
-        after_first = _connections_to(database)
+        after_first = _connections_to(database, started)
         _hammer(port)
-        after_second = _connections_to(database)
+        after_second = _connections_to(database, started)
     finally:
         process.terminate()
         process.wait(timeout=15)
