@@ -64,26 +64,34 @@ def _count(key: str, ttl: int) -> int:
     return cache.incr(key)
 
 
+def ingest_wait(device) -> float | None:
+    """None if the device may post now, else the seconds until its next window:
+    INGEST_THROTTLE_RATE requests per device (e.g. "1200/min"; empty: no limit), counted in
+    fixed windows of that period (a burst across a window's edge may reach twice the rate).
+    A batch counts as one request."""
+    rate = settings.INGEST_THROTTLE_RATE  # read per request: the environment/tests set it
+    if not rate:
+        return None
+    allowed, unit = rate.split("/")
+    period = _PERIODS[unit]
+    now = time.time()
+    window = int(now // period)
+    # The creation time keeps a recreated database from inheriting an old device's count.
+    key = f"throttle:ingest:{device.pk}-{device.created_at.timestamp():.6f}:{window}"
+    if _count(key, period + 1) <= int(allowed):
+        return None
+    return period - (now % period)
+
+
 class DeviceIngestThrottle(BaseThrottle):
-    """INGEST_THROTTLE_RATE requests per device (e.g. "1200/min"; empty: no limit), counted
-    in fixed windows of that period (a burst across a window's edge may reach twice the
-    rate). A refused request gets 429 JSON with Retry-After; a batch counts as one request."""
+    """ingest_wait() for DRF views: a refused request gets 429 JSON with Retry-After."""
 
     def allow_request(self, request, view):
-        rate = settings.INGEST_THROTTLE_RATE  # read per request: the environment/tests set it
         device = getattr(request.user, "device", None)
-        if not rate or device is None:
+        if device is None:
             return True  # not a device: authentication and permissions answer it
-        allowed, unit = rate.split("/")
-        period = _PERIODS[unit]
-        now = time.time()
-        window = int(now // period)
-        # The creation time keeps a recreated database from inheriting an old device's count.
-        key = f"throttle:ingest:{device.pk}-{device.created_at.timestamp():.6f}:{window}"
-        if _count(key, period + 1) <= int(allowed):
-            return True
-        self._wait = period - (now % period)
-        return False
+        self._wait = ingest_wait(device)
+        return self._wait is None
 
     def wait(self):
         return getattr(self, "_wait", None)

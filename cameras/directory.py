@@ -8,8 +8,9 @@ exporters/0003) send a notification on `CHANNEL` when a change commits; the proc
 its own connection and, before each lookup, reads what PostgreSQL has sent and drops
 everything it holds if anything came. So a change (a revoked key, a camera moved to another
 device) is seen by every request that starts after PostgreSQL delivered its notification,
-well under a millisecond after the commit. Entries also expire after DEVICE_CACHE_SECONDS,
-and a new connection starts with an empty cache.
+which it does within about a millisecond of the commit (a request racing the commit that
+closely could have been served just before it anyway). Entries also expire after
+DEVICE_CACHE_SECONDS, and a new connection starts with an empty cache.
 
 Off (every lookup queries) on SQLite, with pooled connections (ASGI) and inside a transaction
 (where LISTEN would wait for the commit), and when DEVICE_CACHE_SECONDS is 0.
@@ -50,6 +51,9 @@ class DeviceDirectory:
 
     def clear(self) -> None:
         self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def usable(self) -> bool:
         """Whether lookups may be answered from the cache now (and it is up to date)."""

@@ -2,6 +2,7 @@
 stop looking up its key and cameras, and a change committed by any other process is seen by
 the very next request."""
 
+import time
 import uuid
 
 import psycopg
@@ -11,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from cameras.directory import device_directory
 from cameras.tests.factories import CameraFactory
 from events.models import PlateEvent
 
@@ -29,6 +31,16 @@ def elsewhere():
     """A connection of another process (autocommit: each statement commits)."""
     with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
         yield other
+
+
+def delivered():
+    """Wait until PostgreSQL has delivered a change's notification to this process, which
+    the cache then drops everything for: it promises no more (and no less) than that."""
+    deadline = time.monotonic() + 5
+    while len(device_directory) and time.monotonic() < deadline:
+        device_directory.usable()
+        time.sleep(0.001)
+    assert len(device_directory) == 0, "no notification from PostgreSQL"
 
 
 def post(client, camera_ref: str, plate: str = "AB12CDE"):
@@ -62,6 +74,7 @@ def test_a_busy_device_is_looked_up_once_and_a_bookkeeping_write_keeps_it(
     # last_seen_at is written by every busy device each minute: not a change of the cache.
     elsewhere.execute("UPDATE cameras_camera SET last_seen_at = now()")
     elsewhere.execute("UPDATE cameras_edgedevice SET last_seen_at = now()")
+    time.sleep(0.2)
     with CaptureQueriesContext(connection) as third:
         assert post(device_client, camera.slug).status_code == 201
     assert device_lookups(third.captured_queries) == []
@@ -73,6 +86,7 @@ def test_a_key_revoked_by_another_process_is_refused_by_the_next_request(
 ):
     assert post(device_client, camera.slug).status_code == 201
     elsewhere.execute("UPDATE cameras_devicekey SET revoked_at = now()")
+    delivered()
     refused = post(device_client, camera.slug, plate="GONE1")
     assert refused.status_code == 401
     assert not PlateEvent.objects.filter(plate="GONE1").exists()
@@ -88,13 +102,16 @@ def test_a_deactivated_device_and_a_camera_taken_away_are_seen_at_once(
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert post(client, "yard").status_code == 201
     elsewhere.execute("DELETE FROM cameras_edgedevice_cameras WHERE camera_id = %s", [yard.pk])
+    delivered()
     refused = post(client, "yard", plate="MOVED1")
     assert refused.status_code == 400
     assert "yard" in refused.json()["errors"]["camera"][0]
     assert post(client, camera.slug).status_code == 201
     elsewhere.execute("UPDATE cameras_camera SET slug = 'gate-renamed' WHERE id = %s", [camera.pk])
+    delivered()
     assert post(client, "gate-renamed").status_code == 201
     elsewhere.execute("UPDATE cameras_edgedevice SET is_active = false")
+    delivered()
     assert post(client, "gate-renamed", plate="OFF1").status_code == 401
 
 
@@ -110,6 +127,7 @@ def test_an_exporter_enabled_by_another_process_gets_the_next_read(
     elsewhere.execute(
         "UPDATE exporters_exporterconfig SET enabled = true WHERE id = %s", [exporter.pk]
     )
+    delivered()
     created = post(device_client, camera.slug, plate="SENT1")
     assert created.status_code == 201
     assert ExportDelivery.objects.filter(exporter=exporter, events__plate="SENT1").exists()
