@@ -53,17 +53,13 @@ WEBSOCKET_CONNECTIONS = prometheus_client.Gauge(
 )
 
 
-def ingest_observe(*, reads, results, cameras, seconds: float) -> None:
+def ingest_observe(*, reads, results, camera_slug, seconds: float) -> None:
     """Count one ingest call: each read accepted (created or duplicate) or refused, by source
-    and camera, and the call's duration. `cameras` are the device's cameras: a read naming
-    something else is counted under "unknown"."""
-    by_ref = {c.slug: c.slug for c in cameras} | {
-        c.external_id: c.slug for c in cameras if c.external_id
-    }
-    only = cameras[0].slug if len(cameras) == 1 else UNKNOWN_CAMERA
+    and camera, and the call's duration. `camera_slug(ref)` is the slug of the device's
+    camera a read's reference names (None: a read naming something else, counted under
+    "unknown")."""
     for read, result in zip(reads, results, strict=True):
-        ref = str(read.camera or "")
-        camera = by_ref.get(ref, UNKNOWN_CAMERA) if ref else only
+        camera = camera_slug(read.camera) or UNKNOWN_CAMERA
         counter = EVENTS_REFUSED if result.status == "rejected" else EVENTS_ACCEPTED
         counter.labels(source=read.source or "native", camera=camera).inc()
     if reads:

@@ -1,15 +1,15 @@
 """A per-process cache of what every device request looks up, kept exact by PostgreSQL.
 
 Each ingest needs the device behind its key and the device's cameras (with whether any
-exporter is enabled): two queries, two of the request's three database round trips. On
-PostgreSQL with persistent connections (gunicorn, Celery, the MQTT listener) a process keeps
-them here instead. Triggers on the tables they come from (migrations cameras/0003 and
-exporters/0003) send a notification on `CHANNEL` when a change commits; the process LISTENs on
-its own connection and, before each lookup, reads what PostgreSQL has sent and drops
-everything it holds if anything came. So a change (a revoked key, a camera moved to another
-device) is seen by every request that starts after PostgreSQL delivered its notification,
-which it does within about a millisecond of the commit (a request racing the commit that
-closely could have been served just before it anyway). Entries also expire after
+exporter is enabled, and the zones a read names): two or three of the request's database
+round trips. On PostgreSQL with persistent connections (gunicorn, Celery, the MQTT listener)
+a process keeps them here instead. Triggers on the tables they come from (migrations
+cameras/0003 and exporters/0003) send a notification on `CHANNEL` when a change commits; the
+process LISTENs on its own connection and, before each lookup, reads what PostgreSQL has sent
+and drops everything it holds if anything came. So a change (a revoked key, a camera moved to
+another device) is seen by every request that starts after PostgreSQL delivered its
+notification, which it does within about a millisecond of the commit (a request racing the
+commit that closely could have been served just before it anyway). Entries also expire after
 DEVICE_CACHE_SECONDS, and a new connection starts with an empty cache.
 
 Off (every lookup queries) on SQLite, with pooled connections (ASGI) and inside a transaction
@@ -32,11 +32,11 @@ CHANNEL = "anpr_device_directory"
 
 @dataclass(slots=True)
 class DeviceEntry:
-    """A device (as its key finds it) and all its cameras, ordered by slug, each with
-    `exporters_enabled` (whether any exporter is enabled)."""
+    """A device (as its key finds it) and, once asked for, what the ingest built from all its
+    cameras and their zones (events.services.DeviceCameras), kept until anything changes."""
 
     device: object
-    cameras: list | None
+    cameras: object | None
     loaded_at: float
 
 

@@ -35,13 +35,14 @@ def device_for_key(*, key: str) -> EdgeDevice | None:
     return device
 
 
-def device_cameras_all(*, device: EdgeDevice) -> list[Camera] | None:
-    """All the device's cameras ordered by slug, each with `exporters_enabled`, from the
-    device cache; None when the device did not come from it (then query what you need)."""
+def device_cameras_cached(*, device: EdgeDevice, build):
+    """What `build(all the device's cameras)` made of them (each camera with
+    `exporters_enabled`), from the device cache: built once per cache entry. None when the
+    device did not come from the cache (then query what you need)."""
     if not device_directory.usable() or (entry := device_directory.entry_of(device)) is None:
         return None
     if entry.cameras is None:
-        entry.cameras = cameras_of_device(device=device)
+        entry.cameras = build(cameras_of_device(device=device))
     return entry.cameras
 
 

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from anpr.metrics import ingest_observe
 from cameras.models import Camera, EdgeDevice, Zone
-from cameras.selectors import cameras_of_device, device_cameras_all
+from cameras.selectors import cameras_of_device, device_cameras_cached
 from cameras.services import device_touch
 from exporters.selectors import exporters_for_planning
 from exporters.services import deliveries_plan
@@ -133,7 +133,9 @@ def captured_at_parse(value) -> datetime:
 
 class DeviceCameras:
     """The cameras of a device that a call's reads name (one query for all of them, not the
-    device's whole list), and their zones (looked up only when a read names one)."""
+    device's whole list), and their zones (looked up only when a read names one). With the
+    device cache (cameras/directory.py) one is built from all the device's cameras and kept
+    with the device until something changes, zones included."""
 
     #: Cameras listed when a read without a camera is ambiguous.
     LISTED = 5
@@ -152,9 +154,9 @@ class DeviceCameras:
 
     @classmethod
     def for_reads(cls, device: EdgeDevice, reads: list[ReadIn]) -> "DeviceCameras":
-        everything = device_cameras_all(device=device)  # from the device cache, if on
-        if everything is not None:
-            return cls(everything, defaults=everything)
+        cached = device_cameras_cached(device=device, build=lambda all_: cls(all_, defaults=all_))
+        if cached is not None:
+            return cached
         named = {
             str(read.camera)
             for read in reads
@@ -188,6 +190,13 @@ class DeviceCameras:
         if camera is None:
             raise ReadRejected({"camera": [f"No camera '{ref[:64]}' among this device's cameras."]})
         return camera
+
+    def slug_of(self, ref) -> str | None:
+        """The slug of the camera a reference names, as `resolve` finds it; None if none."""
+        try:
+            return self.resolve(ref).slug
+        except ReadRejected:
+            return None
 
     def zone(self, camera: Camera, ref) -> Zone | None:
         """The zone by name or id; it must belong to the camera."""
@@ -534,7 +543,10 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
             device=device, cameras=list({v.camera.pk: v.camera for _, v in valid}.values())
         )
     ingest_observe(
-        reads=reads, results=results, cameras=cameras.cameras, seconds=time.perf_counter() - started
+        reads=reads,
+        results=results,
+        camera_slug=cameras.slug_of,
+        seconds=time.perf_counter() - started,
     )
     return results
 

@@ -1,5 +1,5 @@
 """PostgreSQL triggers that tell every process's device cache (cameras/directory.py) that a
-device, key, camera or camera assignment changed. Updates of bookkeeping columns alone
+device, key, camera, camera assignment or zone changed. Updates of bookkeeping columns alone
 (last_seen_at, written by every busy device once a minute, and updated_at) do not count.
 Nothing on SQLite, which has no cache."""
 
@@ -13,6 +13,7 @@ WATCHED = {
     "cameras_devicekey": (),
     "cameras_camera": ("last_seen_at", "updated_at"),
     "cameras_edgedevice_cameras": (),
+    "cameras_zone": ("updated_at",),
 }
 
 CREATE_FUNCTION = f"""

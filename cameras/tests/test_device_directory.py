@@ -43,7 +43,7 @@ def delivered():
     assert len(device_directory) == 0, "no notification from PostgreSQL"
 
 
-def post(client, camera_ref: str, plate: str = "AB12CDE"):
+def post(client, camera_ref: str, plate: str = "AB12CDE", **fields):
     return client.post(
         "/api/events/ingest/",
         {
@@ -51,6 +51,7 @@ def post(client, camera_ref: str, plate: str = "AB12CDE"):
             "camera": camera_ref,
             "plate": plate,
             "captured_at": timezone.now().isoformat(),
+            **fields,
         },
         format="json",
     )
@@ -139,3 +140,18 @@ def test_a_new_database_connection_starts_with_an_empty_cache(cached, device_cli
     with CaptureQueriesContext(connection) as after:
         assert post(device_client, camera.slug).status_code == 201
     assert len(device_lookups(after.captured_queries)) == 2
+
+
+def test_a_zone_renamed_by_another_process_is_seen_by_the_next_read(
+    cached, device_client, camera, elsewhere
+):
+    from cameras.tests.factories import ZoneFactory
+
+    zone = ZoneFactory(camera=camera, name="lane 1")
+    created = post(device_client, camera.slug, zone="lane 1")
+    assert created.status_code == 201
+    elsewhere.execute("UPDATE cameras_zone SET name = 'exit lane' WHERE id = %s", [zone.pk])
+    delivered()
+    refused = post(device_client, camera.slug, zone="lane 1")
+    assert refused.status_code == 400 and "zone" in refused.json()["errors"]
+    assert post(device_client, camera.slug, zone="exit lane").status_code == 201
