@@ -51,20 +51,22 @@ class RequestIdMiddleware:
             level = logging.ERROR if response.status_code >= 500 else logging.INFO
             if request.path in _PROBES and response.status_code < 400:
                 level = logging.DEBUG  # health checks and scrapes every few seconds: noise
-            logger.log(
-                level,
-                "%s %s %s",
-                request.method,
-                masked_path(request),
-                response.status_code,
-                extra={
-                    "request_id": request.request_id,
-                    "method": request.method,
-                    "path": masked_path(request),
-                    "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                },
-            )
+            if logger.isEnabledFor(level):  # the masked path costs a regex; build it once
+                path = masked_path(request)
+                logger.log(
+                    level,
+                    "%s %s %s",
+                    request.method,
+                    path,
+                    response.status_code,
+                    extra={
+                        "request_id": request.request_id,
+                        "method": request.method,
+                        "path": path,
+                        "status": response.status_code,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    },
+                )
             return response
         finally:
             request_id_var.reset(token)
