@@ -181,6 +181,9 @@ class PurgeRun(models.Model):
     )
     files_deleted = models.PositiveIntegerField(default=0)
     orphan_files_deleted = models.PositiveIntegerField(default=0)
+    plates_forgotten = models.PositiveIntegerField(
+        default=0, help_text="Plates no event holds any more, deleted from the statistics."
+    )
     error = models.TextField(blank=True)
 
     class Meta:
@@ -217,3 +220,50 @@ class EventStatistics(models.Model):
 
     def __str__(self):
         return f"{self.bucket:%Y-%m-%d %H:00} camera {self.camera_id}: {self.event_count}"
+
+
+# --- Plate statistics (distinct and top plates without reading the events) ------------------
+
+
+class StatisticsPlate(models.Model):
+    """A plate the statistics know by number: its id is its bit in the plate count sets."""
+
+    # Ids are handed out by the rollup (only to plates it has not seen, so none is burnt on a
+    # conflict) and never reused; retention deletes the rows of plates with no event left.
+    plate = models.CharField(max_length=32, unique=True)
+
+    def __str__(self):
+        return f"{self.id}: {self.plate}"
+
+
+class PlateCountSet(models.Model):
+    """How often each plate was read in one hour or one local day (all cameras), as bit
+    slices over StatisticsPlate ids: what distinct and top plates are added up from."""
+
+    class Period(models.TextChoices):
+        HOUR = "hour", "Hour"
+        DAY = "day", "Day"
+
+    period = models.CharField(max_length=4, choices=Period.choices)
+    start = models.DateTimeField(help_text="Start of the hour, or the local midnight of the day.")
+    event_count = models.PositiveIntegerField(default=0)
+    confidence_sum = models.FloatField(default=0)
+    confidence_count = models.PositiveIntegerField(default=0)
+    plate_count = models.PositiveIntegerField(default=0, help_text="Distinct plates.")
+    depth = models.PositiveSmallIntegerField(
+        default=0, help_text="Bit slices: slice i holds the plates whose count has bit i set."
+    )
+    slices = models.BinaryField(
+        help_text="The slices, each a little-endian bitset of the same width, zlib-compressed."
+    )
+    rolled_at = models.DateTimeField(help_text="When the set was last recomputed.")
+
+    class Meta:
+        ordering = ("period", "-start")
+        constraints = [
+            # Also the index of the window reads (period = ..., start in a range).
+            models.UniqueConstraint(fields=("period", "start"), name="plate_count_set_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.period} {self.start:%Y-%m-%d %H:%M}: {self.plate_count} plates"

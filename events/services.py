@@ -807,7 +807,6 @@ def plate_event_update(*, event: PlateEvent, read: ReadIn) -> PlateEvent:
 #: Events are re-rolled from this long before the last rollup: a transaction that stamped its
 #: rows' updated_at before the last run but committed after it is still seen.
 ROLLUP_OVERLAP = timedelta(minutes=5)
-ROLLUP_LOCK_ID = 0x414E5052_0001  # an arbitrary advisory lock key ("ANPR" 1)
 
 
 def _hour_runs(buckets: list[datetime], gap: timedelta = timedelta(hours=6)):
@@ -825,12 +824,14 @@ def _hour_runs(buckets: list[datetime], gap: timedelta = timedelta(hours=6)):
 def event_statistics_rollup(*, everything: bool = False) -> int:
     """Recompute the hourly EventStatistics buckets that changed since the last run (events
     received or updated since then, whatever their capture time: late events re-roll their
-    old buckets), or every bucket. Safe to run twice or concurrently; returns the number of
-    buckets recomputed."""
+    old buckets), or every bucket; with them the plate count sets of those hours and of the
+    days holding them. Safe to run twice or concurrently; returns the number of buckets
+    recomputed."""
     from django.db.models import Count, F, Q, Sum
     from django.db.models.functions import Trunc
 
-    from .models import EventStatistics
+    from .models import EventStatistics, PlateCountSet
+    from .plate_sets import local_hours, plate_sets_recompute, rollup_lock
     from .selectors import stats_zone
 
     started = timezone.now()
@@ -853,10 +854,10 @@ def event_statistics_rollup(*, everything: bool = False) -> int:
     if not buckets:
         return 0
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # One rollup at a time: two interleaved delete-and-insert runs would double rows.
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK_ID])
+        rollup_lock()
+        if everything:
+            PlateCountSet.objects.all().delete()
+        set_hours = []
         for first, last in _hour_runs(buckets):
             # Whole runs of hours by capture time (never by comparing the truncated hour,
             # which databases compare in different zones).
@@ -885,6 +886,8 @@ def event_statistics_rollup(*, everything: bool = False) -> int:
                 )
                 for row in rows
             )
+            set_hours += local_hours(first, end, tz)
+        plate_sets_recompute(hours=set_hours, tz=tz, rolled_at=started)
         if everything:
             EventStatistics.objects.exclude(rolled_at=started).delete()
     return len(buckets)
