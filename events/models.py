@@ -222,6 +222,28 @@ class EventStatistics(models.Model):
         return f"{self.bucket:%Y-%m-%d %H:00} camera {self.camera_id}: {self.event_count}"
 
 
+class EventDailyStatistics(models.Model):
+    """Sums of one local day's events at one camera and zone: the hourly rollup added up, so
+    a month's per-zone figures are 30 rows per zone rather than 720."""
+
+    day = models.DateTimeField(help_text="The local midnight (TIME_ZONE) the day starts at.")
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="+")
+    zone = models.ForeignKey(
+        Zone, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    event_count = models.PositiveIntegerField(default=0)
+    confidence_sum = models.FloatField(default=0)
+    confidence_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("-day",)
+        verbose_name_plural = "event daily statistics"
+        indexes = [models.Index(fields=("day", "camera"), name="daily_stats_day_camera")]
+
+    def __str__(self):
+        return f"{self.day:%Y-%m-%d} camera {self.camera_id}: {self.event_count}"
+
+
 # --- Plate statistics (distinct and top plates without reading the events) ------------------
 
 

@@ -169,27 +169,36 @@ def day_start(day: date, tz: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
 
 
-def _window_filter(start: datetime, end: datetime, tz: ZoneInfo) -> Q:
-    """The sets that make up [start, end) (hour starts): its whole local days, and the hours
-    before the first and after the last of them."""
+def window_parts(
+    start: datetime, end: datetime, tz: ZoneInfo
+) -> tuple[list[tuple[datetime, datetime]], tuple[datetime, datetime] | None]:
+    """[start, end) (local hour starts) as its whole local days, (first midnight, last
+    midnight), and the hour ranges before and after them; no days: one hour range."""
     first_day = day_start(start.astimezone(tz).date(), tz)
     if first_day < start:
         first_day = day_start(start.astimezone(tz).date() + timedelta(days=1), tz)
     last_day_end = day_start(end.astimezone(tz).date(), tz)
-    hour = Q(period=PlateCountSet.Period.HOUR)
     if first_day >= last_day_end:
-        return hour & Q(start__gte=start, start__lt=end)
-    return (
-        (hour & Q(start__gte=start, start__lt=first_day))
-        | Q(period=PlateCountSet.Period.DAY, start__gte=first_day, start__lt=last_day_end)
-        | (hour & Q(start__gte=last_day_end, start__lt=end))
-    )
+        return [(start, end)], None
+    edges = [(a, b) for a, b in ((start, first_day), (last_day_end, end)) if a < b]
+    return edges, (first_day, last_day_end)
+
+
+def window_filter(start: datetime, end: datetime, tz: ZoneInfo) -> Q:
+    """The sets that make up [start, end): its whole days' and the other hours' sets."""
+    edges, days = window_parts(start, end, tz)
+    parts = Q(pk__in=[])
+    for a, b in edges:
+        parts |= Q(period=PlateCountSet.Period.HOUR, start__gte=a, start__lt=b)
+    if days:
+        parts |= Q(period=PlateCountSet.Period.DAY, start__gte=days[0], start__lt=days[1])
+    return parts
 
 
 def plate_counts_window(*, start: datetime, end: datetime, tz: ZoneInfo) -> Slices:
     """The per-plate counts of [start, end) (local hour starts), from the stored sets."""
     total: Slices = []
-    rows = PlateCountSet.objects.filter(_window_filter(start, end, tz)).values_list(
+    rows = PlateCountSet.objects.filter(window_filter(start, end, tz)).values_list(
         "depth", "slices"
     )
     for depth, blob in rows:
@@ -278,16 +287,18 @@ def _next_hour(hour: datetime, tz: ZoneInfo) -> datetime:
     return hour_start(hour.astimezone(UTC) + _HOUR, tz)  # an hour of real time
 
 
-def plate_sets_recompute(*, hours: list[datetime], tz: ZoneInfo, rolled_at: datetime) -> None:
+def plate_sets_recompute(*, hours: list[datetime], tz: ZoneInfo, rolled_at: datetime) -> list[date]:
     """Recompute from the events the sets of these local hours (sorted UTC instants) and of
-    the days holding them, numbering plates not seen before. The caller holds rollup_lock in
-    a transaction. Hours close together are read by one query (at most a day's worth)."""
+    the days holding them, numbering plates not seen before; returns those days. The caller
+    holds rollup_lock in a transaction. Hours close together are read by one query (at most
+    a day's worth)."""
     days = set()
     for first, end in _hour_ranges(hours, tz):
         _hour_sets_recompute(first, end, tz, rolled_at)
         days.update(hour.astimezone(tz).date() for hour in local_hours(first, end, tz))
     for day in sorted(days):
         _day_set_recompute(day, tz, rolled_at)
+    return sorted(days)
 
 
 def _hour_ranges(hours: list[datetime], tz: ZoneInfo):

@@ -5,12 +5,12 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, QuerySet, Sum, Value, Window
+from django.db.models import Count, F, Q, QuerySet, Sum, Value, Window
 
 from cameras.models import Camera, Zone
 
-from .models import EventStatistics, PlateEvent
-from .plate_sets import plate_counts_top, plate_counts_window
+from .models import EventDailyStatistics, EventStatistics, PlateCountSet, PlateEvent
+from .plate_sets import plate_counts_top, plate_counts_window, window_filter, window_parts
 from .reads import plate_confusion_key, plate_normalize
 
 
@@ -108,6 +108,7 @@ def event_statistics(
     end = hour_floor(until)
     if end < until:
         end += timedelta(hours=1)
+    tz = stats_zone()
     rollup = EventStatistics.objects.filter(bucket__gte=start, bucket__lt=end)
     raw = PlateEvent.objects.filter(captured_at__gte=start, captured_at__lt=end)
     if camera is not None:
@@ -119,10 +120,39 @@ def event_statistics(
         "confidence_sum": Sum("confidence_sum"),
         "confidence_count": Sum("confidence_count"),
     }
+    if camera is None and zone is None:
+        # Whole days from the daily figures, the hours around them from the hourly ones: a
+        # month is some 30 rows per zone, not 720.
+        edges, days = window_parts(start, end, tz)
+        periods = PlateCountSet.objects.filter(
+            Q(period=PlateCountSet.Period.HOUR, start__gte=start, start__lt=end)
+            if interval == "hour"
+            else window_filter(start, end, tz)
+        )
+        bucket_rows = periods.values(
+            "confidence_sum", "confidence_count", bucket=F("start"), count=F("event_count")
+        ).order_by("start")
+        edge_hours = Q(pk__in=[])
+        for first, last in edges:
+            edge_hours |= Q(bucket__gte=first, bucket__lt=last)
+        zone_rows = _zone_sums(
+            EventStatistics.objects.filter(edge_hours).values("zone", "camera").annotate(**sums)
+        )
+        if days:
+            daily = EventDailyStatistics.objects.filter(day__gte=days[0], day__lt=days[1])
+            zone_rows = _zone_sums(daily.values("zone", "camera").annotate(**sums), into=zone_rows)
+        zone_rows = sorted(
+            zone_rows.values(),
+            key=lambda r: (-r["count"], r["camera"], r["zone"] is None, r["zone"] or 0),
+        )
+    else:
+        bucket_rows = rollup.values("bucket").annotate(**sums).order_by("bucket")
+        zone_rows = list(
+            rollup.values("zone", "camera").annotate(**sums).order_by("-count", "camera", "zone")
+        )
 
     buckets: dict[datetime, list] = {}
-    tz = stats_zone()
-    for row in rollup.values("bucket").annotate(**sums).order_by("bucket"):
+    for row in bucket_rows:
         local = row["bucket"].astimezone(tz)
         # A day is the local calendar day (its midnight, whatever the offset that day).
         key = (
@@ -133,10 +163,6 @@ def event_statistics(
         entry[1] += row["confidence_sum"] or 0.0
         entry[2] += row["confidence_count"] or 0
 
-    # Per zone (one grouped query); the cameras' figures are their zones' sums.
-    zone_rows = list(
-        rollup.values("zone", "camera").annotate(**sums).order_by("-count", "camera", "zone")
-    )
     # Names afterwards, for the few rows left: joining them in would widen every rollup row.
     zone_names = dict(
         Zone.objects.filter(pk__in={r["zone"] for r in zone_rows if r["zone"]}).values_list(
@@ -200,6 +226,20 @@ def event_statistics(
         "distinct_plates": distinct,
         "top_plates": top_plates,
     }
+
+
+def _zone_sums(rows, into: dict | None = None) -> dict:
+    """Per-(camera, zone) sums of rows, added into `into`."""
+    into = {} if into is None else into
+    for row in rows:
+        entry = into.setdefault(
+            (row["camera"], row["zone"]),
+            {"camera": row["camera"], "zone": row["zone"], "count": 0},
+        )
+        entry["count"] += row["count"]
+        for name in ("confidence_sum", "confidence_count"):
+            entry[name] = entry.get(name, 0) + (row[name] or 0)
+    return into
 
 
 def plates_from_rows(events: QuerySet[PlateEvent], *, top: int) -> tuple[int, list[dict]]:

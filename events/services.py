@@ -824,14 +824,14 @@ def _hour_runs(buckets: list[datetime], gap: timedelta = timedelta(hours=6)):
 def event_statistics_rollup(*, everything: bool = False) -> int:
     """Recompute the hourly EventStatistics buckets that changed since the last run (events
     received or updated since then, whatever their capture time: late events re-roll their
-    old buckets), or every bucket; with them the plate count sets of those hours and of the
-    days holding them. Safe to run twice or concurrently; returns the number of buckets
-    recomputed."""
+    old buckets), or every bucket; with them the plate count sets of those hours, and the
+    daily sums and plate count sets of the days holding them. Safe to run twice or
+    concurrently; returns the number of hourly buckets recomputed."""
     from django.db.models import Count, F, Q, Sum
     from django.db.models.functions import Trunc
 
-    from .models import EventStatistics, PlateCountSet
-    from .plate_sets import local_hours, plate_sets_recompute, rollup_lock
+    from .models import EventDailyStatistics, EventStatistics, PlateCountSet
+    from .plate_sets import day_start, local_hours, plate_sets_recompute, rollup_lock
     from .selectors import stats_zone
 
     started = timezone.now()
@@ -857,6 +857,7 @@ def event_statistics_rollup(*, everything: bool = False) -> int:
         rollup_lock()
         if everything:
             PlateCountSet.objects.all().delete()
+            EventDailyStatistics.objects.all().delete()
         set_hours = []
         for first, last in _hour_runs(buckets):
             # Whole runs of hours by capture time (never by comparing the truncated hour,
@@ -887,7 +888,22 @@ def event_statistics_rollup(*, everything: bool = False) -> int:
                 for row in rows
             )
             set_hours += local_hours(first, end, tz)
-        plate_sets_recompute(hours=set_hours, tz=tz, rolled_at=started)
+        days = plate_sets_recompute(hours=set_hours, tz=tz, rolled_at=started)
+        for day in days:
+            # The days holding those hours, added up from their hours.
+            first, end = day_start(day, tz), day_start(day + timedelta(days=1), tz)
+            EventDailyStatistics.objects.filter(day=first).delete()
+            EventDailyStatistics.objects.bulk_create(
+                EventDailyStatistics(day=first, **row)
+                for row in EventStatistics.objects.filter(bucket__gte=first, bucket__lt=end)
+                .values("camera_id", "zone_id")
+                .annotate(
+                    event_count=Sum("event_count"),
+                    confidence_sum=Sum("confidence_sum"),
+                    confidence_count=Sum("confidence_count"),
+                )
+                .order_by()
+            )
         if everything:
             EventStatistics.objects.exclude(rolled_at=started).delete()
     return len(buckets)
