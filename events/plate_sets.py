@@ -19,8 +19,9 @@ it deleted from and forgets plates no event holds any more; `event_statistics` r
 """
 
 import re
+import threading
 import zlib
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -38,6 +39,8 @@ ROLLUP_LOCK_ID = 0x414E5052_0001  # an arbitrary advisory lock key ("ANPR" 1)
 #: Plates tied at the top-N threshold up to this many are looked up by id; more are found by
 #: walking the dictionary in plate order until enough of them turn up.
 TIE_LOOKUP_MAX = 500
+#: Decoded sets a process keeps (the days of a month of 200,000 plates: some 3 MB).
+DECODED_CACHE_BYTES = 64 * 2**20
 _CHUNK_HOURS = 24  # hours grouped by one query when sets are recomputed
 _HOUR = timedelta(hours=1)
 
@@ -195,15 +198,55 @@ def window_filter(start: datetime, end: datetime, tz: ZoneInfo) -> Q:
     return parts
 
 
+def plate_sets_window(*, start: datetime, end: datetime, tz: ZoneInfo) -> list[PlateCountSet]:
+    """The stored sets that make up [start, end) (local hour starts), in time order."""
+    return list(PlateCountSet.objects.filter(window_filter(start, end, tz)).order_by("start"))
+
+
+def plate_counts_sum(sets: Iterable[PlateCountSet]) -> Slices:
+    """The per-plate counts of these sets added up."""
+    total: Slices = []
+    for row in sets:
+        key = (row.pk, row.rolled_at, len(row.slices))
+        slices_add(total, _decoded_sets.get(key, row.depth, row.slices))
+    return total
+
+
 def plate_counts_window(*, start: datetime, end: datetime, tz: ZoneInfo) -> Slices:
     """The per-plate counts of [start, end) (local hour starts), from the stored sets."""
-    total: Slices = []
-    rows = PlateCountSet.objects.filter(window_filter(start, end, tz)).values_list(
-        "depth", "slices"
-    )
-    for depth, blob in rows:
-        slices_add(total, slices_decode(depth, bytes(blob)))
-    return total
+    return plate_counts_sum(plate_sets_window(start=start, end=end, tz=tz))
+
+
+class _DecodedSets:
+    """Sets already decoded by this process, least recently used out first. Inflating is most
+    of the cost of a window (a month: some 10 ms), and the days of one window are those of
+    the next; a recomputed set is a new row, so a stale one is never found."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.entries: OrderedDict[tuple, tuple[Slices, int]] = OrderedDict()
+        self.size = 0
+        self.lock = threading.Lock()  # daphne runs sync views in threads
+
+    def get(self, key: tuple, depth: int, blob) -> Slices:
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+                return found[0]
+        slices = slices_decode(depth, bytes(blob))
+        size = sum(s.bit_length() for s in slices) >> 3
+        with self.lock:
+            if key not in self.entries and size <= self.max_bytes:
+                self.entries[key] = (slices, size)
+                self.size += size
+                while self.size > self.max_bytes:
+                    _, (_, dropped) = self.entries.popitem(last=False)
+                    self.size -= dropped
+        return slices
+
+
+_decoded_sets = _DecodedSets(DECODED_CACHE_BYTES)
 
 
 def plate_counts_top(slices: Slices, *, top: int) -> tuple[int, list[dict]]:
@@ -214,35 +257,41 @@ def plate_counts_top(slices: Slices, *, top: int) -> tuple[int, list[dict]]:
         return 0, []
     split = plates_top(slices, top)
     above = bits_of(split.above) if split.above else []
-    counts = {plate_id: slices_count_of(slices, plate_id) for plate_id in above}
+    room = top - len(above)
+    # One lookup in plate order for the plates above the threshold and, when they are few,
+    # those tied at it; many tied ones are found by walking the dictionary instead.
+    few_tied = room > 0 and split.tied.bit_count() <= TIE_LOOKUP_MAX
     ranked = list(
-        StatisticsPlate.objects.filter(id__in=above).order_by("plate").values_list("id", "plate")
+        StatisticsPlate.objects.filter(id__in=above + (bits_of(split.tied) if few_tied else []))
+        .order_by("plate")
+        .values_list("id", "plate")
     )
-    order = {plate_id: rank for rank, (plate_id, _) in enumerate(ranked)}
-    plates = dict(ranked)
-    result = [
-        {"plate": plates[plate_id], "count": counts[plate_id]}
-        for plate_id in sorted(plates, key=lambda i: (-counts[i], order[i]))
-    ]
-    room = top - len(result)
-    if room > 0 and split.tied:
+    counts = {plate_id: slices_count_of(slices, plate_id) for plate_id in above}
+    result = sorted(
+        (
+            {"plate": plate, "count": counts[plate_id], "rank": rank}
+            for rank, (plate_id, plate) in enumerate(ranked)
+            if plate_id in counts
+        ),
+        key=lambda item: (-item["count"], item["rank"]),
+    )
+    if room > 0 and few_tied:
+        result += [
+            {"plate": plate, "count": split.threshold}
+            for plate_id, plate in ranked
+            if plate_id not in counts
+        ][:room]
+    elif room > 0 and split.tied:
         result += [
             {"plate": plate, "count": split.threshold} for plate in _first_plates(split.tied, room)
         ]
-    return distinct, result
+    return distinct, [{"plate": item["plate"], "count": item["count"]} for item in result]
 
 
 def _first_plates(bitset: int, n: int) -> list[str]:
-    """The first n plates in plate order among those of `bitset`."""
-    members = bitset.bit_count()
-    if members <= TIE_LOOKUP_MAX:
-        return list(
-            StatisticsPlate.objects.filter(id__in=bits_of(bitset))
-            .order_by("plate")
-            .values_list("plate", flat=True)[:n]
-        )
-    # Many ties: walk the dictionary in plate order (its unique index); about
-    # n * dictionary / members rows go by before n members are found.
+    """The first n plates in plate order among those of `bitset` (which has many members),
+    walking the dictionary in plate order (its unique index): about n * dictionary / members
+    rows go by before n members are found."""
     data = bitset.to_bytes((bitset.bit_length() + 7) >> 3, "little")
     found: list[str] = []
     after = None

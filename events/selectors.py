@@ -10,7 +10,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum, Value, Window
 from cameras.models import Camera, Zone
 
 from .models import EventDailyStatistics, EventStatistics, PlateCountSet, PlateEvent
-from .plate_sets import plate_counts_top, plate_counts_window, window_filter, window_parts
+from .plate_sets import plate_counts_sum, plate_counts_top, plate_sets_window, window_parts
 from .reads import plate_confusion_key, plate_normalize
 
 
@@ -124,14 +124,27 @@ def event_statistics(
         # Whole days from the daily figures, the hours around them from the hourly ones: a
         # month is some 30 rows per zone, not 720.
         edges, days = window_parts(start, end, tz)
-        periods = PlateCountSet.objects.filter(
-            Q(period=PlateCountSet.Period.HOUR, start__gte=start, start__lt=end)
-            if interval == "hour"
-            else window_filter(start, end, tz)
-        )
-        bucket_rows = periods.values(
-            "confidence_sum", "confidence_count", bucket=F("start"), count=F("event_count")
-        ).order_by("start")
+        plate_sets = plate_sets_window(start=start, end=end, tz=tz)
+        if interval == "hour":
+            bucket_rows = (
+                PlateCountSet.objects.filter(
+                    period=PlateCountSet.Period.HOUR, start__gte=start, start__lt=end
+                )
+                .values(
+                    "confidence_sum", "confidence_count", bucket=F("start"), count=F("event_count")
+                )
+                .order_by("start")
+            )
+        else:  # the days' and the edge hours' totals are in their plate sets
+            bucket_rows = [
+                {
+                    "bucket": row.start,
+                    "count": row.event_count,
+                    "confidence_sum": row.confidence_sum,
+                    "confidence_count": row.confidence_count,
+                }
+                for row in plate_sets
+            ]
         edge_hours = Q(pk__in=[])
         for first, last in edges:
             edge_hours |= Q(bucket__gte=first, bucket__lt=last)
@@ -205,9 +218,7 @@ def event_statistics(
     confidence_sum = sum(entry[1] for entry in buckets.values())
     confidence_count = sum(entry[2] for entry in buckets.values())
     if camera is None and zone is None:
-        distinct, top_plates = plate_counts_top(
-            plate_counts_window(start=start, end=end, tz=tz), top=top
-        )
+        distinct, top_plates = plate_counts_top(plate_counts_sum(plate_sets), top=top)
     else:
         distinct, top_plates = plates_from_rows(raw, top=top)
     return {

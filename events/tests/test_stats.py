@@ -175,7 +175,7 @@ def test_unfiltered_counts_from_days_and_hours_equal_the_raw_rows(db, settings, 
     cameras = [CameraFactory(), CameraFactory()]
     zones = [None, ZoneFactory(camera=cameras[0]), ZoneFactory(camera=cameras[1])]
     start = datetime(2026, 10, 23, 5, 0, tzinfo=UTC)
-    for n in range(400):
+    for _ in range(400):
         zone = rng.choice(zones)
         PlateEventFactory(
             camera=zone.camera if zone else rng.choice(cameras),
