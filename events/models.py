@@ -1,4 +1,4 @@
-"""What edge devices report: plate reads, and the hourly rollup that charts are drawn from."""
+"""What edge devices report: plate reads, and the rollups that statistics are drawn from."""
 
 import uuid
 
@@ -129,7 +129,8 @@ class PlateEvent(models.Model):
         # much of the table have one, each also serving the keyset order (captured_at, id) so
         # deep cursor pages stay an index range scan: camera, zone and device (also used by
         # their deletes), plate (exact; also read alone, in order, for the plate counts of
-        # statistics), received_at (live map catch-up, rollup).
+        # statistics filtered by camera or zone, and by retention forgetting plates),
+        # received_at (live map catch-up, rollup).
         # The rollup also finds events updated in place by updated_at, indexed only where it
         # differs from received_at (ingest stamps both alike), so ingest adds no entry.
         # vehicle_type, direction, source and min_confidence walk the time index instead: their

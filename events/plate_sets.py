@@ -39,8 +39,8 @@ ROLLUP_LOCK_ID = 0x414E5052_0001  # an arbitrary advisory lock key ("ANPR" 1)
 #: Plates tied at the top-N threshold up to this many are looked up by id; more are found by
 #: walking the dictionary in plate order until enough of them turn up.
 TIE_LOOKUP_MAX = 500
-#: Decoded sets a process keeps (the days of a month of 200,000 plates: some 3 MB).
-DECODED_CACHE_BYTES = 64 * 2**20
+#: Decoded sets a process keeps at most (the days of a month of 200,000 plates: some 3 MB).
+DECODED_CACHE_BYTES = 32 * 2**20
 _CHUNK_HOURS = 24  # hours grouped by one query when sets are recomputed
 _HOUR = timedelta(hours=1)
 
