@@ -386,11 +386,6 @@ def _plates_number(events) -> None:
 def _hour_sets_recompute(first: datetime, end: datetime, tz: ZoneInfo, rolled_at) -> None:
     events = PlateEvent.objects.filter(captured_at__gte=first, captured_at__lt=end)
     _plates_number(events)
-    ids = dict(
-        StatisticsPlate.objects.filter(plate__in=events.order_by().values("plate")).values_list(
-            "plate", "id"
-        )
-    )
     sums = {
         "count": Count("*"),
         "confidence_sum": Sum("confidence"),
@@ -422,6 +417,7 @@ def _hour_sets_recompute(first: datetime, end: datetime, tz: ZoneInfo, rolled_at
             .order_by()
         )
         per_hour[hour] = list(rows)
+    ids = _plate_ids(events, {row["plate"] for rows in per_hour.values() for row in rows})
     PlateCountSet.objects.filter(
         period=PlateCountSet.Period.HOUR, start__gte=first, start__lt=end
     ).delete()
@@ -430,6 +426,29 @@ def _hour_sets_recompute(first: datetime, end: datetime, tz: ZoneInfo, rolled_at
         for hour, rows in sorted(per_hour.items())
         if rows
     )
+
+
+def _plate_ids(events, plates: set[str]) -> dict[str, int]:
+    """The ids of these plates (those of `events`, numbered already). On PostgreSQL each
+    statement sees what has committed by then: an event with a new plate may have come
+    between the numbering and the counting, and its plate is numbered now."""
+    ids = dict(
+        StatisticsPlate.objects.filter(plate__in=events.order_by().values("plate")).values_list(
+            "plate", "id"
+        )
+    )
+    missing = sorted(plates - ids.keys())
+    if missing:
+        StatisticsPlate.objects.bulk_create(
+            [StatisticsPlate(plate=plate) for plate in missing], ignore_conflicts=True
+        )
+        for start in range(0, len(missing), 500):
+            ids.update(
+                StatisticsPlate.objects.filter(plate__in=missing[start : start + 500]).values_list(
+                    "plate", "id"
+                )
+            )
+    return ids
 
 
 def _set_from_rows(period, start, rows, ids, rolled_at) -> PlateCountSet:

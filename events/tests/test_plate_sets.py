@@ -246,3 +246,13 @@ def test_a_rebuild_equals_the_rolling_rollup(db):
 def test_a_window_without_sets_has_no_plates(db):
     start = hour_floor(T0)
     assert plate_counts_top(plate_counts_window(start=start, end=start, tz=UTC), top=5) == (0, [])
+
+
+def test_plates_of_events_committed_while_the_rollup_counts_are_numbered_too(db, monkeypatch):
+    # On PostgreSQL an event may commit between the numbering and the counting statements:
+    # here every plate comes "late" that way.
+    monkeypatch.setattr("events.plate_sets._plates_number", lambda events: None)
+    _random_events(random.Random(9), start=T0, hours=6, count=200, plates=20)
+    event_statistics_rollup()
+    assert StatisticsPlate.objects.count() == 20
+    assert_sets_equal_rows(T0, T0 + timedelta(hours=6))
