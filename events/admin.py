@@ -1,9 +1,9 @@
 """The console's view of events: read-only (devices write them), filterable, searchable by
 plate (OCR-tolerant, like the API's q=), with the plate crop as a thumbnail.
 
-StatisticsPlate and PlateCountSet are not registered: they are the rollup's internal working
-(a numbered plate list and compressed bitsets), rebuilt by `manage.py rollup_stats --all`, and
-the plates there are personal data the event pages already show with their context."""
+StatisticsPlate, PlateCountSet and EventDailyStatistics are not registered: they are the
+rollup's internal working (a numbered plate list, compressed bitsets, the hourly rows below
+added up by day), rebuilt by `manage.py rollup_stats --all`."""
 
 from django.contrib import admin
 from django.urls import reverse

@@ -504,6 +504,26 @@ def plate_sets_after_delete(*, captured: Iterable[datetime], tz: ZoneInfo, rolle
         plate_sets_recompute(hours=hours, tz=tz, rolled_at=rolled_at)
 
 
+def plate_sets_forget_before(*, tz: ZoneInfo) -> int:
+    """Delete the sets of hours and days before the oldest event's (left by deletes that
+    re-rolled nothing): they can hold only plates no event has any more."""
+    oldest = PlateEvent.objects.order_by("captured_at").values_list("captured_at", flat=True)
+    oldest = oldest.first()
+    stale = PlateCountSet.objects.all()
+    if oldest is not None:
+        stale = stale.filter(
+            Q(period=PlateCountSet.Period.HOUR, start__lt=hour_start(oldest, tz))
+            | Q(
+                period=PlateCountSet.Period.DAY,
+                start__lt=day_start(oldest.astimezone(tz).date(), tz),
+            )
+        )
+    with transaction.atomic():
+        rollup_lock()
+        deleted, _ = stale.delete()
+    return deleted
+
+
 def statistics_plates_forget(*, batch_size: int) -> int:
     """Delete the dictionary rows of plates that no event holds any more (plates are personal
     data), walking the dictionary by id in batches of short transactions. Returns how many."""

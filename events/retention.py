@@ -14,8 +14,9 @@ plates), so history charts survive; the plates leave the statistics with their e
   the two leaves a file no row references (which the orphan sweep removes), never a row
   pointing at a missing file.
 - Plates are personal data: each batch that deletes events re-rolls the plate count sets of
-  their hours in the same transaction (an hour left empty loses its set), and the run ends by
-  deleting the statistics' dictionary rows of plates no event holds any more.
+  their hours in the same transaction (an hour left empty loses its set); the run ends by
+  deleting any set older than the oldest event left and the statistics' dictionary rows of
+  plates no event holds any more.
 
 Exporters are reached through the related names `export_links` / `event_links` and the app
 registry, not an import: events does not depend on exporters.
@@ -37,7 +38,11 @@ from django.utils import timezone
 from cameras.models import Camera
 
 from .models import PlateEvent, PurgeRun
-from .plate_sets import plate_sets_after_delete, statistics_plates_forget
+from .plate_sets import (
+    plate_sets_after_delete,
+    plate_sets_forget_before,
+    statistics_plates_forget,
+)
 
 #: Delivery statuses that still need the event (exporters.models.ExportDelivery.Status).
 OPEN_DELIVERY_STATUSES = ("pending", "delivering")
@@ -126,6 +131,7 @@ def events_purge(
         if orphans:
             orphan_files_sweep(now=now, result=result, progress=progress)
         if not dry_run:
+            plate_sets_forget_before(tz=ZoneInfo(settings.TIME_ZONE))
             result.plates_forgotten = statistics_plates_forget(batch_size=batch_size)
     except Exception as error:
         if run is not None:

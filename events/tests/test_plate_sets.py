@@ -225,6 +225,20 @@ def test_a_purge_takes_its_plates_out_of_sets_and_dictionary(db, settings):
     assert not StatisticsPlate.objects.exists()
 
 
+def test_a_purge_drops_sets_older_than_any_event(db, settings):
+    settings.EVENT_RETENTION_DAYS = 3
+    now = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
+    _events([(now - timedelta(days=9), "OLD1"), (now - timedelta(hours=2), "NEW1")])
+    event_statistics_rollup()
+    PlateEvent.objects.filter(plate="OLD1").delete()  # gone without a re-roll
+    events_purge(now=now)
+    assert {s.start for s in PlateCountSet.objects.all()} == {
+        now - timedelta(hours=2, minutes=30),
+        datetime(2026, 11, 20, tzinfo=UTC),
+    }
+    assert list(StatisticsPlate.objects.values_list("plate", flat=True)) == ["NEW1"]
+
+
 def test_a_rebuild_equals_the_rolling_rollup(db):
     rng = random.Random(5)
     _random_events(rng, start=T0, hours=30, count=400)
