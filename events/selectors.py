@@ -97,10 +97,11 @@ def event_statistics(
     zone: int | None = None,
     top: int = 10,
 ) -> dict:
-    """Counts per hour or day (in TIME_ZONE), per camera and zone and the average confidence
-    from the hourly rollup; distinct and top plates from the plate count sets the rollup
-    keeps (events/plate_sets.py), or with a camera or zone filter from the raw rows of the
-    same window.
+    """Counts per hour or day (in TIME_ZONE), per camera and zone, the average confidence,
+    distinct and top plates of a window, from the rollup: without a filter its whole days
+    from the daily sums and plate count sets (events/plate_sets.py) and the hours around them
+    from the hourly ones; with a camera or zone filter the counts from the hourly rollup and
+    the plates from the raw rows of the same window.
 
     The window is widened to whole hours, the rollup's grain.
     """
