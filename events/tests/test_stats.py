@@ -207,3 +207,20 @@ def test_unfiltered_counts_from_days_and_hours_equal_the_raw_rows(db, settings, 
         assert body["average_confidence"] == pytest.approx(
             sum(confidences) / len(confidences), abs=1e-4
         )
+
+
+def test_the_direct_rendering_equals_the_fields_rendering(spread, settings):
+    from rest_framework import serializers
+
+    from events.api.serializers import EventStatisticsSerializer
+    from events.selectors import event_statistics
+
+    settings.TIME_ZONE = "Asia/Tokyo"
+    call_command("rollup_stats", "--all")
+    for query in ({}, {"camera": spread[0].pk}):
+        body = event_statistics(
+            since=T0 - timedelta(hours=1), until=T0 + timedelta(hours=4), **query
+        )
+        serializer = EventStatisticsSerializer(body)
+        assert serializer.data == serializers.Serializer.to_representation(serializer, body)
+        assert serializer.data["zones"] and serializer.data["top_plates"]
