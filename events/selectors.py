@@ -146,19 +146,15 @@ def event_statistics(
                 }
                 for row in plate_sets
             ]
-        edge_hours = Q(pk__in=[])
-        for first, last in edges:
-            edge_hours |= Q(bucket__gte=first, bucket__lt=last)
-        zone_rows = _zone_sums(
-            EventStatistics.objects.filter(edge_hours).values("zone", "camera").annotate(**sums)
-        )
+        parts = []
+        if edges:
+            edge_hours = Q()
+            for first, last in edges:
+                edge_hours |= Q(bucket__gte=first, bucket__lt=last)
+            parts.append(EventStatistics.objects.filter(edge_hours))
         if days:
-            daily = EventDailyStatistics.objects.filter(day__gte=days[0], day__lt=days[1])
-            zone_rows = _zone_sums(daily.values("zone", "camera").annotate(**sums), into=zone_rows)
-        zone_rows = sorted(
-            zone_rows.values(),
-            key=lambda r: (-r["count"], r["camera"], r["zone"] is None, r["zone"] or 0),
-        )
+            parts.append(EventDailyStatistics.objects.filter(day__gte=days[0], day__lt=days[1]))
+        zone_rows = _zone_sums(parts)
     else:
         bucket_rows = rollup.values("bucket").annotate(**sums).order_by("bucket")
         zone_rows = list(
@@ -240,18 +236,27 @@ def event_statistics(
     }
 
 
-def _zone_sums(rows, into: dict | None = None) -> dict:
-    """Per-(camera, zone) sums of rows, added into `into`."""
-    into = {} if into is None else into
-    for row in rows:
-        entry = into.setdefault(
-            (row["camera"], row["zone"]),
-            {"camera": row["camera"], "zone": row["zone"], "count": 0},
+def _zone_sums(parts: list[QuerySet]) -> list[dict]:
+    """Per-(camera, zone) sums of the rows of these rollups (hourly, daily), most events first,
+    in one statement: UNION ALL of the parts, grouped."""
+    if not parts:
+        return []
+    columns = ("camera_id", "zone_id", "event_count", "confidence_sum", "confidence_count")
+    selects = []
+    params: list = []
+    for number, part in enumerate(parts):
+        sql, part_params = part.order_by().values_list(*columns).query.sql_with_params()
+        selects.append(f"SELECT {', '.join(columns)} FROM ({sql}) AS part{number}")
+        params += part_params
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT camera_id, zone_id, SUM(event_count), SUM(confidence_sum),"
+            f" SUM(confidence_count) FROM ({' UNION ALL '.join(selects)}) AS rollup"
+            " GROUP BY camera_id, zone_id ORDER BY 3 DESC, camera_id, zone_id",
+            params,
         )
-        entry["count"] += row["count"]
-        for name in ("confidence_sum", "confidence_count"):
-            entry[name] = entry.get(name, 0) + (row[name] or 0)
-    return into
+        names = ("camera", "zone", "count", "confidence_sum", "confidence_count")
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def plates_from_rows(events: QuerySet[PlateEvent], *, top: int) -> tuple[int, list[dict]]:
