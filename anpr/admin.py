@@ -16,6 +16,7 @@ class PurgeRunAdmin(admin.ModelAdmin):
         "images_cleared",
         "files_deleted",
         "orphan_files_deleted",
+        "plates_forgotten",
         "finished_at",
         "failed",
     )

@@ -1,5 +1,9 @@
 """The console's view of events: read-only (devices write them), filterable, searchable by
-plate (OCR-tolerant, like the API's q=), with the plate crop as a thumbnail."""
+plate (OCR-tolerant, like the API's q=), with the plate crop as a thumbnail.
+
+StatisticsPlate, PlateCountSet and EventDailyStatistics are not registered: they are the
+rollup's internal working (a numbered plate list, compressed bitsets, the hourly rows below
+added up by day), rebuilt by `manage.py rollup_stats --all`."""
 
 from django.contrib import admin
 from django.urls import reverse

@@ -1,4 +1,4 @@
-"""What edge devices report: plate reads, and the hourly rollup that charts are drawn from."""
+"""What edge devices report: plate reads, and the rollups that statistics are drawn from."""
 
 import uuid
 
@@ -129,7 +129,8 @@ class PlateEvent(models.Model):
         # much of the table have one, each also serving the keyset order (captured_at, id) so
         # deep cursor pages stay an index range scan: camera, zone and device (also used by
         # their deletes), plate (exact; also read alone, in order, for the plate counts of
-        # statistics), received_at (live map catch-up, rollup).
+        # statistics filtered by camera or zone, and by retention forgetting plates),
+        # received_at (live map catch-up, rollup).
         # The rollup also finds events updated in place by updated_at, indexed only where it
         # differs from received_at (ingest stamps both alike), so ingest adds no entry.
         # vehicle_type, direction, source and min_confidence walk the time index instead: their
@@ -181,6 +182,9 @@ class PurgeRun(models.Model):
     )
     files_deleted = models.PositiveIntegerField(default=0)
     orphan_files_deleted = models.PositiveIntegerField(default=0)
+    plates_forgotten = models.PositiveIntegerField(
+        default=0, help_text="Plates no event holds any more, deleted from the statistics."
+    )
     error = models.TextField(blank=True)
 
     class Meta:
@@ -217,3 +221,72 @@ class EventStatistics(models.Model):
 
     def __str__(self):
         return f"{self.bucket:%Y-%m-%d %H:00} camera {self.camera_id}: {self.event_count}"
+
+
+class EventDailyStatistics(models.Model):
+    """Sums of one local day's events at one camera and zone: the hourly rollup added up, so
+    a month's per-zone figures are 30 rows per zone rather than 720."""
+
+    day = models.DateTimeField(help_text="The local midnight (TIME_ZONE) the day starts at.")
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="+")
+    zone = models.ForeignKey(
+        Zone, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    event_count = models.PositiveIntegerField(default=0)
+    confidence_sum = models.FloatField(default=0)
+    confidence_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("-day",)
+        verbose_name_plural = "event daily statistics"
+        indexes = [models.Index(fields=("day", "camera"), name="daily_stats_day_camera")]
+
+    def __str__(self):
+        return f"{self.day:%Y-%m-%d} camera {self.camera_id}: {self.event_count}"
+
+
+# --- Plate statistics (distinct and top plates without reading the events) ------------------
+
+
+class StatisticsPlate(models.Model):
+    """A plate the statistics know by number: its id is its bit in the plate count sets."""
+
+    # Ids are handed out by the rollup (only to plates it has not seen, so none is burnt on a
+    # conflict) and never reused; retention deletes the rows of plates with no event left.
+    plate = models.CharField(max_length=32, unique=True)
+
+    def __str__(self):
+        return f"{self.id}: {self.plate}"
+
+
+class PlateCountSet(models.Model):
+    """How often each plate was read in one hour or one local day (all cameras), as bit
+    slices over StatisticsPlate ids: what distinct and top plates are added up from."""
+
+    class Period(models.TextChoices):
+        HOUR = "hour", "Hour"
+        DAY = "day", "Day"
+
+    period = models.CharField(max_length=4, choices=Period.choices)
+    start = models.DateTimeField(help_text="Start of the hour, or the local midnight of the day.")
+    event_count = models.PositiveIntegerField(default=0)
+    confidence_sum = models.FloatField(default=0)
+    confidence_count = models.PositiveIntegerField(default=0)
+    plate_count = models.PositiveIntegerField(default=0, help_text="Distinct plates.")
+    depth = models.PositiveSmallIntegerField(
+        default=0, help_text="Bit slices: slice i holds the plates whose count has bit i set."
+    )
+    slices = models.BinaryField(
+        help_text="The slices, each a little-endian bitset of the same width, zlib-compressed."
+    )
+    rolled_at = models.DateTimeField(help_text="When the set was last recomputed.")
+
+    class Meta:
+        ordering = ("period", "-start")
+        constraints = [
+            # Also the index of the window reads (period = ..., start in a range).
+            models.UniqueConstraint(fields=("period", "start"), name="plate_count_set_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.period} {self.start:%Y-%m-%d %H:%M}: {self.plate_count} plates"

@@ -1,5 +1,5 @@
-"""Retention: events and images past their time go; the statistics rollups stay (they hold no
-plates), so history charts survive.
+"""Retention: events and images past their time go; the hourly counts stay (they hold no
+plates), so history charts survive; the plates leave the statistics with their events.
 
 `events_purge` is what `manage.py purge_events` and the nightly beat task (anpr.tasks) run.
 
@@ -13,6 +13,10 @@ plates), so history charts survive.
 - Files are deleted after the transaction that cleared their rows commits: a crash between
   the two leaves a file no row references (which the orphan sweep removes), never a row
   pointing at a missing file.
+- Plates are personal data: each batch that deletes events re-rolls the plate count sets of
+  their hours in the same transaction (an hour left empty loses its set); the run ends by
+  deleting any set older than the oldest event left and the statistics' dictionary rows of
+  plates no event holds any more.
 
 Exporters are reached through the related names `export_links` / `event_links` and the app
 registry, not an import: events does not depend on exporters.
@@ -22,6 +26,7 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.apps import apps
 from django.conf import settings
@@ -33,6 +38,11 @@ from django.utils import timezone
 from cameras.models import Camera
 
 from .models import PlateEvent, PurgeRun
+from .plate_sets import (
+    plate_sets_after_delete,
+    plate_sets_forget_before,
+    statistics_plates_forget,
+)
 
 #: Delivery statuses that still need the event (exporters.models.ExportDelivery.Status).
 OPEN_DELIVERY_STATUSES = ("pending", "delivering")
@@ -57,6 +67,7 @@ class PurgeResult:
     images_cleared: int = 0
     files_deleted: int = 0
     orphan_files_deleted: int = 0
+    plates_forgotten: int = 0
 
 
 def events_purge(
@@ -119,6 +130,9 @@ def events_purge(
             _clear_images(with_images, result=result, batch_size=batch_size, progress=progress)
         if orphans:
             orphan_files_sweep(now=now, result=result, progress=progress)
+        if not dry_run:
+            plate_sets_forget_before(tz=ZoneInfo(settings.TIME_ZONE))
+            result.plates_forgotten = statistics_plates_forget(batch_size=batch_size)
     except Exception as error:
         if run is not None:
             _record(run, result, error=f"{type(error).__name__}: {error}")
@@ -198,14 +212,21 @@ def _delete_events(expired, *, result: PurgeResult, batch_size: int, progress) -
         with transaction.atomic():
             # Re-checked under the lock: a delivery opened since the ids were read holds it.
             rows = list(
-                _locked(expired.filter(pk__in=ids)).values_list("pk", "plate_image", "frame_image")
+                _locked(expired.filter(pk__in=ids)).values_list(
+                    "pk", "captured_at", "plate_image", "frame_image"
+                )
             )
-            event_ids = [pk for pk, _, _ in rows]
+            event_ids = [pk for pk, *_ in rows]
             deliveries = _deliveries_of(event_ids)
             PlateEvent.objects.filter(pk__in=event_ids).delete()
             result.deliveries_deleted += _deliveries_left_empty_delete(deliveries)
+            plate_sets_after_delete(
+                captured=[captured_at for _, captured_at, *_ in rows],
+                tz=ZoneInfo(settings.TIME_ZONE),
+                rolled_at=timezone.now(),
+            )
         result.events_deleted += len(event_ids)
-        _files_delete_after_commit([name for _, *names in rows for name in names], result)
+        _files_delete_after_commit([name for _, _, *names in rows for name in names], result)
         if progress:
             progress("events", min(result.events_deleted, total), total)
         if not rows:

@@ -808,7 +808,6 @@ def plate_event_update(*, event: PlateEvent, read: ReadIn) -> PlateEvent:
 #: Events are re-rolled from this long before the last rollup: a transaction that stamped its
 #: rows' updated_at before the last run but committed after it is still seen.
 ROLLUP_OVERLAP = timedelta(minutes=5)
-ROLLUP_LOCK_ID = 0x414E5052_0001  # an arbitrary advisory lock key ("ANPR" 1)
 
 
 def _hour_runs(buckets: list[datetime], gap: timedelta = timedelta(hours=6)):
@@ -826,12 +825,14 @@ def _hour_runs(buckets: list[datetime], gap: timedelta = timedelta(hours=6)):
 def event_statistics_rollup(*, everything: bool = False) -> int:
     """Recompute the hourly EventStatistics buckets that changed since the last run (events
     received or updated since then, whatever their capture time: late events re-roll their
-    old buckets), or every bucket. Safe to run twice or concurrently; returns the number of
-    buckets recomputed."""
+    old buckets), or every bucket; with them the plate count sets of those hours, and the
+    daily sums and plate count sets of the days holding them. Safe to run twice or
+    concurrently; returns the number of hourly buckets recomputed."""
     from django.db.models import Count, F, Q, Sum
     from django.db.models.functions import Trunc
 
-    from .models import EventStatistics
+    from .models import EventDailyStatistics, EventStatistics, PlateCountSet
+    from .plate_sets import day_start, local_hours, plate_sets_recompute, rollup_lock
     from .selectors import stats_zone
 
     started = timezone.now()
@@ -854,10 +855,11 @@ def event_statistics_rollup(*, everything: bool = False) -> int:
     if not buckets:
         return 0
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # One rollup at a time: two interleaved delete-and-insert runs would double rows.
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK_ID])
+        rollup_lock()
+        if everything:
+            PlateCountSet.objects.all().delete()
+            EventDailyStatistics.objects.all().delete()
+        set_hours = []
         for first, last in _hour_runs(buckets):
             # Whole runs of hours by capture time (never by comparing the truncated hour,
             # which databases compare in different zones).
@@ -872,7 +874,8 @@ def event_statistics_rollup(*, everything: bool = False) -> int:
                     confidence_sum=Sum("confidence"),
                     confidence_count=Count("confidence"),
                 )
-                .order_by()
+                # In hour order, so that an hour's rows share pages: windows read by hour.
+                .order_by("hour")
             )
             EventStatistics.objects.bulk_create(
                 EventStatistics(
@@ -885,6 +888,23 @@ def event_statistics_rollup(*, everything: bool = False) -> int:
                     rolled_at=started,
                 )
                 for row in rows
+            )
+            set_hours += local_hours(first, end, tz)
+        days = plate_sets_recompute(hours=set_hours, tz=tz, rolled_at=started)
+        for day in days:
+            # The days holding those hours, added up from their hours.
+            first, end = day_start(day, tz), day_start(day + timedelta(days=1), tz)
+            EventDailyStatistics.objects.filter(day=first).delete()
+            EventDailyStatistics.objects.bulk_create(
+                EventDailyStatistics(day=first, **row)
+                for row in EventStatistics.objects.filter(bucket__gte=first, bucket__lt=end)
+                .values("camera_id", "zone_id")
+                .annotate(
+                    event_count=Sum("event_count"),
+                    confidence_sum=Sum("confidence_sum"),
+                    confidence_count=Sum("confidence_count"),
+                )
+                .order_by()
             )
         if everything:
             EventStatistics.objects.exclude(rolled_at=started).delete()

@@ -67,9 +67,10 @@ class PlateEventViewSet(viewsets.ReadOnlyModelViewSet):
 
 class EventStatisticsView(APIView):
     """Counts per hour or day (in the TIME_ZONE setting), per camera and zone, the average
-    confidence (from the hourly rollup, kept current every STATS_ROLLUP_INTERVAL seconds),
-    distinct plates and the top plates (from the events themselves) for a window. Answers are
-    cached until the next rollup (at most STATS_CACHE_SECONDS)."""
+    confidence, distinct plates and the top plates for a window, from the rollup (kept
+    current every STATS_ROLLUP_INTERVAL seconds; with a camera or zone filter the plates are
+    read from the events). Answers are cached until the next rollup (at most
+    STATS_CACHE_SECONDS)."""
 
     queryset = EventStatistics.objects.none()  # for ModelRolePermission: view_eventstatistics
 

@@ -160,3 +160,67 @@ def test_answers_are_cached_until_the_next_rollup(spread, viewer_client, setting
     assert viewer_client.get(URL, params).json()["total"] == 30  # served from the cache
     event_statistics_rollup()
     assert viewer_client.get(URL, params).json()["total"] == 31  # the rollup moved on
+
+
+@pytest.mark.parametrize("interval", ["hour", "day"])
+def test_unfiltered_counts_from_days_and_hours_equal_the_raw_rows(db, settings, interval):
+    """Without a filter, whole days come from the daily sums and plate sets, the hours around
+    them from the hourly ones: the same figures as the events (here over a DST change)."""
+    import random
+
+    from events.selectors import event_statistics, hour_floor
+
+    settings.TIME_ZONE = "Europe/Amsterdam"
+    rng = random.Random(2)
+    cameras = [CameraFactory(), CameraFactory()]
+    zones = [None, ZoneFactory(camera=cameras[0]), ZoneFactory(camera=cameras[1])]
+    start = datetime(2026, 10, 23, 5, 0, tzinfo=UTC)
+    for _ in range(400):
+        zone = rng.choice(zones)
+        PlateEventFactory(
+            camera=zone.camera if zone else rng.choice(cameras),
+            zone=zone,
+            confidence=rng.choice([None, 0.5, 0.75, 1.0]),
+            captured_at=start + timedelta(seconds=rng.randrange(5 * 86400)),
+        )
+    event_statistics_rollup()
+    for since, until in [
+        (start, start + timedelta(days=5)),
+        (start + timedelta(hours=19, minutes=30), start + timedelta(days=3, hours=2)),
+        (start + timedelta(hours=1), start + timedelta(hours=9)),
+    ]:
+        body = event_statistics(since=since, until=until, interval=interval)
+        rows = PlateEvent.objects.filter(
+            captured_at__gte=body["since"], captured_at__lt=body["until"]
+        )
+        assert body["total"] == rows.count()
+        per_zone = {}
+        per_bucket = {}
+        for camera, zone, captured_at in rows.values_list("camera", "zone", "captured_at"):
+            per_zone[(camera, zone)] = per_zone.get((camera, zone), 0) + 1
+            local = hour_floor(captured_at)
+            key = local if interval == "hour" else local.replace(hour=0)
+            per_bucket[key] = per_bucket.get(key, 0) + 1
+        assert {(z["camera"], z["zone"]): z["count"] for z in body["zones"]} == per_zone
+        assert {b["start"]: b["count"] for b in body["buckets"]} == per_bucket
+        confidences = [c for c in rows.values_list("confidence", flat=True) if c is not None]
+        assert body["average_confidence"] == pytest.approx(
+            sum(confidences) / len(confidences), abs=1e-4
+        )
+
+
+def test_the_direct_rendering_equals_the_fields_rendering(spread, settings):
+    from rest_framework import serializers
+
+    from events.api.serializers import EventStatisticsSerializer
+    from events.selectors import event_statistics
+
+    settings.TIME_ZONE = "Asia/Tokyo"
+    call_command("rollup_stats", "--all")
+    for query in ({}, {"camera": spread[0].pk}):
+        body = event_statistics(
+            since=T0 - timedelta(hours=1), until=T0 + timedelta(hours=4), **query
+        )
+        serializer = EventStatisticsSerializer(body)
+        assert serializer.data == serializers.Serializer.to_representation(serializer, body)
+        assert serializer.data["zones"] and serializer.data["top_plates"]

@@ -35,7 +35,7 @@ from anpr.localserver import ServerDidNotStart, free_port, wait_until_up
 from cameras.models import Camera, EdgeDevice, Zone
 from cameras.services import device_key_issue, user_token_issue
 from events import services
-from events.models import PlateEvent
+from events.models import EventDailyStatistics, EventStatistics, PlateCountSet, PlateEvent
 from events.reads import plate_confusion_key
 from events.services import event_statistics_rollup, vehicle_type_normalize
 
@@ -180,6 +180,11 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:
                 cursor.execute(f"VACUUM ANALYZE {PlateEvent._meta.db_table}")
         buckets = event_statistics_rollup(everything=True)
+        if connection.vendor == "postgresql":
+            # The same for the tables the rollup has just rewritten.
+            with connection.cursor() as cursor:
+                for model in (EventStatistics, EventDailyStatistics, PlateCountSet):
+                    cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
         self.stdout.write(
             f"   rolled up {buckets} hourly buckets in {time.perf_counter() - started:.1f} s"
         )

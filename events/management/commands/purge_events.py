@@ -83,6 +83,8 @@ class Command(BaseCommand):
         ]
         if orphans:
             lines.append(f"{would} {result.orphan_files_deleted} orphan file(s).")
+        if not dry_run:
+            lines.append(f"Forgot {result.plates_forgotten} plate(s) no event holds (statistics).")
         for line in lines:
             self.stdout.write(line)
         cutoffs = result.cutoffs["events"] or {"events": "kept for ever (retention 0)"}
