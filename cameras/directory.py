@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +57,18 @@ class DeviceDirectory:
 
     def usable(self) -> bool:
         """Whether lookups may be answered from the cache now (and it is up to date)."""
+        if not settings.DEVICE_CACHE_SECONDS:
+            return False
+        database = connections[DEFAULT_DB_ALIAS]  # once: each access costs a context lookup
         if (
-            not settings.DEVICE_CACHE_SECONDS
-            or connection.vendor != "postgresql"
-            or not connection.settings_dict.get("CONN_MAX_AGE")
-            or connection.in_atomic_block
+            database.vendor != "postgresql"
+            or not database.settings_dict["CONN_MAX_AGE"]
+            or database.in_atomic_block
         ):
             return False
-        connection.close_if_health_check_failed()
-        connection.ensure_connection()
-        raw = connection.connection
+        database.close_if_health_check_failed()
+        database.ensure_connection()
+        raw = database.connection
         try:
             if raw is not self._listening_on:
                 self.clear()  # a new connection heard nothing of what changed before it
@@ -104,7 +106,8 @@ class DeviceDirectory:
         return entry
 
     def entry_of(self, device) -> DeviceEntry | None:
-        """The entry a device came from (the cameras are kept beside it)."""
+        """The entry a device came from (the cameras are kept beside it). Not checked against
+        notifications again: the device's own lookup in this request just did."""
         entry = self._entries.get(getattr(device, "_directory_digest", ""))
         return entry if entry is not None and entry.device is device else None
 

@@ -38,8 +38,9 @@ def device_for_key(*, key: str) -> EdgeDevice | None:
 def device_cameras_cached(*, device: EdgeDevice, build):
     """What `build(all the device's cameras)` made of them (each camera with
     `exporters_enabled`), from the device cache: built once per cache entry. None when the
-    device did not come from the cache (then query what you need)."""
-    if not device_directory.usable() or (entry := device_directory.entry_of(device)) is None:
+    device did not come from the cache (then query what you need). Call it after
+    device_for_key in the same request (which read PostgreSQL's notifications)."""
+    if (entry := device_directory.entry_of(device)) is None:
         return None
     if entry.cameras is None:
         entry.cameras = build(cameras_of_device(device=device))
