@@ -142,6 +142,32 @@ def test_the_limit_survives_a_dropped_redis_connection_and_a_redis_outage_lets_d
     assert "could not reach Redis" in caplog.text
 
 
+@pytest.mark.redis
+def test_a_busy_device_is_counted_in_redis_every_percent_of_its_limit_or_fifty_ms(
+    settings, redis_url
+):
+    # Each process adds to the shared count in batches (one Redis command per 1% of the limit
+    # or per SYNC_SECONDS), and always knows its own requests: the count it sees is exact.
+    import time
+
+    import redis
+
+    from anpr.throttling import SYNC_SECONDS, _count
+
+    settings.REDIS_URL = redis_url
+    key = f"throttle:ingest:test-{time.time()}:1"
+    shared = redis.Redis.from_url(redis_url)
+    seen = [_count(key, 60, 1000) for _ in range(25)]  # 1% of 1000: every 10 requests
+    assert seen == list(range(1, 26))
+    assert 16 <= int(shared.get(key)) <= 25  # at most 9 (under 1% of the limit) not yet sent
+    time.sleep(SYNC_SECONDS + 0.01)
+    assert _count(key, 60, 1000) == 26
+    assert int(shared.get(key)) == 26 and 0 < shared.ttl(key) <= 60
+    shared.incrby(key, 100)  # another process's requests
+    time.sleep(SYNC_SECONDS + 0.01)
+    assert _count(key, 60, 1000) == 127
+
+
 @pytest.fixture
 def staff_login(admin_user, settings):
     settings.ADMIN_LOGIN_MAX_FAILURES = 3
