@@ -93,3 +93,47 @@ def test_device_paths_keep_the_https_redirect_and_the_host_check(device_with_key
     )
     assert status == 400, content
     assert not PlateEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_direct_ingest_path_answers_as_the_api_does(device_with_key, camera, settings):
+    """gunicorn hands POST /api/events/ingest/ straight to the ingest view's direct path;
+    its answers are the API's: created, duplicate, refused naming the field, throttled."""
+    from anpr.wsgi import application
+
+    _, key = device_with_key
+    auth = {"HTTP_AUTHORIZATION": f"Token {key}"}
+    read = {
+        "event_id": "direct-1",
+        "camera": camera.slug,
+        "plate": "AB12CDE",
+        "captured_at": timezone.now().isoformat(),
+    }
+    body = json.dumps(read).encode()
+    status, headers, content = _call(
+        application, "POST", "/api/events/ingest/", body=body, headers=auth
+    )
+    assert status == 201 and headers["content-type"] == "application/json"
+    first = json.loads(content)
+    assert first == {"id": str(PlateEvent.objects.get().pk), "status": "created"}
+    status, _, content = _call(application, "POST", "/api/events/ingest/", body=body, headers=auth)
+    assert status == 200 and json.loads(content) == {"id": first["id"], "status": "duplicate"}
+
+    bad = json.dumps({**read, "event_id": "direct-2", "confidence": 7}).encode()
+    status, _, content = _call(application, "POST", "/api/events/ingest/", body=bad, headers=auth)
+    assert status == 400
+    assert (
+        json.loads(content)["code"] == "invalid" and "confidence" in json.loads(content)["errors"]
+    )
+
+    status, _, content = _call(application, "POST", "/api/events/ingest/", body=body)
+    assert status == 401 and json.loads(content)["code"] == "not_authenticated"
+
+    settings.INGEST_THROTTLE_RATE = "1/min"
+    _call(application, "POST", "/api/events/ingest/", body=body, headers=auth)
+    status, headers, content = _call(
+        application, "POST", "/api/events/ingest/", body=body, headers=auth
+    )
+    assert status == 429 and json.loads(content)["code"] == "throttled"
+    assert int(headers["retry-after"]) > 0
+    assert PlateEvent.objects.count() == 1

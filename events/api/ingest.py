@@ -8,6 +8,7 @@ import json
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -179,7 +180,7 @@ class EventIngestView(APIView):
         throttle objects, response finalizing): about a quarter of the CPU of the hottest
         request. Everything else, errors before the read is stored included, takes the full
         DRF path, which answers them."""
-        response = _one_event_directly(request, kwargs.get("device_key", ""))
+        response = one_event_directly(request, kwargs.get("device_key", ""))
         if response is not None:
             return response
         return super().dispatch(request, *args, **kwargs)
@@ -201,7 +202,7 @@ def _one_event_answer(result) -> Response:
     )
 
 
-def _one_event_directly(request, path_key: str) -> Response | None:
+def one_event_directly(request, path_key: str) -> Response | None:
     """The answer to a POST of one JSON event whose key is good, or None when the request is
     anything else (multipart, a batch, no or a bad key, malformed JSON, too large): nothing
     has been stored or counted then but the throttle, and the DRF path answers it."""
@@ -224,6 +225,12 @@ def _one_event_directly(request, path_key: str) -> Response | None:
         response = exception_handler(exceptions.Throttled(wait), {})
     else:
         [result] = plate_events_ingest(device=device, reads=[read_from_native(body)])
+        if result.status != REJECTED:  # the common answer, as the JSON renderer writes it
+            return HttpResponse(
+                f'{{"id":"{result.id}","status":"{result.status}"}}',
+                content_type="application/json",
+                status=status.HTTP_201_CREATED if result.status == CREATED else status.HTTP_200_OK,
+            )
         response = _one_event_answer(result)
     response.accepted_renderer = _RENDERER
     response.accepted_media_type = _RENDERER.media_type
