@@ -195,10 +195,9 @@ class PurgeRun(models.Model):
         return f"Purge {self.started_at:%Y-%m-%d %H:%M} ({self.events_deleted} events)"
 
 
-class EventStatistics(models.Model):
-    """Sums of one hour's events at one camera and zone, the rollup that charts read."""
+class StatisticsSums(models.Model):
+    """The sums of a period's events at one camera and zone (the hourly and daily rollups)."""
 
-    bucket = models.DateTimeField(help_text="Start of the hour, in the TIME_ZONE setting.")
     camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="+")
     zone = models.ForeignKey(
         Zone, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
@@ -208,6 +207,15 @@ class EventStatistics(models.Model):
     confidence_count = models.PositiveIntegerField(
         default=0, help_text="Events that carried a confidence (the divisor of the average)."
     )
+
+    class Meta:
+        abstract = True
+
+
+class EventStatistics(StatisticsSums):
+    """Sums of one hour's events at one camera and zone, the rollup that charts read."""
+
+    bucket = models.DateTimeField(help_text="Start of the hour, in the TIME_ZONE setting.")
     rolled_at = models.DateTimeField(help_text="When the bucket was last recomputed.")
 
     class Meta:
@@ -223,18 +231,11 @@ class EventStatistics(models.Model):
         return f"{self.bucket:%Y-%m-%d %H:00} camera {self.camera_id}: {self.event_count}"
 
 
-class EventDailyStatistics(models.Model):
+class EventDailyStatistics(StatisticsSums):
     """Sums of one local day's events at one camera and zone: the hourly rollup added up, so
     a month's per-zone figures are 30 rows per zone rather than 720."""
 
     day = models.DateTimeField(help_text="The local midnight (TIME_ZONE) the day starts at.")
-    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="+")
-    zone = models.ForeignKey(
-        Zone, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
-    )
-    event_count = models.PositiveIntegerField(default=0)
-    confidence_sum = models.FloatField(default=0)
-    confidence_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ("-day",)

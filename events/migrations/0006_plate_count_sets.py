@@ -97,7 +97,13 @@ class Migration(migrations.Migration):
                 ),
                 ("event_count", models.PositiveIntegerField(default=0)),
                 ("confidence_sum", models.FloatField(default=0)),
-                ("confidence_count", models.PositiveIntegerField(default=0)),
+                (
+                    "confidence_count",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Events that carried a confidence (the divisor of the average).",
+                    ),
+                ),
                 (
                     "camera",
                     models.ForeignKey(
