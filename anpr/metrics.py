@@ -46,6 +46,12 @@ INGEST_LATENCY = prometheus_client.Histogram(
     ["source"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+DEVICE_REQUESTS = prometheus_client.Counter(
+    "anpr_device_requests",
+    "Requests to the device paths (ingest) by status code; under gunicorn they are not in "
+    "django-prometheus's django_http_* metrics.",
+    ["status"],
+)
 WEBSOCKET_CONNECTIONS = prometheus_client.Gauge(
     "anpr_websocket_connections",
     "Live websocket connections (the live map and scripts).",

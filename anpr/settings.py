@@ -164,14 +164,14 @@ MIDDLEWARE = [
 # Cameras posting plate reads are not browsers: under gunicorn (anpr/wsgi.py) these paths skip
 # sessions, CSRF, CORS, static files, gzip, messages and framing headers (anpr/handlers.py).
 # They keep the HTTPS redirect (a camera set to http:// must fail loudly, not send its key in
-# clear) and the ALLOWED_HOSTS check.
+# clear) and the ALLOWED_HOSTS check. They are counted by status in anpr_device_requests_total
+# rather than django-prometheus's many per-request metrics.
 DEVICE_PATH_PREFIXES = ("/api/events/ingest/", "/api/ingest/")
 DEVICE_MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "anpr.middleware.DeviceRequestsMetricsMiddleware",
     "anpr.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "anpr.urls"

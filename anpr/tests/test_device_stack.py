@@ -36,11 +36,18 @@ def _call(application, method, path, *, body=b"", headers=None):
     return answer["status"], answer["headers"], content
 
 
+def _device_requests(status: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("anpr_device_requests_total", {"status": status}) or 0
+
+
 @pytest.mark.django_db(transaction=True)
 def test_device_ingest_skips_the_browser_middleware_and_the_rest_keeps_it(device_with_key, camera):
     from anpr.wsgi import application
 
     _, key = device_with_key
+    created_before = _device_requests("201")
     read = {
         "event_id": "stack-1",
         "camera": camera.slug,
@@ -57,6 +64,7 @@ def test_device_ingest_skips_the_browser_middleware_and_the_rest_keeps_it(device
     assert status == 201, content
     assert json.loads(content)["status"] == "created"
     assert "x-request-id" in headers  # logged and traced like every request
+    assert _device_requests("201") == created_before + 1  # counted by status
     assert "x-frame-options" not in headers and "vary" not in headers  # no browser stack
 
     status, headers, _ = _call(application, "GET", "/api/cameras/")
