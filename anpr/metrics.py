@@ -65,11 +65,25 @@ def ingest_observe(*, reads, results, camera_slug, seconds: float) -> None:
     camera a read's reference names (None: a read naming something else, counted under
     "unknown")."""
     for read, result in zip(reads, results, strict=True):
+        source = read.source or "native"
         camera = camera_slug(read.camera) or UNKNOWN_CAMERA
-        counter = EVENTS_REFUSED if result.status == "rejected" else EVENTS_ACCEPTED
-        counter.labels(source=read.source or "native", camera=camera).inc()
+        _labelled(
+            EVENTS_REFUSED if result.status == "rejected" else EVENTS_ACCEPTED, source, camera
+        ).inc()
     if reads:
-        INGEST_LATENCY.labels(source=reads[0].source or "native").observe(seconds)
+        _labelled(INGEST_LATENCY, reads[0].source or "native").observe(seconds)
+
+
+#: The metrics' children by label values: labels() checks and builds its key on every call.
+_children: dict[tuple, object] = {}
+
+
+def _labelled(metric, *values):
+    key = (metric, *values)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*values)
+    return child
 
 
 class DatabaseCollector:

@@ -22,7 +22,7 @@ import psycopg
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from anpr.metrics import ingest_observe
@@ -653,9 +653,15 @@ def _pg_values(row: list) -> list:
     """The row as PostgreSQL takes it: JSON fields as JSON text, None as NULL (as the ORM
     stores a JSONField's None), the rest as they are."""
     return [
-        json.dumps(value) if i in _JSON_FIELDS and value is not None else value
+        _json_text(value) if i in _JSON_FIELDS and value is not None else value
         for i, value in enumerate(row)
     ]
+
+
+def _json_text(value) -> str:
+    if value == [] or value == {}:  # most reads carry no candidates: no encoder call
+        return "[]" if isinstance(value, list) else "{}"
+    return json.dumps(value)
 
 
 def _rows_insert_postgresql(*, device, rows) -> dict[str, uuid.UUID]:
@@ -686,8 +692,9 @@ def _prepared(sql: str, params: list) -> list[tuple]:
     server-side binding): PostgreSQL parses and plans the single-read INSERT once per
     connection instead of once per request, and no parameter is quoted into the text.
     Django's cursors bind client-side; its error wrapping is kept."""
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    database = connections[DEFAULT_DB_ALIAS]  # once: each access is a context lookup
+    database.ensure_connection()
+    with database.wrap_database_errors, psycopg.Cursor(database.connection) as cursor:
         cursor.execute(sql, params, prepare=True)
         return cursor.fetchall()
 
