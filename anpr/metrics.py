@@ -67,18 +67,19 @@ def ingest_observe(*, reads, results, camera_slug, seconds: float) -> None:
     for read, result in zip(reads, results, strict=True):
         source = read.source or "native"
         camera = camera_slug(read.camera) or UNKNOWN_CAMERA
-        _labelled(
+        labelled(
             EVENTS_REFUSED if result.status == "rejected" else EVENTS_ACCEPTED, source, camera
         ).inc()
     if reads:
-        _labelled(INGEST_LATENCY, reads[0].source or "native").observe(seconds)
+        labelled(INGEST_LATENCY, reads[0].source or "native").observe(seconds)
 
 
 #: The metrics' children by label values: labels() checks and builds its key on every call.
 _children: dict[tuple, object] = {}
 
 
-def _labelled(metric, *values):
+def labelled(metric, *values):
+    """metric.labels(*values), kept: for counts made on every ingest request."""
     key = (metric, *values)
     child = _children.get(key)
     if child is None:

@@ -10,7 +10,7 @@ import time
 import uuid
 
 from .logging import MASK, redact, request_id_var
-from .metrics import DEVICE_REQUESTS
+from .metrics import DEVICE_REQUESTS, labelled
 
 logger = logging.getLogger("anpr.request")
 
@@ -81,13 +81,8 @@ class DeviceRequestsMetricsMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self._by_status = {}
 
     def __call__(self, request):
         response = self.get_response(request)
-        counter = self._by_status.get(response.status_code)
-        if counter is None:
-            counter = DEVICE_REQUESTS.labels(status=str(response.status_code))
-            self._by_status[response.status_code] = counter
-        counter.inc()
+        labelled(DEVICE_REQUESTS, str(response.status_code)).inc()
         return response
