@@ -186,9 +186,10 @@ class EventIngestView(APIView):
         return super().dispatch(request, *args, **kwargs)
 
 
-def _one_event_answer(result) -> Response:
-    """The answer to one event: 201/200 with its id, 400 naming the fields, 413 for an image
-    too large (in the error shape of anpr.api.exception_handler)."""
+def _one_event_answer(result) -> HttpResponse:
+    """The answer to one event: 201/200 with its id (written as the JSON renderer would,
+    without a DRF Response: this is the hottest answer), 400 naming the fields, 413 for an
+    image too large (in the error shape of anpr.api.exception_handler)."""
     if result.status == REJECTED:
         if result.code == "too_large":
             return Response(
@@ -196,13 +197,14 @@ def _one_event_answer(result) -> Response:
                 status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
         return exception_handler(exceptions.ValidationError(result.errors), {})
-    return Response(
-        {"id": result.id, "status": result.status},
+    return HttpResponse(
+        f'{{"id":"{result.id}","status":"{result.status}"}}',
+        content_type="application/json",
         status=status.HTTP_201_CREATED if result.status == CREATED else status.HTTP_200_OK,
     )
 
 
-def one_event_directly(request, path_key: str) -> Response | None:
+def one_event_directly(request, path_key: str) -> HttpResponse | None:
     """The answer to a POST of one JSON event whose key is good, or None when the request is
     anything else (multipart, a batch, no or a bad key, malformed JSON, too large): nothing
     has been stored or counted then but the throttle, and the DRF path answers it."""
@@ -225,16 +227,11 @@ def one_event_directly(request, path_key: str) -> Response | None:
         response = exception_handler(exceptions.Throttled(wait), {})
     else:
         [result] = plate_events_ingest(device=device, reads=[read_from_native(body)])
-        if result.status != REJECTED:  # the common answer, as the JSON renderer writes it
-            return HttpResponse(
-                f'{{"id":"{result.id}","status":"{result.status}"}}',
-                content_type="application/json",
-                status=status.HTTP_201_CREATED if result.status == CREATED else status.HTTP_200_OK,
-            )
         response = _one_event_answer(result)
-    response.accepted_renderer = _RENDERER
-    response.accepted_media_type = _RENDERER.media_type
-    response.renderer_context = {}
+    if isinstance(response, Response):  # an error: rendered as DRF's view would render it
+        response.accepted_renderer = _RENDERER
+        response.accepted_media_type = _RENDERER.media_type
+        response.renderer_context = {}
     return response
 
 
