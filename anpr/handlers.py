@@ -12,14 +12,14 @@ from functools import cache
 
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
-from django.urls import resolve
-
-_INGEST_PATH = "/api/events/ingest/"
+from django.urls import resolve, reverse
 
 
 @cache
-def _ingest_match():
-    return resolve(_INGEST_PATH)
+def _ingest_route():
+    """The native ingest URL's path and its resolver match (looked up once)."""
+    path = reverse("event-ingest")
+    return path, resolve(path)
 
 
 class DeviceWSGIHandler(WSGIHandler):
@@ -28,12 +28,13 @@ class DeviceWSGIHandler(WSGIHandler):
     no view wrappers); what that path does not answer is resolved and served as usual."""
 
     def _get_response(self, request):
-        if request.path_info == _INGEST_PATH and request.method == "POST":
+        path, match = _ingest_route()
+        if request.path_info == path and request.method == "POST":
             from events.api.ingest import one_event_directly
 
             response = one_event_directly(request, "")
             if response is not None:
-                request.resolver_match = _ingest_match()  # for the log line and metrics
+                request.resolver_match = match  # as resolving sets it (logs, error reports)
                 if callable(getattr(response, "render", None)):
                     response = response.render()
                 return response
