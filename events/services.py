@@ -162,7 +162,9 @@ class DeviceCameras:
             for read in reads
             if isinstance(read.camera, str | int) and not isinstance(read.camera, bool)
         }
-        named.discard("")
+        # A name no camera can have is not looked up (PostgreSQL refuses a NUL in a query):
+        # resolve() answers "no camera …" for it.
+        named = {name for name in named if name and "\x00" not in name}
         cameras = cameras_of_device(device=device, named=sorted(named)) if named else []
         defaults = None
         if any(read.camera is None or read.camera == "" for read in reads):

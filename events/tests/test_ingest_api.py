@@ -236,6 +236,8 @@ def test_json_over_djangos_data_limit_is_a_413(device_client, settings):
         (b'"metadata": {"note": "a\\u0000b"}', "metadata"),
         (b'"vehicle_color": "red\\u0000"', "vehicle_color"),
         (b'"event_id": "x\\u0000"', "event_id"),
+        (b'"camera": "north\\u0000gate"', "camera"),
+        (b'"zone": "lane\\u0000"', "zone"),
     ],
 )
 def test_json_the_database_cannot_store_is_a_400_not_a_500(device_client, settings, raw, field):
