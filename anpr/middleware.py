@@ -36,6 +36,48 @@ def masked_path(request) -> str:
     return redact(path)
 
 
+def request_logged(request, get_response):
+    """get_response(request) under the request's id, which the answer carries back and the
+    log line names (RequestIdMiddleware, and anpr.handlers' direct ingest path). An answer
+    of None (the request is not served here after all) is passed on, unlogged."""
+    request.request_id = request_id_from(request)
+    token = request_id_var.set(request.request_id)
+    started = time.perf_counter()
+    try:
+        response = get_response(request)
+        if response is None:
+            return None
+        response[REQUEST_ID_HEADER] = request.request_id
+        level = logging.ERROR if response.status_code >= 500 else logging.INFO
+        if request.path in _PROBES and response.status_code < 400:
+            level = logging.DEBUG  # health checks and scrapes every few seconds: noise
+        if logger.isEnabledFor(level):  # the masked path costs a regex; build it once
+            path = masked_path(request)
+            logger.log(
+                level,
+                "%s %s %s",
+                request.method,
+                path,
+                response.status_code,
+                extra={
+                    "request_id": request.request_id,
+                    "method": request.method,
+                    "path": path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+        return response
+    finally:
+        request_id_var.reset(token)
+
+
+def device_request_counted(response):
+    """Counts a device request by its status code (anpr_device_requests_total)."""
+    labelled(DEVICE_REQUESTS, str(response.status_code)).inc()
+    return response
+
+
 class RequestIdMiddleware:
     """Sets the request id for the logs and the response, and logs the request's outcome."""
 
@@ -43,34 +85,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        request.request_id = request_id_from(request)
-        token = request_id_var.set(request.request_id)
-        started = time.perf_counter()
-        try:
-            response = self.get_response(request)
-            response[REQUEST_ID_HEADER] = request.request_id
-            level = logging.ERROR if response.status_code >= 500 else logging.INFO
-            if request.path in _PROBES and response.status_code < 400:
-                level = logging.DEBUG  # health checks and scrapes every few seconds: noise
-            if logger.isEnabledFor(level):  # the masked path costs a regex; build it once
-                path = masked_path(request)
-                logger.log(
-                    level,
-                    "%s %s %s",
-                    request.method,
-                    path,
-                    response.status_code,
-                    extra={
-                        "request_id": request.request_id,
-                        "method": request.method,
-                        "path": path,
-                        "status": response.status_code,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                    },
-                )
-            return response
-        finally:
-            request_id_var.reset(token)
+        return request_logged(request, self.get_response)
 
 
 class DeviceRequestsMetricsMiddleware:
@@ -83,6 +98,4 @@ class DeviceRequestsMetricsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        response = self.get_response(request)
-        labelled(DEVICE_REQUESTS, str(response.status_code)).inc()
-        return response
+        return device_request_counted(self.get_response(request))

@@ -13,7 +13,9 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anpr.settings")
 os.environ.setdefault("DB_CONNECTIONS", "persistent")
 
-from anpr.handlers import application_with_device_stack  # noqa: E402 (after the settings)
+web_application = get_wsgi_application()  # sets Django up
 
-application = application_with_device_stack(get_wsgi_application())
+from anpr.handlers import application_with_device_stack  # noqa: E402 (needs the app registry)
+
+application = application_with_device_stack(web_application)
 gc.freeze()

@@ -145,3 +145,119 @@ def test_the_direct_ingest_path_answers_as_the_api_does(device_with_key, camera,
     assert status == 429 and json.loads(content)["code"] == "throttled"
     assert int(headers["retry-after"]) > 0
     assert PlateEvent.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_direct_path_answers_batches_and_bad_json_and_leaves_uploads_to_the_view(
+    device_with_key, camera, settings, tmp_path
+):
+    """Every JSON body of a device is answered before Django's request cycle, in the API's
+    shapes; a multipart upload is served by the view, through the device stack."""
+    from django.test.client import encode_multipart
+
+    from anpr.wsgi import application
+    from events.tests.images import image_bytes
+
+    settings.MEDIA_ROOT = tmp_path
+    _, key = device_with_key
+    auth = {"HTTP_AUTHORIZATION": f"Token {key}", "HTTP_X_REQUEST_ID": "batch-request-0001"}
+    now = timezone.now().isoformat()
+    batch = [
+        {"event_id": "b-1", "camera": camera.slug, "plate": "AB12CDE", "captured_at": now},
+        {"event_id": "b-2", "camera": camera.slug, "plate": "AB12CDE", "confidence": 7},
+        "not an event",
+    ]
+    status, headers, content = _call(
+        application, "POST", "/api/events/ingest/", body=json.dumps(batch).encode(), headers=auth
+    )
+    assert status == 201, content
+    assert headers["x-request-id"] == "batch-request-0001"
+    assert int(headers["content-length"]) == len(content)
+    answer = json.loads(content)
+    assert (answer["created"], answer["rejected"]) == (1, 2)
+    assert [r["status"] for r in answer["results"]] == ["created", "rejected", "rejected"]
+    assert set(answer["results"][1]["errors"]) == {"captured_at", "confidence"}
+
+    status, _, content = _call(
+        application, "POST", "/api/events/ingest/", body=b'{"plate": "AB1', headers=auth
+    )
+    assert status == 400 and json.loads(content)["code"] == "parse_error"
+
+    form = encode_multipart(
+        "BoUnDaRy",
+        {
+            "camera": camera.slug,
+            "plate": "XY34ZZZ",
+            "captured_at": now,
+            "plate_image": _named(image_bytes("PNG"), "crop.png"),
+        },
+    )
+    status, headers, content = _call(
+        application,
+        "POST",
+        "/api/events/ingest/",
+        body=form,
+        headers={**auth, "CONTENT_TYPE": "multipart/form-data; boundary=BoUnDaRy"},
+    )
+    assert status == 201, content
+    assert PlateEvent.objects.get(plate="XY34ZZZ").plate_image.name.endswith(".png")
+    assert PlateEvent.objects.count() == 2
+
+
+def _named(content: bytes, name: str):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, content)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_failure_on_the_direct_path_is_a_logged_500_and_the_next_read_gets_in(
+    device_with_key, camera, monkeypatch, caplog
+):
+    """The server vanishes without a word (its socket looks quiet, as after a failover): the
+    read in flight is answered 500 in the API's shape and logged with its request id; the
+    broken connection is closed, so the next read is stored over a new one."""
+    import psycopg
+    from django.db import connection
+
+    from anpr.postgresql.base import DatabaseWrapper
+    from anpr.wsgi import application
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's persistent connections")
+    _, key = device_with_key
+    auth = {"HTTP_AUTHORIZATION": f"Token {key}"}
+
+    def post(event_id):
+        read = {
+            "event_id": event_id,
+            "camera": camera.slug,
+            "plate": "AB12CDE",
+            "captured_at": timezone.now().isoformat(),
+        }
+        return _call(
+            application, "POST", "/api/events/ingest/", body=json.dumps(read).encode(), headers=auth
+        )
+
+    assert post("vanish-1")[0] == 201
+    pid = connection.connection.info.backend_pid
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    real_is_usable = DatabaseWrapper.is_usable
+    checks = iter([True])  # the check before the read sees nothing; later ones are real
+    monkeypatch.setattr(
+        DatabaseWrapper, "is_usable", lambda self: next(checks, None) or real_is_usable(self)
+    )
+
+    status, headers, content = post("vanish-2")
+    assert status == 500, content
+    assert json.loads(content)["code"] == "server_error"
+    logged = [r for r in caplog.records if r.name == "django.request"]
+    assert logged and logged[-1].request_id == headers["x-request-id"]
+
+    status, _, content = post("vanish-3")
+    assert status == 201, content
+    assert set(PlateEvent.objects.values_list("idempotency_key", flat=True)) == {
+        "vanish-1",
+        "vanish-3",
+    }
