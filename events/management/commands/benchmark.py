@@ -86,10 +86,21 @@ class Command(BaseCommand):
             "--peer",
             action="store_true",
             help="Also run the reference peer (../shared/reference-peer/run.sh) in the same "
-            "sitting and print the ratio.",
+            "sitting, round by round with the single-event runs, and print the ratio.",
+        )
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            default=3,
+            help="Single-event runs (each --duration seconds); with --peer each is paired "
+            "with a peer run, in alternating order. Medians are reported.",
         )
 
     def handle(self, *args, step, **options):
+        if options["peer"] and step not in ("ingest", "all"):
+            raise CommandError("--peer is measured beside the ingest step (ingest or all).")
+        if options["rounds"] < 1:
+            raise CommandError("--rounds must be at least 1.")
         self.options = options
         self.rng = random.Random(42)
         self.results: dict[str, str] = {}
@@ -102,8 +113,6 @@ class Command(BaseCommand):
                     self._ingest(base_url, device)
                 if step in ("queries", "all"):
                     self._queries(base_url, viewer, cameras)
-        if options["peer"]:
-            self._peer()
         self.stdout.write("\n== summary")
         for name, line in self.results.items():
             self.stdout.write(f"{name:<28} {line}")
@@ -323,13 +332,40 @@ class Command(BaseCommand):
         url = base_url + "/api/events/ingest/"
         duration = self.options["duration"]
         before = PlateEvent.objects.count()
+        _vacuum()  # an earlier run's deleted rows: cleaned now, not by autovacuum mid-run
         _wrk(env, "post_event.lua", url, 16, max(3, duration // 4))  # warm-up
-        single = _wrk(env, "post_event.lua", url, self.options["clients"], duration)
-        self.stdout.write(f"== single events, {self.options['clients']} clients: {single}")
+        # This machine's speed drifts by 15% within a minute (PostgreSQL's CPU for the same
+        # INSERT did), so the ratio is taken round by round, ours and the peer's back to back
+        # in alternating order, and the medians are reported.
+        clients = self.options["clients"]
+        singles, peers = [], []
+        for number in range(1, self.options["rounds"] + 1):
+            peer_first = self.options["peer"] and number % 2 == 0
+            if peer_first:
+                peers.append(self._peer_run())
+            singles.append(_wrk(env, "post_event.lua", url, clients, duration))
+            if self.options["peer"] and not peer_first:
+                peers.append(self._peer_run())
+            line = f"== single events, {clients} clients, round {number}: {_rate(singles[-1])}"
+            if self.options["peer"]:
+                ratio = singles[-1]["req_per_s"] / peers[-1]["req_per_s"]
+                line += f"; peer {_rate(peers[-1])}; {ratio:.2f}x"
+            self.stdout.write(line)
+        single = _median_run(singles)
         self.results["ingest single"] = (
-            f"{single['req_per_s']:,.0f} events/s  p50 {single['p50_ms']:.1f} ms  "
-            f"p99 {single['p99_ms']:.1f} ms  non-2xx {single['non2xx']}"
+            f"{_rate(single)}  non-2xx {sum(run['non2xx'] for run in singles):.0f}"
+            f"  (median of {len(singles)} runs)"
         )
+        if peers:
+            self.results["reference peer"] = f"{_rate(_median_run(peers))}  (median)"
+            ratios = [
+                ours["req_per_s"] / peer["req_per_s"]
+                for ours, peer in zip(singles, peers, strict=True)
+            ]
+            self.results["single / peer"] = (
+                f"{statistics.median(ratios):.2f}x (target >= 0.4x; rounds: "
+                f"{', '.join(f'{r:.2f}' for r in ratios)})"
+            )
         env["BENCH_BATCH"] = str(self.options["batch"])
         batch = _wrk(env, "post_batch.lua", url, self.options["batch_clients"], duration)
         rate = batch["req_per_s"] * self.options["batch"]
@@ -348,8 +384,8 @@ class Command(BaseCommand):
                 "WHERE device_id = %s AND idempotency_key LIKE %s",
                 [device.pk, "wrk%"],
             )
+        _vacuum()
         self.stdout.write(f"   {stored} events stored by the ingest runs (deleted again)")
-        self.single_rate = single["req_per_s"]
 
     # --- Queries ----------------------------------------------------------------------------
 
@@ -423,7 +459,7 @@ class Command(BaseCommand):
 
     # --- The reference peer -----------------------------------------------------------------
 
-    def _peer(self):
+    def _peer_run(self) -> dict:
         script = settings.BASE_DIR.parent / "shared" / "reference-peer" / "run.sh"
         if not script.exists():
             raise CommandError(f"{script} not found.")
@@ -436,14 +472,28 @@ class Command(BaseCommand):
         match = re.search(r"RESULT .*", output)
         if not match:
             raise CommandError(f"The peer printed no RESULT line:\n{output[-2000:]}")
-        peer = _parse(match.group(0))
-        self.results["reference peer"] = (
-            f"{peer['req_per_s']:,.0f} events/s  p50 {peer['p50_ms']:.1f} ms  "
-            f"p99 {peer['p99_ms']:.1f} ms"
-        )
-        if getattr(self, "single_rate", None):
-            ratio = self.single_rate / peer["req_per_s"]
-            self.results["single / peer"] = f"{ratio:.2f}x (target >= 0.4x)"
+        return _parse(match.group(0))
+
+
+def _vacuum() -> None:
+    """VACUUM ANALYZE the events table (PostgreSQL), so a measurement neither meets dead rows
+    nor shares the machine with an autovacuum of them."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"VACUUM (ANALYZE) {connection.ops.quote_name(PlateEvent._meta.db_table)}"
+            )
+
+
+def _rate(run: dict) -> str:
+    return (
+        f"{run['req_per_s']:,.0f} events/s  p50 {run['p50_ms']:.1f} ms  p99 {run['p99_ms']:.1f} ms"
+    )
+
+
+def _median_run(runs: list[dict]) -> dict:
+    """The run with the median rate (the lower middle one of an even count)."""
+    return sorted(runs, key=lambda run: run["req_per_s"])[(len(runs) - 1) // 2]
 
 
 def _wrk(env: dict, script: str, url: str, connections: int, duration: int) -> dict:
