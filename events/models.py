@@ -128,22 +128,31 @@ class PlateEvent(models.Model):
         # Every index costs each ingest, so only the API's filters that would otherwise walk
         # much of the table have one, each also serving the keyset order (captured_at, id) so
         # deep cursor pages stay an index range scan: camera, zone and device (also used by
-        # their deletes), plate (exact; also read alone, in order, for the plate counts of
-        # statistics filtered by camera or zone, and by retention forgetting plates),
+        # their deletes), plate (exact and prefix; also by retention forgetting plates),
         # received_at (live map catch-up, rollup).
         # The rollup also finds events updated in place by updated_at, indexed only where it
         # differs from received_at (ingest stamps both alike), so ingest adds no entry.
         # vehicle_type, direction, source and min_confidence walk the time index instead: their
         # matches are common, so a page is found within a few hundred rows (min_confidence=0.99
         # at 1M events: 20 ms). On PostgreSQL, migration 0003 adds a trigram GIN index on
-        # plate_key (OCR-tolerant search, also its key lookups) and a pattern index on plate
-        # (plate_prefix); SQLite has neither and scans.
+        # plate_key (OCR-tolerant search, also its key lookups); SQLite has none and scans.
         indexes = [
             models.Index(fields=("-captured_at", "-id"), name="event_captured"),
             models.Index(fields=("camera", "-captured_at", "-id"), name="event_camera_captured"),
-            models.Index(fields=("zone", "-captured_at", "-id"), name="event_zone_captured"),
+            # Only events that have a zone: the others would cost each ingest for nothing.
+            models.Index(
+                fields=("zone", "-captured_at", "-id"),
+                condition=models.Q(zone__isnull=False),
+                name="event_zoned_captured",
+            ),
             models.Index(fields=("device", "-captured_at", "-id"), name="event_device_captured"),
-            models.Index(fields=("plate", "-captured_at"), name="event_plate_captured"),
+            # One index for plate= and plate_prefix (LIKE 'AB%'): the database collation is
+            # not C, so prefixes need the pattern operators (PostgreSQL; elsewhere ignored).
+            models.Index(
+                fields=("plate", "-captured_at"),
+                opclasses=("varchar_pattern_ops", ""),
+                name="event_plate",
+            ),
             models.Index(fields=("received_at",), name="event_received"),
             models.Index(
                 fields=("updated_at",),

@@ -115,3 +115,10 @@ def test_create_api_token_acts_with_the_users_role(viewer):
     assert refused.status_code == 403  # a viewer's token cannot write
     with pytest.raises(CommandError, match="No active user"):
         run("create_api_token", "nobody")
+
+
+def test_the_migrations_describe_the_models():
+    """A model change without its migration would reach production as a schema the code
+    does not expect (e.g. an index declared in Meta that no database has)."""
+    out, _ = run("makemigrations", "--check", "--dry-run")
+    assert "No changes detected" in out
