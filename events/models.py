@@ -1,11 +1,10 @@
 """What edge devices report: plate reads, and the rollups that statistics are drawn from."""
 
-import uuid
-
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from anpr.ids import time_ordered_uuid
 from cameras.models import Camera, EdgeDevice, Zone
 
 
@@ -56,7 +55,7 @@ class PlateEvent(models.Model):
         OUT = "out", "Out"
         UNKNOWN = "unknown", "Unknown"
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=time_ordered_uuid, editable=False)
     # No single-column indexes on the foreign keys: the composite indexes below start with
     # them, and every index costs each ingest.
     device = models.ForeignKey(

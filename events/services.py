@@ -25,6 +25,7 @@ from django.core.files.storage import default_storage
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
+from anpr.ids import time_ordered_uuid
 from anpr.metrics import ingest_observe
 from cameras.models import Camera, EdgeDevice, Zone
 from cameras.selectors import cameras_of_device, device_cameras_cached
@@ -460,7 +461,7 @@ def read_validate(
         ).hexdigest()
         event_id = f"sha256:{digest}"
 
-    event_uuid = uuid.uuid4()
+    event_uuid = time_ordered_uuid()
     row = [None] * len(_FIELDS)
     row[_INDEX["id"]] = event_uuid
     row[_INDEX["device"]] = device.pk if device else None

@@ -1,12 +1,12 @@
 """What leaves the building: exporter configurations and their delivery outbox."""
 
-import uuid
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from anpr.ids import time_ordered_uuid
 from cameras.models import Camera, Zone
 from events.models import PlateEvent
 from events.reads import plate_normalize
@@ -162,7 +162,7 @@ class ExportDelivery(models.Model):
 
     # A UUID made here, so a batch is inserted in one statement and receivers get the same
     # X-ANPR-Delivery on every retry.
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=time_ordered_uuid, editable=False)
     exporter = models.ForeignKey(
         ExporterConfig, on_delete=models.CASCADE, related_name="deliveries"
     )

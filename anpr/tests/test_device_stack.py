@@ -124,6 +124,7 @@ def test_the_direct_ingest_path_answers_as_the_api_does(device_with_key, camera,
     assert status == 201 and headers["content-type"] == "application/json"
     first = json.loads(content)
     assert first == {"id": str(PlateEvent.objects.get().pk), "status": "created"}
+    assert PlateEvent.objects.get().pk.version == 7  # ids in time order (anpr/ids.py)
     status, _, content = _call(application, "POST", "/api/events/ingest/", body=body, headers=auth)
     assert status == 200 and json.loads(content) == {"id": first["id"], "status": "duplicate"}
 

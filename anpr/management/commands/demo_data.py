@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from anpr.ids import time_ordered_uuid
 from cameras.models import Camera, EdgeDevice, ModelConfig, SensorSettings, Zone
 from cameras.services import device_create
 from events.models import PlateEvent
@@ -278,7 +279,7 @@ class Command(BaseCommand):
             device = device_of[camera.slug]
             rows.append(
                 PlateEvent(
-                    id=uuid.uuid4(),
+                    id=time_ordered_uuid(),
                     device=device,
                     idempotency_key=f"demo-{uuid.uuid4().hex}",
                     camera=camera,

@@ -31,6 +31,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
+from anpr.ids import time_ordered_uuid
 from anpr.localserver import ServerDidNotStart, free_port, wait_until_up
 from cameras.models import Camera, EdgeDevice, Zone
 from cameras.services import device_key_issue, user_token_issue
@@ -209,7 +210,7 @@ class Command(BaseCommand):
         make, model = rng.choice(_MAKES)
         x, y = rng.randint(0, 1600), rng.randint(0, 900)
         values = {
-            "id": uuid.uuid4(),
+            "id": time_ordered_uuid(),
             "device": device.pk,
             "idempotency_key": uuid.uuid4().hex,
             "camera": camera.pk,
