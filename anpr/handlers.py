@@ -18,7 +18,7 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler, get_script_name
 from django.db import close_old_connections
 from django.http import HttpResponse
-from django.urls import resolve, reverse, set_script_prefix
+from django.urls import get_script_prefix, resolve, reverse, set_script_prefix
 from django.utils.log import log_response
 
 from .middleware import device_request_counted, request_logged
@@ -26,8 +26,9 @@ from .middleware import device_request_counted, request_logged
 
 @cache
 def _ingest_route():
-    """The native ingest URL's path and its resolver match (looked up once)."""
-    path = reverse("event-ingest")
+    """The native ingest URL's path (as PATH_INFO has it: without a script prefix) and its
+    resolver match (looked up once)."""
+    path = "/" + reverse("event-ingest").removeprefix(get_script_prefix())
     return path, resolve(path)
 
 
@@ -72,7 +73,9 @@ class DeviceWSGIHandler(WSGIHandler):
         Django's request_started/request_finished signals are not sent: their receivers
         (Django's own) reset query logs, caches and URL settings this request does not use,
         for a tenth of its CPU. Their one effect that matters, closing a database
-        connection that failed or is too old, is done here."""
+        connection that failed or is too old, is done here. The answers carry no browser
+        headers (SecurityMiddleware's HSTS, nosniff, Referrer-Policy): devices are not
+        browsers; a device's 401 or multipart upload, served by the full stack, has them."""
         request = self.request_class(environ)
         try:
             request.get_host()  # validated against ALLOWED_HOSTS
@@ -83,17 +86,23 @@ class DeviceWSGIHandler(WSGIHandler):
         set_script_prefix(get_script_name(environ))
         request.resolver_match = _ingest_route()[1]  # as resolving sets it (logs, reports)
         try:
-            response = request_logged(request, self._json_ingest_answer)
+            response = request_logged(request, self._answer)
         finally:
             close_old_connections()
         if response is None:
             return None
         response["Content-Length"] = str(len(response.content))
-        if response.status_code >= 400:  # as BaseHandler.get_response logs them
+        return device_request_counted(response)
+
+    def _answer(self, request):
+        response = self._json_ingest_answer(request)
+        if response is not None and response.status_code >= 400:
+            # As BaseHandler.get_response logs them (a 500 is logged already), here under the
+            # request's id.
             log_response(
                 "%s: %s", response.reason_phrase, request.path, response=response, request=request
             )
-        return device_request_counted(response)
+        return response
 
     def load_middleware(self, is_async=False):
         # BaseHandler reads settings.MIDDLEWARE; swap it for the build (once, at start-up,

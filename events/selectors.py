@@ -263,8 +263,7 @@ def plates_from_rows(events: QuerySet[PlateEvent], *, top: int) -> tuple[int, li
     """(distinct plates, the top `top` plates by count, then plate) of these events, read from
     the rows: the path of filtered statistics, and what the plate count sets must equal."""
     # One pass: the plates' counts, and (COUNT(*) OVER () after the grouping) how many plates
-    # there are. COUNT(*), not COUNT(id): the (plate, captured_at) index alone then answers
-    # it, in plate order, without reading a row.
+    # there are (the camera's or zone's index finds the rows; a hash aggregate counts them).
     rows = list(
         events.values("plate")
         .annotate(count=Count("*"), plates=Window(Count("*")))

@@ -262,3 +262,35 @@ def test_a_database_failure_on_the_direct_path_is_a_logged_500_and_the_next_read
         "vanish-1",
         "vanish-3",
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_direct_path_serves_under_a_script_prefix(device_with_key, camera):
+    """Behind a proxy that mounts the site under /anpr (SCRIPT_NAME), the direct path still
+    knows its URL, whichever prefix an earlier request left set."""
+    from django.urls import set_script_prefix
+
+    from anpr.handlers import _ingest_route
+    from anpr.wsgi import application
+
+    _, key = device_with_key
+    _ingest_route.cache_clear()
+    set_script_prefix("/anpr/")
+    try:
+        read = {
+            "camera": camera.slug,
+            "plate": "AB12CDE",
+            "captured_at": timezone.now().isoformat(),
+        }
+        status, headers, content = _call(
+            application,
+            "POST",
+            "/api/events/ingest/",
+            body=json.dumps(read).encode(),
+            headers={"HTTP_AUTHORIZATION": f"Token {key}", "SCRIPT_NAME": "/anpr"},
+        )
+    finally:
+        set_script_prefix("/")
+        _ingest_route.cache_clear()
+    assert status == 201, content
+    assert "x-request-id" in headers

@@ -6,7 +6,7 @@ no entry to the zone index. On PostgreSQL the indexes are built and dropped CONC
 so devices keep posting while a large events table is upgraded.
 """
 
-from django.db import migrations, models
+from django.db import migrations, models, transaction
 
 NEW = (
     models.Index(
@@ -31,19 +31,27 @@ DROP_PREFIX_SQL = "DROP INDEX {concurrently} IF EXISTS event_plate_prefix"
 
 def _swap(apps, schema_editor, add, remove, prefix_sql):
     model = apps.get_model("events", "PlateEvent")
-    postgresql = schema_editor.connection.vendor == "postgresql"
-    options = {"concurrently": True} if postgresql else {}
+    if schema_editor.connection.vendor != "postgresql":
+        with transaction.atomic(using=schema_editor.connection.alias):
+            for index in add:
+                schema_editor.add_index(model, index)
+            for index in remove:
+                schema_editor.remove_index(model, index)
+        return
+    # Outside a transaction each step stands alone: a build that failed (cancelled, timed
+    # out) leaves an INVALID index behind, dropped here so that migrate can simply be rerun.
     for index in add:
-        schema_editor.add_index(model, index, **options)
-    for index in remove:
-        schema_editor.remove_index(model, index, **options)
-    if postgresql:
         schema_editor.execute(
-            prefix_sql.format(
-                concurrently="CONCURRENTLY",
-                table=schema_editor.quote_name(model._meta.db_table),
-            )
+            f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(index.name)}"
         )
+        schema_editor.add_index(model, index, concurrently=True)
+    for index in remove:
+        schema_editor.remove_index(model, index, concurrently=True)
+    schema_editor.execute(
+        prefix_sql.format(
+            concurrently="CONCURRENTLY", table=schema_editor.quote_name(model._meta.db_table)
+        )
+    )
 
 
 def forwards(apps, schema_editor):

@@ -11,15 +11,20 @@ class Migration(migrations.Migration):
         ("events", "0007_plate_and_zone_indexes"),
     ]
 
+    # A model default only: no database change (SQLite would otherwise copy the table).
     operations = [
-        migrations.AlterField(
-            model_name="plateevent",
-            name="id",
-            field=models.UUIDField(
-                default=anpr.ids.time_ordered_uuid,
-                editable=False,
-                primary_key=True,
-                serialize=False,
-            ),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name="plateevent",
+                    name="id",
+                    field=models.UUIDField(
+                        default=anpr.ids.time_ordered_uuid,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+            ]
         ),
     ]

@@ -11,15 +11,20 @@ class Migration(migrations.Migration):
         ("exporters", "0003_device_directory_notify"),
     ]
 
+    # A model default only: no database change (SQLite would otherwise copy the table).
     operations = [
-        migrations.AlterField(
-            model_name="exportdelivery",
-            name="id",
-            field=models.UUIDField(
-                default=anpr.ids.time_ordered_uuid,
-                editable=False,
-                primary_key=True,
-                serialize=False,
-            ),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name="exportdelivery",
+                    name="id",
+                    field=models.UUIDField(
+                        default=anpr.ids.time_ordered_uuid,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+            ]
         ),
     ]
