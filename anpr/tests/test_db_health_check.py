@@ -1,15 +1,13 @@
 """Persistent connections: one the server ended is noticed before a request uses it (anpr's
 PostgreSQL backend checks the socket instead of running SELECT 1 before every request)."""
 
-import json
 import time
 
 import psycopg
 import pytest
 from django.db import connection
-from django.utils import timezone
 
-from .test_device_stack import _call
+from .test_device_stack import post_read
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="PostgreSQL's persistent connections"
@@ -25,24 +23,11 @@ def _terminate_our_backend():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_connection_the_server_ended_is_replaced_before_the_next_request(device_with_key, camera):
-    from anpr.wsgi import application
 
     _, key = device_with_key
 
     def post(event_id):
-        read = {
-            "event_id": event_id,
-            "camera": camera.slug,
-            "plate": "AB12CDE",
-            "captured_at": timezone.now().isoformat(),
-        }
-        return _call(
-            application,
-            "POST",
-            "/api/events/ingest/",
-            body=json.dumps(read).encode(),
-            headers={"HTTP_AUTHORIZATION": f"Token {key}"},
-        )
+        return post_read(key, camera, event_id)
 
     assert post("health-1")[0] == 201
     assert connection.connection is not None and connection.is_usable()  # kept, and quiet

@@ -36,6 +36,23 @@ def _call(application, method, path, *, body=b"", headers=None):
     return answer["status"], answer["headers"], content
 
 
+def post_read(key: str, camera, event_id: str | None = None, **headers):
+    """POST one read for `camera` to anpr.wsgi's ingest URL with the device key: (status,
+    headers, content)."""
+    from anpr.wsgi import application
+
+    read = {"camera": camera.slug, "plate": "AB12CDE", "captured_at": timezone.now().isoformat()}
+    if event_id is not None:
+        read["event_id"] = event_id
+    return _call(
+        application,
+        "POST",
+        "/api/events/ingest/",
+        body=json.dumps(read).encode(),
+        headers={"HTTP_AUTHORIZATION": f"Token {key}", **headers},
+    )
+
+
 def _device_requests(status: str) -> float:
     from prometheus_client import REGISTRY
 
@@ -48,19 +65,7 @@ def test_device_ingest_skips_the_browser_middleware_and_the_rest_keeps_it(device
 
     _, key = device_with_key
     created_before = _device_requests("201")
-    read = {
-        "event_id": "stack-1",
-        "camera": camera.slug,
-        "plate": "AB12CDE",
-        "captured_at": timezone.now().isoformat(),
-    }
-    status, headers, content = _call(
-        application,
-        "POST",
-        "/api/events/ingest/",
-        body=json.dumps(read).encode(),
-        headers={"HTTP_AUTHORIZATION": f"Token {key}"},
-    )
+    status, headers, content = post_read(key, camera, "stack-1")
     assert status == 201, content
     assert json.loads(content)["status"] == "created"
     assert "x-request-id" in headers  # logged and traced like every request
@@ -222,23 +227,13 @@ def test_a_database_failure_on_the_direct_path_is_a_logged_500_and_the_next_read
     from django.db import connection
 
     from anpr.postgresql.base import DatabaseWrapper
-    from anpr.wsgi import application
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's persistent connections")
     _, key = device_with_key
-    auth = {"HTTP_AUTHORIZATION": f"Token {key}"}
 
     def post(event_id):
-        read = {
-            "event_id": event_id,
-            "camera": camera.slug,
-            "plate": "AB12CDE",
-            "captured_at": timezone.now().isoformat(),
-        }
-        return _call(
-            application, "POST", "/api/events/ingest/", body=json.dumps(read).encode(), headers=auth
-        )
+        return post_read(key, camera, event_id)
 
     assert post("vanish-1")[0] == 201
     pid = connection.connection.info.backend_pid
@@ -271,24 +266,12 @@ def test_the_direct_path_serves_under_a_script_prefix(device_with_key, camera):
     from django.urls import set_script_prefix
 
     from anpr.handlers import _ingest_route
-    from anpr.wsgi import application
 
     _, key = device_with_key
     _ingest_route.cache_clear()
     set_script_prefix("/anpr/")
     try:
-        read = {
-            "camera": camera.slug,
-            "plate": "AB12CDE",
-            "captured_at": timezone.now().isoformat(),
-        }
-        status, headers, content = _call(
-            application,
-            "POST",
-            "/api/events/ingest/",
-            body=json.dumps(read).encode(),
-            headers={"HTTP_AUTHORIZATION": f"Token {key}", "SCRIPT_NAME": "/anpr"},
-        )
+        status, headers, content = post_read(key, camera, SCRIPT_NAME="/anpr")
     finally:
         set_script_prefix("/")
         _ingest_route.cache_clear()
