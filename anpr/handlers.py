@@ -36,8 +36,12 @@ def _json_ingest_answer(request) -> HttpResponse | None:
     from events.api.ingest import json_ingest_directly
 
     response = json_ingest_directly(request, "")
-    if response is not None and callable(getattr(response, "render", None)):
-        response = response.render()  # a DRF Response (an error, a batch's results)
+    if response is not None and response.status_code >= 400:
+        # As BaseHandler.get_response logs them (a 500 from an exception is logged already),
+        # here under the request's id.
+        log_response(
+            "%s: %s", response.reason_phrase, request.path, response=response, request=request
+        )
     return response
 
 
@@ -86,23 +90,13 @@ class DeviceWSGIHandler(WSGIHandler):
         set_script_prefix(get_script_name(environ))
         request.resolver_match = _ingest_route()[1]  # as resolving sets it (logs, reports)
         try:
-            response = request_logged(request, self._answer)
+            response = request_logged(request, self._json_ingest_answer)
         finally:
             close_old_connections()
         if response is None:
             return None
         response["Content-Length"] = str(len(response.content))
         return device_request_counted(response)
-
-    def _answer(self, request):
-        response = self._json_ingest_answer(request)
-        if response is not None and response.status_code >= 400:
-            # As BaseHandler.get_response logs them (a 500 is logged already), here under the
-            # request's id.
-            log_response(
-                "%s: %s", response.reason_phrase, request.path, response=response, request=request
-            )
-        return response
 
     def load_middleware(self, is_async=False):
         # BaseHandler reads settings.MIDDLEWARE; swap it for the build (once, at start-up,

@@ -187,6 +187,7 @@ def json_ingest_directly(request, path_key: str) -> HttpResponse | None:
         response.accepted_renderer = _RENDERER
         response.accepted_media_type = _RENDERER.media_type
         response.renderer_context = {}
+        response.render()
     return response
 
 
