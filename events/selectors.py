@@ -10,7 +10,13 @@ from django.db.models import Count, F, Q, QuerySet, Sum, Value, Window
 from cameras.models import Camera, Zone
 
 from .models import EventDailyStatistics, EventStatistics, PlateCountSet, PlateEvent
-from .plate_sets import plate_counts_sum, plate_counts_top, plate_sets_window, window_parts
+from .plate_sets import (
+    hour_start,
+    plate_counts_sum,
+    plate_counts_top,
+    plate_sets_window,
+    window_parts,
+)
 from .reads import plate_confusion_key, plate_normalize
 
 
@@ -79,9 +85,9 @@ def stats_zone() -> ZoneInfo:
 
 
 def hour_floor(moment: datetime) -> datetime:
-    """The start of the TIME_ZONE hour holding `moment`."""
-    local = moment.astimezone(stats_zone())
-    return local.replace(minute=0, second=0, microsecond=0)
+    """The start of the TIME_ZONE hour holding `moment`, in TIME_ZONE."""
+    zone = stats_zone()
+    return hour_start(moment, zone).astimezone(zone)
 
 
 def _average(total: float, count: int) -> float | None:
