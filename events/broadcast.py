@@ -7,6 +7,9 @@ layer messages as possible (up to LAYER_BATCH events each: a batch, and on Redis
 process stored within LIVE_SEND_INTERVAL), and clients still receive one frame per event.
 Each web process holds one channel in the group (events.consumers.ProcessFanOut) and hands
 messages to its consumers in memory.
+On Redis, frames are built on the sender's thread and only while some web process is in the
+group: with no live map open, a stored read costs a list append, not a frame and a send
+(about a tenth of a single-read ingest's CPU, measured).
 Nothing here waits for a client: a full channel (a stalled process) drops the message
 (CHANNEL_CAPACITY), and daphne buffers a slow client's frames without blocking (and drops
 a connection that stops answering its pings).
@@ -18,15 +21,17 @@ import logging
 import math
 import os
 import threading
+import time
 from collections.abc import Sequence
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse, set_script_prefix
 from django.utils import timezone
 
 from cameras.models import Zone
@@ -40,6 +45,12 @@ logger = logging.getLogger(__name__)
 EVENTS_GROUP = "events.live"
 #: Events per layer message of a batch: bounds a message's size in Redis.
 LAYER_BATCH = 100
+#: Seconds between a sender's looks at the group while no web process is in it. A live map
+#: opened meanwhile loses nothing (what was stored before it joined is in the list it loads
+#: when it connects); its first frames may wait this long.
+NOBODY_LISTENING_RECHECK = 0.5
+#: The client frame type of each layer message type.
+_FRAME_TYPES = {"events.created": "event.created", "events.updated": "event.updated"}
 
 #: Frames are JSON text; one encoder, not one per frame (same C encoder as json.dumps).
 _ENCODER = DjangoJSONEncoder()
@@ -124,31 +135,61 @@ async def _group_send_all(messages: list[dict]) -> None:
         await layer.group_send(EVENTS_GROUP, message)
 
 
+async def _anyone_listening() -> bool:
+    """Whether some web process is in the events group now (on Redis; other layers: True).
+    channels-redis keeps a group as a sorted set of channel → time joined, and ends a
+    membership group_expiry seconds after it was (re)joined."""
+    layer = get_channel_layer()
+    if not isinstance(layer, RedisChannelLayer):
+        return True
+    connection = layer.connection(layer.consistent_hash(EVENTS_GROUP))
+    joined_after = int(time.time()) - layer.group_expiry
+    members = await connection.zcount(layer._group_key(EVENTS_GROUP), f"({joined_after}", "+inf")
+    return members > 0
+
+
+def _frames(pending: list[tuple[str, PlateEvent, str]]) -> list[tuple[str, dict]]:
+    """(message type, frame) for (message type, event, script prefix) in order; the prefix
+    is the storing request's, for the image URLs."""
+    time_zone = timezone.get_default_timezone()  # the REST API's (nothing activates another)
+    frames, prefix = [], None
+    for kind, event, script_prefix in pending:
+        if script_prefix != prefix:
+            set_script_prefix(prefix := script_prefix)
+        frames.append((kind, _frame(event, _FRAME_TYPES[kind], time_zone)))
+    return frames
+
+
 class _SenderLoop:
     """An event loop on a daemon thread of this process, for sending to a Redis channel layer
     from sync code (gunicorn, Celery, daphne's view threads). async_to_sync would start a
     loop, a thread and a Redis connection for every call (about 5 ms); this keeps one of each
-    per process. The caller does not wait: its frames join a bounded list that one task sends
-    in order, so neither a slow Redis nor a slow client ever slows ingest (when the list is
-    full, frames are dropped and logged; the live map catches up on reconnect).
+    per process. The caller does not wait: its events join a bounded list that one task turns
+    into frames and sends in order, so neither a slow Redis nor a slow client ever slows
+    ingest (when the list is full, events are dropped and logged; the live map catches up on
+    reconnect).
 
-    Sends are at least LIVE_SEND_INTERVAL apart: frames that arrive meanwhile go together, in
+    Sends are at least LIVE_SEND_INTERVAL apart: events that arrive meanwhile go together, in
     as few layer messages as their kinds and LAYER_BATCH allow. A group_send costs 2-4 Redis
     round trips whatever it carries (about 0.2 ms of CPU here, measured alone), so under
     load this is most of the live stream's cost; a quiet process sends at once.
-    Started lazily, so a forked worker gets its own."""
+    Before building frames the task asks Redis whether any web process is in the group (one
+    ZCOUNT): if none is, the events are dropped (they were committed before the answer, so a
+    map that joins later loads them from the REST API) and the next look is
+    NOBODY_LISTENING_RECHECK later. Started lazily, so a forked worker gets its own."""
 
-    max_pending = 10_000  # frames waiting to be sent
+    max_pending = 10_000  # events waiting to be sent
 
     def __init__(self):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
         self._pid = 0
         self._lock = threading.Lock()
-        self._pending: list[tuple[str, dict]] = []  # (message type, frame), in order
+        self._pending: list[tuple[str, PlateEvent, str]] = []  # (message type, event, prefix)
         self._woken = False
 
-    def run(self, kind: str, frames: list[dict]) -> None:
+    def run(self, kind: str, events: Sequence[PlateEvent]) -> None:
+        script_prefix = get_script_prefix()
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
                 self._loop, self._pid = asyncio.new_event_loop(), os.getpid()
@@ -160,28 +201,31 @@ class _SenderLoop:
                     name="channel-layer-sender",
                     daemon=True,
                 ).start()
-            if len(self._pending) + len(frames) > self.max_pending:
-                logger.warning("Live stream is behind: %d frame(s) dropped.", len(frames))
+            if len(self._pending) + len(events) > self.max_pending:
+                logger.warning("Live stream is behind: %d event(s) dropped.", len(events))
                 return
-            self._pending.extend((kind, frame) for frame in frames)
+            self._pending.extend((kind, event, script_prefix) for event in events)
             wake, self._woken = not self._woken, True
         if wake:  # once per send, not once per event
             self._loop.call_soon_threadsafe(self._wakeup.set)
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
-        last_send = -math.inf
+        next_send = -math.inf
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            delay = last_send + settings.LIVE_SEND_INTERVAL - loop.time()
+            delay = next_send - loop.time()
             if delay > 0:
-                await asyncio.sleep(delay)  # frames arriving meanwhile go in this send
+                await asyncio.sleep(delay)  # events arriving meanwhile go in this send
             with self._lock:
                 pending, self._pending, self._woken = self._pending, [], False
-            last_send = loop.time()
+            next_send = loop.time() + settings.LIVE_SEND_INTERVAL
             try:
-                await _group_send_all(_messages(pending))
+                if await _anyone_listening():
+                    await _group_send_all(_messages(_frames(pending)))
+                else:
+                    next_send = loop.time() + NOBODY_LISTENING_RECHECK
             except Exception:  # a layer outage costs live frames, never the sender
                 logger.warning("Could not send to the channel layer.", exc_info=True)
 
@@ -200,24 +244,27 @@ def _messages(pending: list[tuple[str, dict]]) -> list[dict]:
 _sender_loop = _SenderLoop()
 
 
-def _send(kind: str, frames: list[dict]) -> None:
+def _send(kind: str, events: Sequence[PlateEvent]) -> None:
     if isinstance(get_channel_layer(), InMemoryChannelLayer):
         # The in-memory layer lives on the ASGI server's own loop: send from there.
-        async_to_sync(_group_send_all)(_messages([(kind, frame) for frame in frames]))
+        prefix = get_script_prefix()
+        frames = _frames([(kind, event, prefix) for event in events])
+        async_to_sync(_group_send_all)(_messages(frames))
     else:
-        _sender_loop.run(kind, frames)
+        _sender_loop.run(kind, events)
 
 
 def broadcast_events(events: Sequence[PlateEvent]) -> None:
-    """Tell live clients about newly stored events (each becomes an `event.created` frame)."""
+    """Tell live clients about newly stored events (each becomes an `event.created` frame).
+    The events must not change afterwards: their frames may be built later, on another
+    thread."""
     if not events:
         return
-    _zones_load(events)
-    time_zone = timezone.get_current_timezone()  # once: each lookup goes through asgiref
-    _send("events.created", [_frame(event, "event.created", time_zone) for event in events])
+    _zones_load(events)  # here: the database connection is this thread's
+    _send("events.created", events)
 
 
 def broadcast_event_update(event: PlateEvent) -> None:
     """Tell live clients that a stored event changed in place (same id; e.g. Frigate)."""
     _zones_load([event])
-    _send("events.updated", [_frame(event, "event.updated", timezone.get_current_timezone())])
+    _send("events.updated", [event])

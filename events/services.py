@@ -50,8 +50,6 @@ class IngestResult:
     status: str
     id: uuid.UUID | None = None
     errors: dict[str, list[str]] | None = None
-    #: The stored row, for created reads (what exporters and the live stream are given).
-    event: PlateEvent | None = None
     #: "too_large" when an image was refused for its size (the API answers 413), else "invalid".
     code: str = ""
 
@@ -322,6 +320,7 @@ class _Valid:
 
     row: list
     camera: Camera
+    zone: Zone | None
     images: list[tuple[str, bytes]]  # (field name, content), already checked
 
 
@@ -497,7 +496,7 @@ def read_validate(
     for name in ("plate_image", "frame_image"):
         if row[_INDEX[name]] is None:
             row[_INDEX[name]] = ""
-    return _Valid(row=row, camera=camera, images=written)
+    return _Valid(row=row, camera=camera, zone=zone, images=written)
 
 
 # --- Storing --------------------------------------------------------------------------------
@@ -586,9 +585,12 @@ def _events_store(
                 event = PlateEvent(*row)
                 event._state.adding = False
                 event._state.db = "default"
-                event.camera = item.camera  # already loaded: no query for slug/name later
+                # Already loaded: no query for the slug and zone name of the live frame.
+                event.camera = item.camera
+                if item.zone is not None:
+                    event.zone = item.zone
                 created.append(event)
-                results.append(IngestResult(CREATED, id=row[0], event=event))
+                results.append(IngestResult(CREATED, id=row[0]))
             # The outbox rows go in with the events; their tasks are queued after commit.
             deliveries_plan(events=created, exporters=exporters)
             # Live clients hear of the events once they are committed (robust: a channel

@@ -166,7 +166,7 @@ def frigate_message_ingest(*, device: EdgeDevice, message) -> list[IngestResult]
             plate_event_update(event=event, read=read)
         except ReadRejected as rejected:  # what the merge kept no longer passes: say so
             return [IngestResult(REJECTED, errors=rejected.errors, code=rejected.code)]
-    return [IngestResult(UPDATED, id=event.pk, event=event)]
+    return [IngestResult(UPDATED, id=event.pk)]
 
 
 def _changes(event: PlateEvent, frigate: FrigateRead) -> bool:

@@ -26,7 +26,8 @@ from anpr.asgi import application
 from cameras.services import device_create, user_token_issue, user_token_revoke
 from cameras.tests.factories import CameraFactory, ZoneFactory
 from conftest import require_service
-from events.broadcast import EVENTS_GROUP
+from events import broadcast
+from events.broadcast import EVENTS_GROUP, NOBODY_LISTENING_RECHECK
 from events.consumers import (
     CLOSE_BAD_REQUEST,
     CLOSE_FORBIDDEN,
@@ -556,6 +557,60 @@ def test_over_redis_reads_stored_within_the_send_interval_share_one_layer_messag
                 [["FIRST1"], ["NEXT1", "NEXT2", "NEXT3"]],
                 [["FIRST1", "NEXT1", "NEXT2", "NEXT3"]],
             )
+        finally:
+            await elsewhere.group_discard(EVENTS_GROUP, channel)
+            await elsewhere.close_pools()
+
+    run(scenario)
+
+
+@pytest.mark.redis
+def test_over_redis_no_frame_is_built_while_no_process_listens_and_a_joiner_gets_the_next(
+    site, settings, redis_url, monkeypatch
+):
+    # With no live map open anywhere, a stored read costs no frame and no send (about a tenth
+    # of a single-read ingest's CPU). A process that joins later gets the reads stored after
+    # it joined; those stored before are in the list a map loads when it connects.
+    prefix = f"anpr-test-{uuid.uuid4().hex[:8]}"
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "prefix": prefix, "capacity": 100, "expiry": 30},
+        }
+    }
+    looks, built = [], []
+    anyone_listening, frame = broadcast._anyone_listening, broadcast._frame
+
+    async def recorded_look():
+        looks.append(await anyone_listening())
+        return looks[-1]
+
+    def recorded_frame(event, *args):
+        built.append(event.plate)
+        return frame(event, *args)
+
+    monkeypatch.setattr(broadcast, "_anyone_listening", recorded_look)
+    monkeypatch.setattr(broadcast, "_frame", recorded_frame)
+
+    async def scenario():
+        await ingest(site["device"], read(site["gate"], "ALONE1"))
+        for _ in range(100):  # until the sender has looked (it may be waiting out a recheck)
+            if looks:
+                break
+            await asyncio.sleep(0.02)
+        assert looks == [False] and built == []
+        elsewhere = RedisChannelLayer(hosts=[redis_url], prefix=prefix)
+        channel = await elsewhere.new_channel()
+        await elsewhere.group_add(EVENTS_GROUP, channel)
+        try:
+            await ingest(site["device"], read(site["gate"], "JOINED1"))
+            message = await asyncio.wait_for(
+                elsewhere.receive(channel), timeout=NOBODY_LISTENING_RECHECK + 2
+            )
+            assert [json.loads(f["text"])["event"]["plate"] for f in message["frames"]] == [
+                "JOINED1"
+            ]
+            assert looks == [False, True] and built == ["JOINED1"]
         finally:
             await elsewhere.group_discard(EVENTS_GROUP, channel)
             await elsewhere.close_pools()
