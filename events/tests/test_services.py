@@ -296,6 +296,27 @@ def test_update_refuses_bad_values(device):
     assert PlateEvent.objects.get(pk=result.id).confidence == event.confidence
 
 
+def test_on_postgresql_the_single_read_insert_is_planned_once_per_connection(device):
+    # Django turns psycopg's prepared statements off; the settings let this one through.
+    if connection.vendor != "postgresql":
+        require_service("PostgreSQL", "prepared statements are PostgreSQL's")
+
+    def prepared_inserts():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                ['INSERT INTO "events_plateevent"%'],
+            )
+            return cursor.fetchone()[0]
+
+    before = prepared_inserts()
+    for number in range(3):
+        [result] = plate_events_ingest(device=device, reads=[_read(event_id=f"p-{number}")])
+        assert result.status == "created"
+    assert (before, prepared_inserts()) in ((0, 1), (1, 1))
+    assert PlateEvent.objects.filter(device=device).count() == 3
+
+
 @pytest.mark.django_db(transaction=True)
 def test_eight_concurrent_retries_store_one_row(device_with_key):
     if connection.vendor != "postgresql":
