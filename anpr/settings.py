@@ -203,17 +203,16 @@ if DB_CONNECTIONS not in {"persistent", "pool"}:
     raise ImproperlyConfigured(f"DB_CONNECTIONS={DB_CONNECTIONS!r} must be 'persistent' or 'pool'.")
 DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 600, minimum=0)
 DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10, minimum=1)
-# Django turns psycopg's prepared statements off (for transaction-mode poolers). One statement
-# asks for one explicitly: the single-read ingest INSERT (events.services._prepared), planned
-# once per connection instead of per request; the threshold keeps every other query unprepared.
-# Behind a pooler that cannot keep them (PgBouncer before 1.21, or max_prepared_statements=0),
-# set DB_PREPARED_STATEMENTS=false.
-DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 
 if not EMBEDDED:
     _db = env.db_url_config(DATABASE_URL)
     _db["ENGINE"] = "anpr.postgresql"  # Django's, with a cheaper health check
-    _db["OPTIONS"] = {"prepare_threshold": 2**31 - 1 if DB_PREPARED_STATEMENTS else None}
+    # Beside the URL's own options (sslmode, connect_timeout, ...): Django connects psycopg
+    # with prepare_threshold=None, which makes psycopg ignore even an explicit
+    # execute(prepare=True). A threshold lets the one statement that asks be prepared, the
+    # single-read ingest INSERT (events.services._prepared); Django's own cursors bind
+    # client-side and never prepare. (Sessions are kept by any supported pooler, see README.)
+    _db.setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
     if DB_CONNECTIONS == "pool":
         _db["CONN_MAX_AGE"] = 0
         _db["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": 10}
@@ -265,6 +264,11 @@ if REDIS_URL:
                 "capacity": CHANNEL_CAPACITY,
                 "expiry": CHANNEL_EXPIRY,
                 "prefix": CHANNEL_PREFIX,
+                # A web process renews its membership of the live group every minute
+                # (events.consumers.ProcessFanOut); one that died without leaving (a restart,
+                # a crash) is out after three, not after channels-redis's default day, so
+                # senders soon see that nobody listens and stop building frames.
+                "group_expiry": 180,
             },
         }
     }

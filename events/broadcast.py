@@ -34,7 +34,7 @@ from django.db import models
 from django.urls import get_script_prefix, reverse, set_script_prefix
 from django.utils import timezone
 
-from cameras.models import Zone
+from cameras.models import Camera, Zone
 
 from .api.serializers import PlateEventSerializer, datetime_render
 from .models import PlateEvent
@@ -49,6 +49,9 @@ LAYER_BATCH = 100
 #: opened meanwhile loses nothing (what was stored before it joined is in the list it loads
 #: when it connects); its first frames may wait this long.
 NOBODY_LISTENING_RECHECK = 0.5
+#: Seconds a look that found the group in use is trusted: a group left meanwhile costs frames
+#: sent to nobody, never a lost one; while maps are open this spares a round trip per send.
+LISTENING_TRUSTED_FOR = 5
 #: The client frame type of each layer message type.
 _FRAME_TYPES = {"events.created": "event.created", "events.updated": "event.updated"}
 
@@ -119,14 +122,22 @@ def _frame(event: PlateEvent, kind: str, time_zone) -> dict:
     }
 
 
-def _zones_load(events: Sequence[PlateEvent]) -> None:
-    """Zone names for the payloads in one query, not one per event."""
-    missing = {e.zone_id for e in events if e.zone_id and not PlateEvent.zone.is_cached(e)}
-    if missing:
-        zones = Zone.objects.in_bulk(missing)
-        for event in events:
-            if event.zone_id in zones:
-                event.zone = zones[event.zone_id]
+def _relations_load(events: Sequence[PlateEvent]) -> None:
+    """The cameras and zones the frames name, in a query per model (none when loaded already,
+    as ingest hands them over). Here, on the caller's thread: frames may be built on the
+    sender's, where the database is not to be used."""
+    for relation, model in ((PlateEvent.camera, Camera), (PlateEvent.zone, Zone)):
+        field = relation.field
+        missing = {
+            getattr(e, field.attname)
+            for e in events
+            if getattr(e, field.attname) is not None and not relation.is_cached(e)
+        }
+        if missing:
+            loaded = model.objects.in_bulk(missing)
+            for event in events:
+                if getattr(event, field.attname) in loaded:
+                    setattr(event, field.name, loaded[getattr(event, field.attname)])
 
 
 async def _group_send_all(messages: list[dict]) -> None:
@@ -137,8 +148,9 @@ async def _group_send_all(messages: list[dict]) -> None:
 
 async def _anyone_listening() -> bool:
     """Whether some web process is in the events group now (on Redis; other layers: True).
-    channels-redis keeps a group as a sorted set of channel → time joined, and ends a
-    membership group_expiry seconds after it was (re)joined."""
+    channels-redis (4.3, pinned) keeps a group as a sorted set of channel → time joined, and
+    ends a membership group_expiry seconds after it was (re)joined; the key's name is its
+    _group_key. A test sends through this check, so a change there fails it."""
     layer = get_channel_layer()
     if not isinstance(layer, RedisChannelLayer):
         return True
@@ -150,13 +162,17 @@ async def _anyone_listening() -> bool:
 
 def _frames(pending: list[tuple[str, PlateEvent, str]]) -> list[tuple[str, dict]]:
     """(message type, frame) for (message type, event, script prefix) in order; the prefix
-    is the storing request's, for the image URLs."""
+    is the storing request's, for the image URLs. An event whose frame fails is logged and
+    left out, not the others with it."""
     time_zone = timezone.get_default_timezone()  # the REST API's (nothing activates another)
     frames, prefix = [], None
     for kind, event, script_prefix in pending:
         if script_prefix != prefix:
             set_script_prefix(prefix := script_prefix)
-        frames.append((kind, _frame(event, _FRAME_TYPES[kind], time_zone)))
+        try:
+            frames.append((kind, _frame(event, _FRAME_TYPES[kind], time_zone)))
+        except Exception:
+            logger.exception("Live stream: no frame for event %s.", event.pk)
     return frames
 
 
@@ -166,17 +182,18 @@ class _SenderLoop:
     loop, a thread and a Redis connection for every call (about 5 ms); this keeps one of each
     per process. The caller does not wait: its events join a bounded list that one task turns
     into frames and sends in order, so neither a slow Redis nor a slow client ever slows
-    ingest (when the list is full, events are dropped and logged; the live map catches up on
-    reconnect).
+    ingest (when the list is full, events are dropped and logged; an open map misses them
+    until it next reconnects).
 
     Sends are at least LIVE_SEND_INTERVAL apart: events that arrive meanwhile go together, in
     as few layer messages as their kinds and LAYER_BATCH allow. A group_send costs 2-4 Redis
     round trips whatever it carries (about 0.2 ms of CPU here, measured alone), so under
     load this is most of the live stream's cost; a quiet process sends at once.
     Before building frames the task asks Redis whether any web process is in the group (one
-    ZCOUNT): if none is, the events are dropped (they were committed before the answer, so a
-    map that joins later loads them from the REST API) and the next look is
-    NOBODY_LISTENING_RECHECK later. Started lazily, so a forked worker gets its own."""
+    ZCOUNT, trusted for LISTENING_TRUSTED_FOR when the answer is yes): if none is, the events
+    are dropped (they were committed before the answer, so a map that joins later loads them
+    from the REST API) and the next look is NOBODY_LISTENING_RECHECK later. Started lazily,
+    so a forked worker gets its own."""
 
     max_pending = 10_000  # events waiting to be sent
 
@@ -187,6 +204,7 @@ class _SenderLoop:
         self._lock = threading.Lock()
         self._pending: list[tuple[str, PlateEvent, str]] = []  # (message type, event, prefix)
         self._woken = False
+        self._listening_until = -math.inf  # loop time until which a "yes" is trusted
 
     def run(self, kind: str, events: Sequence[PlateEvent]) -> None:
         script_prefix = get_script_prefix()
@@ -222,12 +240,21 @@ class _SenderLoop:
                 pending, self._pending, self._woken = self._pending, [], False
             next_send = loop.time() + settings.LIVE_SEND_INTERVAL
             try:
-                if await _anyone_listening():
-                    await _group_send_all(_messages(_frames(pending)))
-                else:
+                if not await self._listening(loop.time()):
                     next_send = loop.time() + NOBODY_LISTENING_RECHECK
+                    continue
+                messages = _messages(_frames(pending))
+                await _group_send_all(messages)
             except Exception:  # a layer outage costs live frames, never the sender
                 logger.warning("Could not send to the channel layer.", exc_info=True)
+
+    async def _listening(self, now: float) -> bool:
+        if now < self._listening_until:
+            return True
+        if await _anyone_listening():
+            self._listening_until = now + LISTENING_TRUSTED_FOR
+            return True
+        return False
 
 
 def _messages(pending: list[tuple[str, dict]]) -> list[dict]:
@@ -260,11 +287,11 @@ def broadcast_events(events: Sequence[PlateEvent]) -> None:
     thread."""
     if not events:
         return
-    _zones_load(events)  # here: the database connection is this thread's
+    _relations_load(events)
     _send("events.created", events)
 
 
 def broadcast_event_update(event: PlateEvent) -> None:
     """Tell live clients that a stored event changed in place (same id; e.g. Frigate)."""
-    _zones_load([event])
+    _relations_load([event])
     _send("events.updated", [event])

@@ -695,9 +695,9 @@ def _rows_insert_postgresql(*, device, rows) -> dict[str, uuid.UUID]:
 def _prepared(sql: str, params: list) -> list[tuple]:
     """Run a statement of the hot path as a prepared statement of this connection (psycopg's
     server-side binding): PostgreSQL parses and plans the single-read INSERT once per
-    connection instead of once per request, and no parameter is quoted into the text (with
-    DB_PREPARED_STATEMENTS off, an unnamed statement each time). Django's cursors bind
-    client-side; its error wrapping is kept."""
+    connection and shape of parameter types (a None, an int's size: a few shapes), not once per
+    request, and no parameter is quoted into the text. psycopg prepares it again after a
+    rollback. Django's cursors bind client-side; its error wrapping is kept."""
     database = connections[DEFAULT_DB_ALIAS]  # once: each access is a context lookup
     database.ensure_connection()
     with database.wrap_database_errors, psycopg.Cursor(database.connection) as cursor:

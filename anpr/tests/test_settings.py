@@ -47,6 +47,22 @@ def test_production_mode_switches_to_postgres_and_redis(tmp_path):
     assert broker == "redis"
 
 
+def test_database_url_options_are_kept_beside_the_ones_the_settings_add(tmp_path):
+    # sslmode=verify-full dropped would fall back to libpq's "prefer": no certificate check.
+    for mode in ("persistent", "pool"):
+        result = settings_printed(
+            "sorted(s.DATABASES['default']['OPTIONS'].items())",
+            tmp_path,
+            DATABASE_URL="postgres://u:p@db.example:5432/anpr?sslmode=verify-full&connect_timeout=3",
+            SECRET_KEY="k" * 50,
+            DB_CONNECTIONS=mode,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "('sslmode', 'verify-full')" in result.stdout, mode
+        assert "('connect_timeout', 3)" in result.stdout, mode
+        assert "('prepare_threshold', " in result.stdout, mode
+
+
 def test_production_without_secret_key_refuses_to_start(tmp_path):
     result = _start({"DATABASE_URL": "postgres://u:p@db.example:5432/anpr"}, tmp_path)
     assert result.returncode != 0

@@ -421,6 +421,48 @@ def test_an_event_updated_in_place_is_sent_as_an_update_of_the_same_id(site):
     run(scenario)
 
 
+def test_events_handed_over_without_their_camera_and_zone_are_sent_whole(site):
+    # Frames may be built on the sender's thread, where the database is off limits: what
+    # they name is loaded before the hand-over.
+    [result] = async_to_sync(ingest)(site["device"], read(site["gate"], "LOAD1", zone="lane"))
+    bare = PlateEvent.objects.get(pk=result.id)  # camera and zone not loaded
+
+    async def scenario():
+        communicator = await open_stream(site["headers"])
+        await database_sync_to_async(broadcast.broadcast_events)([bare])
+        event = (await next_frame(communicator))["event"]
+        assert (event["plate"], event["camera_slug"], event["zone_name"]) == (
+            "LOAD1",
+            "gate",
+            "lane",
+        )
+        await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_an_event_whose_frame_fails_is_left_out_and_the_others_are_sent(site, monkeypatch):
+    frame = broadcast._frame
+
+    def failing_for_bad1(event, *args):
+        if event.plate == "BAD1":
+            raise ValueError("cannot render")
+        return frame(event, *args)
+
+    monkeypatch.setattr(broadcast, "_frame", failing_for_bad1)
+
+    async def scenario():
+        communicator = await open_stream(site["headers"])
+        reads = [read(site["gate"], plate) for plate in ("GOOD1", "BAD1", "GOOD2")]
+        await ingest(site["device"], *reads)
+        plates = [(await next_frame(communicator))["event"]["plate"] for _ in range(2)]
+        assert plates == ["GOOD1", "GOOD2"]
+        assert await communicator.receive_nothing(timeout=0.3)
+        await communicator.disconnect()
+
+    run(scenario)
+
+
 def test_filters_at_connect_and_changed_by_message(site):
     gate, yard, zone = site["gate"], site["yard"], site["zone"]
 
@@ -591,6 +633,7 @@ def test_over_redis_no_frame_is_built_while_no_process_listens_and_a_joiner_gets
 
     monkeypatch.setattr(broadcast, "_anyone_listening", recorded_look)
     monkeypatch.setattr(broadcast, "_frame", recorded_frame)
+    monkeypatch.setattr(broadcast, "_sender_loop", broadcast._SenderLoop())  # no earlier looks
 
     async def scenario():
         await ingest(site["device"], read(site["gate"], "ALONE1"))

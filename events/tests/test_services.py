@@ -296,7 +296,7 @@ def test_update_refuses_bad_values(device):
     assert PlateEvent.objects.get(pk=result.id).confidence == event.confidence
 
 
-def test_on_postgresql_the_single_read_insert_is_planned_once_per_connection(device):
+def test_on_postgresql_the_single_read_insert_is_a_prepared_statement_of_the_connection(device):
     # Django turns psycopg's prepared statements off; the settings let this one through.
     if connection.vendor != "postgresql":
         require_service("PostgreSQL", "prepared statements are PostgreSQL's")
