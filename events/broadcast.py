@@ -211,7 +211,7 @@ class _SenderLoop:
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
                 self._loop, self._pid = asyncio.new_event_loop(), os.getpid()
-                self._pending, self._woken = [], False
+                self._pending, self._woken, self._listening_until = [], False, -math.inf
                 self._wakeup = asyncio.Event()
                 threading.Thread(
                     target=self._loop.run_until_complete,
