@@ -533,8 +533,10 @@ async def _receive_briefly(layer, channel, timeout: float = 0.5):
     return await asyncio.wait_for(layer.receive(channel), timeout=timeout)
 
 
-@pytest.mark.redis
-def test_over_redis_an_event_reaches_clients_of_every_web_process(site, settings, redis_url):
+@pytest.fixture
+def layer_elsewhere(settings, redis_url):
+    """This process on a Redis channel layer of its own (a fresh key prefix), and a maker of
+    layer objects standing for daphne processes elsewhere, joined via the same Redis."""
     prefix = f"anpr-test-{uuid.uuid4().hex[:8]}"
     settings.CHANNEL_LAYERS = {
         "default": {
@@ -542,11 +544,16 @@ def test_over_redis_an_event_reaches_clients_of_every_web_process(site, settings
             "CONFIG": {"hosts": [redis_url], "prefix": prefix, "capacity": 100, "expiry": 30},
         }
     }
+    return lambda: RedisChannelLayer(hosts=[redis_url], prefix=prefix)
+
+
+@pytest.mark.redis
+def test_over_redis_an_event_reaches_clients_of_every_web_process(site, layer_elsewhere):
 
     async def scenario():
         first, second = await open_stream(site["headers"]), await open_stream(site["headers"])
         # A layer object of its own stands for a daphne process elsewhere, joined via Redis.
-        elsewhere = RedisChannelLayer(hosts=[redis_url], prefix=prefix)
+        elsewhere = layer_elsewhere()
         channel = await elsewhere.new_channel()
         await elsewhere.group_add(EVENTS_GROUP, channel)
         try:
@@ -567,23 +574,16 @@ def test_over_redis_an_event_reaches_clients_of_every_web_process(site, settings
 
 @pytest.mark.redis
 def test_over_redis_reads_stored_within_the_send_interval_share_one_layer_message(
-    site, settings, redis_url, monkeypatch
+    site, settings, layer_elsewhere, monkeypatch
 ):
     # A group_send costs the same for one frame or a hundred: a process sends at most once per
     # LIVE_SEND_INTERVAL; the first read goes at once, the ones stored meanwhile go together.
-    prefix = f"anpr-test-{uuid.uuid4().hex[:8]}"
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_url], "prefix": prefix, "capacity": 100, "expiry": 30},
-        }
-    }
     settings.LIVE_SEND_INTERVAL = 0.5
     # A sender of its own: one that earlier tests left waiting out a pause would hold FIRST1.
     monkeypatch.setattr(broadcast, "_sender_loop", broadcast._SenderLoop())
 
     async def scenario():
-        elsewhere = RedisChannelLayer(hosts=[redis_url], prefix=prefix)
+        elsewhere = layer_elsewhere()
         channel = await elsewhere.new_channel()
         await elsewhere.group_add(EVENTS_GROUP, channel)
         try:
@@ -610,18 +610,11 @@ def test_over_redis_reads_stored_within_the_send_interval_share_one_layer_messag
 
 @pytest.mark.redis
 def test_over_redis_no_frame_is_built_while_no_process_listens_and_a_joiner_gets_the_next(
-    site, settings, redis_url, monkeypatch
+    site, layer_elsewhere, monkeypatch
 ):
     # With no live map open anywhere, a stored read costs no frame and no send (about a tenth
     # of a single-read ingest's CPU). A process that joins later gets the reads stored after
     # it joined; those stored before are in the list a map loads when it connects.
-    prefix = f"anpr-test-{uuid.uuid4().hex[:8]}"
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_url], "prefix": prefix, "capacity": 100, "expiry": 30},
-        }
-    }
     looks, built = [], []
     anyone_listening, frame = broadcast._anyone_listening, broadcast._frame
 
@@ -644,7 +637,7 @@ def test_over_redis_no_frame_is_built_while_no_process_listens_and_a_joiner_gets
                 break
             await asyncio.sleep(0.02)
         assert looks == [False] and built == []
-        elsewhere = RedisChannelLayer(hosts=[redis_url], prefix=prefix)
+        elsewhere = layer_elsewhere()
         channel = await elsewhere.new_channel()
         await elsewhere.group_add(EVENTS_GROUP, channel)
         try:
