@@ -53,6 +53,7 @@ class ExporterConfigForm(forms.ModelForm):
         if self.instance.pk:
             self.initial["url"] = masking.url_masked(self.instance.url)
             self.initial["headers"] = masking.headers_masked(self.instance.headers)
+            self.initial["secret"] = ""  # not even in the template's context
             if self.instance.secret and "secret" in self.fields:
                 self.fields["secret"].help_text = (
                     "A secret is set. Write-only: leave empty to keep it, type a new one to "
