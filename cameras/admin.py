@@ -37,24 +37,7 @@ class CameraAdminForm(forms.ModelForm):
 
     class Meta:
         model = Camera
-        fields = (
-            "name",
-            "slug",
-            "external_id",
-            "status",
-            "description",
-            "latitude",
-            "longitude",
-            "heading",
-            "address",
-            "stream_url",
-            "stream_username",
-            "stream_password",
-            "resolution",
-            "fps",
-            "retention_days",
-            "metadata",
-        )
+        fields = ("stream_url", "stream_username", "stream_password")  # the admin adds the rest
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
