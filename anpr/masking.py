@@ -5,7 +5,7 @@ sent back unchanged keeps the stored value. Stored secrets belong to one destina
 host and port): sent to a new one, they are dropped, so nobody can redirect them elsewhere.
 """
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 MASK = "••••"
 
@@ -45,10 +45,10 @@ def url_unmasked(*, url: str, stored: str, keep: bool) -> str:
         return url
     netloc, query = parts.netloc, parts.query
     userinfo, at, host = netloc.rpartition("@")
-    if at and userinfo == MASK:
+    if at and unquote(userinfo) == MASK:  # as shown, or percent-encoded by the client
         stored_userinfo = before.netloc.rpartition("@")[0] if keep else ""
         netloc = f"{stored_userinfo}@{host}" if stored_userinfo else host
-    if query == MASK:
+    if unquote(query) == MASK:
         query = before.query if keep else ""
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 

@@ -29,6 +29,8 @@ def test_the_stored_userinfo_and_query_come_back_only_for_the_same_destination()
     stored = "rtsp://u:p@cam.local/s?token=abc"
     assert url_unmasked(url=url_masked(stored), stored=stored, keep=True) == stored
     assert url_unmasked(url=url_masked(stored), stored=stored, keep=False) == "rtsp://cam.local/s"
+    encoded = "rtsp://%E2%80%A2%E2%80%A2%E2%80%A2%E2%80%A2@cam.local/s?%E2%80%A2%E2%80%A2%E2%80%A2%E2%80%A2"
+    assert url_unmasked(url=encoded, stored=stored, keep=True) == stored
 
 
 @pytest.mark.parametrize(
