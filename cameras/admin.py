@@ -4,10 +4,13 @@ the API refuses, with the same messages."""
 
 from collections import Counter
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+
+from anpr import masking
 
 from . import services
 from .models import Camera, DeviceKey, EdgeDevice, ModelConfig, SensorSettings, UserApiToken, Zone
@@ -20,8 +23,51 @@ class ZoneInline(ZoneMapAdminMixin, admin.StackedInline):
     extra = 0
 
 
+class CameraAdminForm(forms.ModelForm):
+    """Stream credentials are write-only here too: the password is never rendered back, the
+    user name and the URL's query show as masks, and a mask (or an empty password box) saved
+    unchanged keeps the stored value (services.camera_stream_credentials_resolve)."""
+
+    stream_password = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Write-only. Leave empty to keep the current password.",
+    )
+
+    class Meta:
+        model = Camera
+        fields = ("stream_url", "stream_username", "stream_password")  # the admin adds the rest
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["stream_url"] = masking.url_masked(self.instance.stream_url)
+            self.initial["stream_password"] = ""  # not even in the template's context
+            if self.instance.stream_username:
+                self.initial["stream_username"] = masking.MASK
+
+    def clean(self):
+        cleaned = super().clean()
+        cleaned.update(
+            services.camera_stream_credentials_resolve(
+                camera=self.instance if self.instance.pk else None,
+                stream_url=cleaned.get("stream_url"),
+                stream_username=cleaned.get("stream_username"),
+                stream_password=cleaned.get("stream_password") or masking.MASK,
+            )
+        )
+        return cleaned
+
+
 @admin.register(Camera)
-class CameraAdmin(CameraLocationAdminMixin, admin.ModelAdmin):
+class CameraAdmin(masking.WriteOnlyAdminMixin, CameraLocationAdminMixin, admin.ModelAdmin):
+    form = CameraAdminForm
+    write_only_display = {
+        "stream_url": "stream_url_shown",
+        "stream_username": "stream_username_shown",
+        "stream_password": "stream_password_shown",
+    }
     list_display = ("name", "slug", "status", "latitude", "longitude", "last_seen_at")
     list_filter = ("status", "devices")
     search_fields = ("name", "slug", "external_id", "address")
@@ -42,21 +88,17 @@ class CameraAdmin(CameraLocationAdminMixin, admin.ModelAdmin):
         ),
     )
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)
-        # The stream password is write-only: never rendered back into the page.
-        from django import forms
+    @admin.display(description="Stream URL")
+    def stream_url_shown(self, obj):
+        return masking.url_masked(obj.stream_url)
 
-        form.base_fields["stream_password"].widget = forms.PasswordInput(render_value=False)
-        form.base_fields[
-            "stream_password"
-        ].help_text = "Write-only. Leave empty to keep the current password."
-        return form
+    @admin.display(description="Stream username")
+    def stream_username_shown(self, obj):
+        return "set" if obj.stream_username else "not set"
 
-    def save_model(self, request, obj, form, change):
-        if change and not form.cleaned_data.get("stream_password"):
-            obj.stream_password = Camera.objects.get(pk=obj.pk).stream_password
-        super().save_model(request, obj, form, change)
+    @admin.display(description="Stream password")
+    def stream_password_shown(self, obj):
+        return "set" if obj.stream_password else "not set"
 
     @admin.action(description="Mark selected cameras active", permissions=["change"])
     def make_active(self, request, queryset):

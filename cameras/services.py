@@ -1,6 +1,6 @@
-"""Writes of the cameras app: model activation, sensor switches, device keys, user tokens,
-roles, device presence. Plain CRUD of configuration rows goes through the model's own
-validation (ModelCleanSerializer in the API, model forms in the admin)."""
+"""Writes of the cameras app: stream credentials, model activation, sensor switches, device
+keys, user tokens, roles, device presence. Plain CRUD of configuration rows goes through the
+model's own validation (ModelCleanSerializer in the API, model forms in the admin)."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+
+from anpr import masking
 
 from .models import (
     KEY_PREFIX_LENGTH,
@@ -29,6 +31,35 @@ USER_TOKEN_PREFIX = "anpru"
 
 
 # --- Configuration --------------------------------------------------------------------------
+
+
+def camera_stream_credentials_resolve(
+    *,
+    camera: Camera | None,
+    stream_url: str | None = None,
+    stream_username: str | None = None,
+    stream_password: str | None = None,
+) -> dict:
+    """The stream URL and credentials to write for a camera (None: not submitted), as
+    {field: value} for those that change: the exporters' rule (exporter_secrets_resolve) for
+    what its device is sent. A mask sent back keeps the stored value; a new scheme, host or
+    port drops the stored credentials and URL query unless new ones are submitted, so nobody
+    who may edit the URL can send the device's stream login elsewhere."""
+    stored = camera or Camera()
+    keep = camera is not None and (
+        stream_url is None
+        or masking.url_destination(stream_url) == masking.url_destination(stored.stream_url)
+    )
+    changes = {}
+    if stream_url is not None:
+        changes["stream_url"] = masking.url_unmasked(
+            url=stream_url, stored=stored.stream_url, keep=keep
+        )
+    for name, value in (("stream_username", stream_username), ("stream_password", stream_password)):
+        resolved = masking.secret_unmasked(value=value, stored=getattr(stored, name), keep=keep)
+        if resolved is not None:
+            changes[name] = resolved
+    return changes
 
 
 def model_config_activate(*, model_config: ModelConfig) -> ModelConfig:

@@ -3,17 +3,22 @@
 from django import forms
 from django.contrib import admin, messages
 
+from anpr import masking
+
 from . import services
 from .models import ExportDelivery, ExporterConfig
 
 
 class ExporterConfigForm(forms.ModelForm):
-    """The secret is write-only here too: never rendered back into the page."""
+    """Secrets are write-only here too: the secret is never rendered back into the page, the
+    URL's query and header values show as masks, and a mask (or an empty secret box) saved
+    unchanged keeps the stored value (services.exporter_secrets_resolve)."""
 
     url = forms.URLField(
         max_length=500,
         assume_scheme="https",
-        help_text=ExporterConfig._meta.get_field("url").help_text,
+        help_text="http:// or https:// address, no credentials. Its query shows as ?••••; "
+        "a new scheme, host or port drops the stored secret, header values and query.",
     )
     secret = forms.CharField(
         required=False,
@@ -45,11 +50,28 @@ class ExporterConfigForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._stored_secret = self.instance.secret if self.instance.pk else ""
+        if self.instance.pk:
+            self.initial["url"] = masking.url_masked(self.instance.url)
+            self.initial["headers"] = masking.headers_masked(self.instance.headers)
+            self.initial["secret"] = ""  # not even in the template's context
+            if self.instance.secret and "secret" in self.fields:
+                self.fields["secret"].help_text = (
+                    "A secret is set. Write-only: leave empty to keep it, type a new one to "
+                    "replace it."
+                )
 
-    def clean_secret(self):
-        # Applied before the model's clean(), so "auth needs a secret" sees the kept one.
-        return self.cleaned_data.get("secret") or self._stored_secret
+    def clean(self):
+        # Before the model's clean(), so "auth needs a secret" sees the secret kept or dropped.
+        cleaned = super().clean()
+        cleaned.update(
+            services.exporter_secrets_resolve(
+                exporter=self.instance if self.instance.pk else None,
+                url=cleaned.get("url"),
+                headers=cleaned.get("headers"),
+                secret=cleaned.get("secret") or masking.MASK,
+            )
+        )
+        return cleaned
 
 
 class RecentDeliveryInline(admin.TabularInline):
@@ -86,11 +108,20 @@ class RecentDeliveryInline(admin.TabularInline):
 
 
 @admin.register(ExporterConfig)
-class ExporterConfigAdmin(admin.ModelAdmin):
+class ExporterConfigAdmin(masking.WriteOnlyAdminMixin, admin.ModelAdmin):
     form = ExporterConfigForm
-    list_display = ("name", "kind", "url", "auth_type", "enabled", "last_success_at", "last_error")
+    write_only_display = {"url": "url_shown", "headers": "headers_shown", "secret": "secret_shown"}
+    list_display = (
+        "name",
+        "kind",
+        "url_shown",
+        "auth_type",
+        "enabled",
+        "last_success_at",
+        "last_error",
+    )
     list_filter = ("enabled", "kind", "auth_type")
-    search_fields = ("name", "url")
+    search_fields = ("name",)  # not the URL: a search would reveal its query piece by piece
     filter_horizontal = ("cameras", "zones")
     readonly_fields = ("last_success_at", "last_error", "last_error_at", "created_at", "updated_at")
     inlines = (RecentDeliveryInline,)
@@ -114,6 +145,20 @@ class ExporterConfigAdmin(admin.ModelAdmin):
             },
         ),
     )
+
+    @admin.display(description="URL")
+    def url_shown(self, obj):
+        return masking.url_masked(obj.url)
+
+    @admin.display(description="Headers")
+    def headers_shown(self, obj):
+        return ", ".join(
+            f"{name}: {value}" for name, value in masking.headers_masked(obj.headers).items()
+        )
+
+    @admin.display(description="Secret")
+    def secret_shown(self, obj):
+        return "set" if obj.secret else "not set"
 
     @admin.action(description="Send a test event now", permissions=["change"])
     def send_test(self, request, queryset):

@@ -20,12 +20,14 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
+from urllib.parse import parse_qsl, urlsplit
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from anpr import masking
 from anpr.db import fetch_models
 from cameras.models import Camera
 from events.models import PlateEvent
@@ -302,8 +304,11 @@ def _send(*, exporter: ExporterConfig, delivery_id, events: list, test: bool = F
         )
         return SendResult(None, 0, f"Unexpected error while sending: {type(error).__name__}.", True)
     # The error quotes the receiver's answer, which goes to the API, the admin and the logs:
-    # a receiver that echoes our credentials must not leak them there.
-    credentials = [exporter.secret, headers.get("Authorization", "")]
+    # a receiver that echoes our credentials (write-only everywhere) must not leak them there.
+    query = urlsplit(exporter.url).query
+    credentials = [exporter.secret, headers.get("Authorization", ""), query]
+    values = [*exporter.headers.values(), *(value for _, value in parse_qsl(query))]
+    credentials += [value for value in values if len(value) >= 6]  # "1" is no secret
     if result.error and any(c and c in result.error for c in credentials):
         error = result.error
         for credential in credentials:
@@ -504,6 +509,37 @@ def exporter_set_enabled(*, exporter: ExporterConfig, enabled: bool) -> Exporter
             # What waited while disabled is queued by the next sweep, not after a timeout.
             exporter.deliveries.filter(status=Status.PENDING).update(queued_at=None)
     return exporter
+
+
+def exporter_secrets_resolve(
+    *,
+    exporter: ExporterConfig | None,
+    url: str | None = None,
+    headers=None,
+    secret: str | None = None,
+) -> dict:
+    """The url, headers and secret to write for an exporter (None: not submitted), as
+    {field: value} for those that change. The API and the admin answer masks
+    (anpr.masking); a mask sent back keeps the stored value. A new scheme, host or port drops
+    the stored secret, header values and URL query unless new ones are submitted: whoever
+    may edit the URL must not be able to send the stored credentials elsewhere."""
+    stored = exporter or ExporterConfig()
+    keep = exporter is not None and (
+        url is None or masking.url_destination(url) == masking.url_destination(stored.url)
+    )
+    changes = {}
+    if url is not None:
+        changes["url"] = masking.url_unmasked(url=url, stored=stored.url, keep=keep)
+    if headers is not None:
+        changes["headers"] = masking.headers_unmasked(
+            headers=headers, stored=stored.headers, keep=keep
+        )
+    elif not keep:
+        changes["headers"] = {name: "" for name in stored.headers}
+    secret = masking.secret_unmasked(value=secret, stored=stored.secret, keep=keep)
+    if secret is not None:
+        changes["secret"] = secret
+    return changes
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ always apply and the response body is read only up to a cap.
 """
 
 import ipaddress
+import logging
 import os
 import socket
 import time
@@ -25,6 +26,8 @@ METADATA_ADDRESSES = frozenset(
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 
 CONNECT_TIMEOUT = 5.0
+
+logger = logging.getLogger(__name__)
 
 
 class DestinationRefused(Exception):
@@ -50,19 +53,51 @@ class SendResult:
         return self.retryable is None
 
 
+#: IPv6 ranges whose last 32 bits are an IPv4 address the packets reach: NAT64 (well-known and
+#: local-use prefixes, RFC 6052/8215, in their /96 layout), SIIT and IPv4-compatible addresses.
+IPV4_IN_LAST_32_BITS = tuple(
+    ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "::ffff:0:0:0/96", "::/96")
+)
+#: For local use only (RFC 8215): never global, whatever it carries.
+NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def ipv4_embedded(address: ipaddress.IPv4Address | ipaddress.IPv6Address):
+    """The IPv4 address an IPv6 one carries (mapped, SIIT, IPv4-compatible, NAT64, 6to4, or a
+    Teredo client), or None."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return None
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address.teredo:
+        return address.teredo[1]  # the client, its obfuscation already undone
+    if any(address in network for network in IPV4_IN_LAST_32_BITS):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def address_allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Public addresses pass; others only inside EXPORTER_ALLOWED_NETWORKS; metadata never."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    if address in METADATA_ADDRESSES:
+    """Public addresses pass; others only inside EXPORTER_ALLOWED_NETWORKS; metadata never.
+    An IPv6 address that carries an IPv4 one is judged by that IPv4 address, where its
+    packets end up (so a private address cannot pass as a global IPv6 one)."""
+    embedded = ipv4_embedded(address)
+    judged = embedded or address
+    if address in METADATA_ADDRESSES or judged in METADATA_ADDRESSES:
         return False
-    if address.is_global and not address.is_multicast:
+    if judged.is_global and not judged.is_multicast and address not in NAT64_LOCAL_USE:
         return True
-    return any(address in network for network in settings.EXPORTER_ALLOWED_NETWORKS)
+    return any(
+        candidate in network
+        for network in settings.EXPORTER_ALLOWED_NETWORKS
+        for candidate in (address, judged)
+    )
 
 
 def destination_resolve(url: str) -> tuple[str, int, str]:
-    """(host name, port, checked IP) for the URL, or DestinationRefused."""
+    """(host name, port, checked IP) for the URL, or DestinationRefused. The refusal does not
+    name the resolved addresses (the user learns nothing of internal DNS); the log does."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DestinationRefused("Only http:// and https:// URLs with a host are sent to.")
@@ -77,10 +112,14 @@ def destination_resolve(url: str) -> tuple[str, int, str]:
         if address_allowed(address):
             return parts.hostname, port, str(address)
         refused.append(str(address))
+    logger.warning(
+        "Exporter destination %s refused: it resolves to %s.",
+        parts.hostname,
+        ", ".join(sorted(set(refused))),
+    )
     raise DestinationRefused(
-        f"{parts.hostname} resolves to {', '.join(sorted(set(refused)))}: loopback, private, "
-        "link-local and metadata addresses are refused unless listed in "
-        "EXPORTER_ALLOWED_NETWORKS."
+        f"The address of {parts.hostname} is not allowed: loopback, private, link-local and "
+        "metadata addresses are refused unless listed in EXPORTER_ALLOWED_NETWORKS."
     )
 
 

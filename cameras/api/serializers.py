@@ -5,8 +5,10 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from rest_framework import serializers
 
+from anpr import masking
 from anpr.api import ModelCleanSerializer
 
+from .. import services
 from ..models import Camera, DeviceKey, EdgeDevice, ModelConfig, SensorSettings, Zone
 
 
@@ -44,7 +46,9 @@ class CameraZoneSerializer(serializers.ModelSerializer):
 class CameraSerializer(ModelCleanSerializer):
     """A camera. Stream credentials are write-only: send them inside `stream_url`
     (rtsp://user:pass@host/...) or as `stream_username`/`stream_password`; responses show
-    only `stream_url` without them and `has_stream_credentials`."""
+    only `stream_url` without them (its query masked) and `has_stream_credentials`. A new
+    scheme, host or port in `stream_url` drops the stored credentials unless new ones come
+    with it (services.camera_stream_credentials_resolve)."""
 
     stream_username = serializers.CharField(
         write_only=True, required=False, allow_blank=True, max_length=200
@@ -99,6 +103,22 @@ class CameraSerializer(ModelCleanSerializer):
                     "stream_password": password or "",
                 }
         return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        attrs.update(
+            services.camera_stream_credentials_resolve(
+                camera=self.instance,
+                stream_url=attrs.get("stream_url"),
+                stream_username=attrs.get("stream_username"),
+                stream_password=attrs.get("stream_password"),
+            )
+        )
+        return super().validate(attrs)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["stream_url"] = masking.url_masked(instance.stream_url)
+        return data
 
 
 def _split_credentials(url: str) -> tuple[str, str | None, str | None]:

@@ -1,11 +1,14 @@
-"""Request and response shapes of the exporters API. The secret is write-only: responses say
-only whether one is set (`has_secret`)."""
+"""Request and response shapes of the exporters API. Secrets are write-only: responses say only
+whether the secret is set (`has_secret`) and mask header values and the URL's query (where
+tokens live); see anpr.masking."""
 
 from rest_framework import serializers
 
+from anpr import masking
 from anpr.api import ModelCleanSerializer
 from cameras.models import Camera, Zone
 
+from .. import services
 from ..models import ExportDelivery, ExporterConfig
 
 
@@ -17,7 +20,8 @@ class ExporterConfigSerializer(ModelCleanSerializer):
         max_length=500,
         style={"input_type": "password"},
         help_text="Password (basic), token (bearer) or signing key (hmac). Never returned; "
-        "omit it on update to keep the current one.",
+        "omit it (or send ••••) on update to keep the current one, unless `url` moves to "
+        "another scheme, host or port.",
     )
     has_secret = serializers.SerializerMethodField()
     cameras = serializers.PrimaryKeyRelatedField(
@@ -63,9 +67,37 @@ class ExporterConfigSerializer(ModelCleanSerializer):
             "created_at",
             "updated_at",
         )
+        extra_kwargs = {
+            "url": {
+                "help_text": "http:// or https:// address. Answers mask its query (?••••); "
+                "sent back masked, the stored query is kept. A new scheme, host or port drops "
+                "the stored secret, header values and query unless new ones come with it."
+            },
+            "headers": {
+                "help_text": 'Extra request headers, e.g. {"X-Api-Key": "…"}. Answers mask '
+                "the values (••••); a masked value sent back keeps the stored one."
+            },
+        }
 
     def get_has_secret(self, obj) -> bool:
         return bool(obj.secret)
+
+    def validate(self, attrs):
+        attrs.update(
+            services.exporter_secrets_resolve(
+                exporter=self.instance,
+                url=attrs.get("url"),
+                headers=attrs.get("headers"),
+                secret=attrs.get("secret"),
+            )
+        )
+        return super().validate(attrs)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["url"] = masking.url_masked(instance.url)
+        data["headers"] = masking.headers_masked(instance.headers)
+        return data
 
 
 class ExporterTestResultSerializer(serializers.Serializer):

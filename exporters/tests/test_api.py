@@ -121,6 +121,17 @@ def test_test_to_a_refused_address_reports_the_refusal(operator_client, settings
     assert "EXPORTER_ALLOWED_NETWORKS" in result["error"]
 
 
+def test_a_refused_test_does_not_reveal_what_the_name_resolves_to(operator_client, settings):
+    settings.EXPORTER_ALLOWED_NETWORKS = []
+    body = {"name": "internal", "url": "http://localhost:8080/hook"}
+    exporter_id = operator_client.post(URL, body, format="json").json()["id"]
+    result = operator_client.post(f"{URL}{exporter_id}/test/").json()
+    assert result["ok"] is False and "not allowed" in result["error"]
+    assert "127.0.0.1" not in result["error"] and "::1" not in result["error"]
+    detail = operator_client.get(f"{URL}{exporter_id}/").content.decode()
+    assert "127.0.0.1" not in detail
+
+
 def test_disable_and_enable_apply_to_the_next_event(operator_client, sink):
     exporter_id = operator_client.post(URL, _body(sink, plates=[]), format="json").json()["id"]
 
