@@ -20,10 +20,11 @@ import sys
 import time
 import uuid
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
 import pytest
 import requests
 import yaml
@@ -68,14 +69,13 @@ print(json.dumps({"device_key": device_key.key, "token": token.key}))
 class Topology:
     url: str  # nginx
     web_url: str  # gunicorn, directly (as Prometheus inside the network)
-    logs: Path
+    folder: Path  # logs/, media/, static/, ...
     device_key: str
     token: str
     sink: Sink
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")
+        return (self.folder / "logs" / f"{name}.log").read_text(errors="replace")
 
     def access_log(self) -> list[dict]:
         """nginx's access log (compose sends it to stdout), one object per request."""
@@ -117,7 +117,7 @@ def _service(name: str, variables: dict, replaced: dict) -> tuple[list[str], dic
     service = COMPOSE["services"][name]
     command = [_interpolated(word, variables) for word in service["command"]]
     command = [replaced.get(word, word) for word in command]
-    if command[0] in {"gunicorn", "daphne", "celery", "python"}:
+    if command[0] in {"gunicorn", "daphne", "celery"}:
         command[0] = str(BIN / command[0])
     environment = {
         key: _interpolated(value, variables) for key, value in service["environment"].items()
@@ -172,8 +172,6 @@ def _database_url(name: str) -> str:
 
 
 def _admin_sql(statement: str) -> None:
-    import psycopg
-
     with psycopg.connect(_database_url("postgres"), autocommit=True) as connection:
         connection.execute(statement)
 
@@ -213,25 +211,18 @@ def _log_tails(logs: Path, lines: int = 40) -> str:
     return "\n".join(parts)
 
 
-@pytest.fixture(scope="module")
-def topology(request, tmp_path_factory):
-    _require_services()
-    tmp = tmp_path_factory.mktemp("topology")
-    logs = tmp / "logs"
-    for folder in (logs, tmp / "nginx", tmp / "media", tmp / "static", tmp / "data"):
-        folder.mkdir()
-    name = f"{settings.DATABASES['default']['NAME']}_topology_{uuid.uuid4().hex[:8]}"
-    ports = {"nginx": free_port(), "web": free_port(), "websocket": free_port()}
-    prefix = f"topology-{uuid.uuid4().hex[:8]}"  # Redis keys, queues and groups of our own
+def _environment(tmp: Path, ports: dict[str, int], database: str) -> tuple[dict, dict, dict]:
+    """(compose's variables, the environment over compose's, words replaced in commands)."""
     variables = {
         "SECRET_KEY": "topology-test-" + "x" * 40,
         "POSTGRES_PASSWORD": "unused-here",
         "WEB_CONCURRENCY": "2",
         "WORKER_CONCURRENCY": "1",
     }
+    prefix = f"topology-{uuid.uuid4().hex[:8]}"  # Redis keys, queues and groups of our own
     local = {
         # What differs from the containers: this host's services and folders...
-        "DATABASE_URL": _database_url(name),
+        "DATABASE_URL": _database_url(database),
         "REDIS_URL": settings.REDIS_URL,
         "MEDIA_ROOT": str(tmp / "media"),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus"),
@@ -253,28 +244,36 @@ def topology(request, tmp_path_factory):
         "8001": str(ports["websocket"]),
         "/tmp/celerybeat-schedule": str(tmp / "celerybeat-schedule"),
     }
+    return variables, local, replaced
+
+
+def _popen(command: list[str], stdout: Path, stderr: Path | None = None, **kwargs):
+    """A process in a session of its own (stopped with its children), logging to files."""
+    with open(stdout, "ab") as out, open(stderr or stdout, "ab") as err:
+        return subprocess.Popen(command, stdout=out, stderr=err, start_new_session=True, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def topology(request, tmp_path_factory):
+    _require_services()
+    tmp = tmp_path_factory.mktemp("topology")
+    logs = tmp / "logs"
+    for folder in (logs, tmp / "nginx", tmp / "media", tmp / "static", tmp / "data"):
+        folder.mkdir()
+    database = f"{settings.DATABASES['default']['NAME']}_topology_{uuid.uuid4().hex[:8]}"
+    ports = {"nginx": free_port(), "web": free_port(), "websocket": free_port()}
+    variables, local, replaced = _environment(tmp, ports, database)
     base = {k: v for k, v in os.environ.items() if k not in {"DB_CONNECTIONS", "DEBUG"}}
     failed_before = request.session.testsfailed
-    sink = Sink()
     with ExitStack() as stack:
+        sink = Sink()
         stack.callback(sink.stop)
-        _admin_sql(f'CREATE DATABASE "{name}"')
-        stack.callback(_admin_sql, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        started: dict[str, subprocess.Popen] = {}
-        stack.callback(lambda: _stop_all(list(started.values())))
+        _admin_sql(f'CREATE DATABASE "{database}"')
+        stack.callback(_admin_sql, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        started: list[subprocess.Popen] = []
+        stack.callback(_stop_all, started)
 
-        def start(role: str, command: list[str], environment: dict | None = None):
-            with open(logs / f"{role}.log", "wb") as log:
-                started[role] = subprocess.Popen(
-                    command,
-                    cwd=ROOT,
-                    env=environment,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-
-        _, environment = _service("web", variables, replaced)
+        _, environment = _service("migrate", variables, replaced)
         setup = subprocess.run(
             [sys.executable, "-c", SETUP, sink.url, VIEWER_PASSWORD],
             cwd=ROOT,
@@ -287,36 +286,27 @@ def topology(request, tmp_path_factory):
         made = json.loads(setup.stdout.strip().splitlines()[-1])
         for role in ("web", "websocket", "worker", "beat"):
             command, environment = _service(role, variables, replaced)
-            start(role, command, {**base, **environment, **local})
+            env = {**base, **environment, **local}
+            started.append(_popen(command, logs / f"{role}.log", cwd=ROOT, env=env))
         (tmp / "nginx/default.conf").write_text(_nginx_site(tmp, ports))
         (tmp / "nginx/nginx.conf").write_text(_nginx_main(tmp))
-        with open(logs / "nginx-access.log", "wb") as access, open(logs / "nginx-error.log", "wb"):
-            started["nginx"] = subprocess.Popen(
-                [NGINX, "-p", str(tmp / "nginx"), "-c", str(tmp / "nginx/nginx.conf"),
-                 "-e", str(logs / "nginx-error.log")],
-                stdout=access,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        topology = Topology(
+        # The access log to stdout and the error log to stderr, as in the nginx image.
+        errors = logs / "nginx-error.log"
+        nginx = [NGINX, "-p", f"{tmp}/nginx", "-c", f"{tmp}/nginx/nginx.conf", "-e", str(errors)]
+        started.append(_popen(nginx, logs / "nginx-access.log", errors))
+        try:
+            for port in (ports["web"], ports["websocket"], ports["nginx"]):
+                wait_until_up(f"http://127.0.0.1:{port}/health", processes=started, timeout=45)
+        except ServerDidNotStart as error:
+            pytest.fail(f"{error}\n{_log_tails(logs)}", pytrace=False)
+        yield Topology(
             url=f"http://127.0.0.1:{ports['nginx']}",
             web_url=f"http://127.0.0.1:{ports['web']}",
-            logs=logs,
+            folder=tmp,
             device_key=made["device_key"],
             token=made["token"],
             sink=sink,
-            processes=started,
         )
-        try:
-            for url in (
-                f"{topology.web_url}/health",
-                f"http://127.0.0.1:{ports['websocket']}/health",
-                f"{topology.url}/health",
-            ):
-                wait_until_up(url, processes=list(started.values()), timeout=45)
-        except ServerDidNotStart as error:
-            pytest.fail(f"{error}\n{_log_tails(logs)}", pytrace=False)
-        yield topology
         if request.session.testsfailed > failed_before:
             capture = request.config.pluginmanager.get_plugin("capturemanager")
             reporter = request.config.pluginmanager.get_plugin("terminalreporter")
@@ -445,15 +435,15 @@ def test_an_event_image_is_sent_by_nginx_to_a_signed_in_viewer_and_refused_to_an
     assert "X-Accel-Redirect" not in served.headers  # nginx followed it, the client never sees it
     assert "no-store" in served.headers["Cache-Control"]  # nginx's protected-media location
 
-    stored = next((topology.logs.parent / "media").rglob("*-plate.jpg"))
-    internal = f"/protected-media/{stored.relative_to(topology.logs.parent / 'media')}"
+    stored = next((topology.folder / "media").rglob("*-plate.jpg"))
+    internal = f"/protected-media/{stored.relative_to(topology.folder / 'media')}"
     assert requests.get(f"{topology.url}{internal}", timeout=10).status_code == 404
 
 
 def test_static_files_are_served_by_nginx_not_by_gunicorn(topology):
     response = requests.get(f"{topology.url}/static/live/live_map.js", timeout=10)
     assert response.status_code == 200
-    assert response.content == (topology.logs.parent / "static/live/live_map.js").read_bytes()
+    assert response.content == (topology.folder / "static/live/live_map.js").read_bytes()
     assert "Expires" in response.headers  # nginx's `expires 7d`
     assert "X-Request-ID" not in response.headers  # Django stamps everything it answers
 
@@ -518,18 +508,27 @@ def test_json_answers_are_gzipped_and_their_links_keep_the_public_address(topolo
     assert body["next"].startswith(f"{topology.url}/api/events/?")  # nginx's port kept
 
 
-def test_an_over_limit_body_is_refused_by_nginx_before_it_is_sent(topology):
+def _declared_only(topology: Topology, path: str, length: int) -> str:
+    """The answer to a POST that declares `length` bytes of body and sends none."""
     port = int(topology.url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
         connection.sendall(
-            b"POST /api/events/ingest/ HTTP/1.1\r\n"
-            + f"Host: 127.0.0.1:{port}\r\nX-API-Key: {topology.device_key}\r\n".encode()
-            + b"Content-Type: application/json\r\nContent-Length: 13000000\r\n\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode()
+            + f"X-API-Key: {topology.device_key}\r\nContent-Type: application/json\r\n".encode()
+            + f"Content-Length: {length}\r\n\r\n".encode()
         )
-        answer = connection.recv(65536).decode(errors="replace")
-    assert answer.startswith("HTTP/1.1 413"), answer[:200]
-    assert "nginx" in answer  # nginx's own page: the body never reached the application
+        return connection.recv(65536).decode(errors="replace")
+
+
+def test_an_over_limit_body_is_refused_by_nginx_without_logging_a_key(topology):
+    for path in ("/api/events/ingest/", f"/api/events/ingest/{topology.device_key}/"):
+        answer = _declared_only(topology, path, 13_000_000)
+        assert answer.startswith("HTTP/1.1 413"), answer[:200]
+        assert "nginx" in answer  # nginx's own page: the body never reached the application
     topology.wait_for_access(path="/api/events/ingest/", status=413)
+    topology.wait_for_access(path="/api/events/ingest/***/", status=413)
+    # nginx's error log quotes the request line of what it refuses
+    assert topology.device_key not in topology.log("nginx-error")
 
 
 def test_the_worker_delivers_a_read_to_the_receiver_and_beat_keeps_time(topology):
