@@ -261,7 +261,9 @@ def topology(request, tmp_path_factory):
     for folder in (logs, tmp / "nginx", tmp / "media", tmp / "static", tmp / "data"):
         folder.mkdir()
     database = f"{settings.DATABASES['default']['NAME']}_topology_{uuid.uuid4().hex[:8]}"
-    ports = {"nginx": free_port(), "web": free_port(), "websocket": free_port()}
+    ports = {}
+    while len(set(ports.values())) < 3:  # three different ones
+        ports = {"nginx": free_port(), "web": free_port(), "websocket": free_port()}
     variables, local, replaced = _environment(tmp, ports, database)
     base = {k: v for k, v in os.environ.items() if k not in {"DB_CONNECTIONS", "DEBUG"}}
     failed_before = request.session.testsfailed
