@@ -509,6 +509,14 @@ def test_json_answers_are_gzipped_and_their_links_keep_the_public_address(topolo
     assert len(body["results"]) == 1
     assert body["next"].startswith(f"{topology.url}/api/events/?")  # nginx's port kept
 
+    # Behind a load balancer that terminated TLS (README, "TLS and proxies"): https links.
+    behind_tls = requests.get(
+        f"{topology.url}/api/events/?page_size=1",
+        headers={"Authorization": f"Bearer {topology.token}", "X-Forwarded-Proto": "https"},
+        timeout=10,
+    )
+    assert behind_tls.json()["next"].startswith(f"https://{topology.url[7:]}/api/events/?")
+
 
 def _declared_only(topology: Topology, path: str, length: int) -> str:
     """The answer to a POST that declares `length` bytes of body and sends none."""
