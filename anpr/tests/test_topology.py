@@ -382,13 +382,37 @@ def test_a_device_read_by_header_key_and_by_key_in_the_path_with_the_key_kept_ou
         assert key not in log.read_text(errors="replace"), f"the device key is in {log.name}"
 
 
-def test_a_vendor_post_reaches_a_websocket_client_through_nginx(topology):
-    with websocket_connect(
+def _stream(topology: Topology, headers: dict):
+    """A client of the live stream through nginx, from the site's own origin."""
+    return websocket_connect(
         f"{topology.url.replace('http', 'ws', 1)}/ws/events/",
         origin=topology.url,
-        additional_headers={"Authorization": f"Bearer {topology.token}"},
+        additional_headers=headers,
         open_timeout=10,
-    ) as client:
+    )
+
+
+def _plates_received(client, wanted: set[str], timeout: float = 15) -> set[str]:
+    """Plates of the event.created frames until `wanted` came (earlier reads may come too)."""
+    plates: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while not wanted <= plates and time.monotonic() < deadline:
+        try:
+            frame = json.loads(client.recv(timeout=deadline - time.monotonic()))
+        except TimeoutError:
+            break
+        if frame["type"] == "event.created":
+            plates.add(frame["event"]["plate"])
+    return plates
+
+
+def test_a_vendor_post_reaches_websocket_clients_through_nginx(topology):
+    cookies = "; ".join(f"{k}={v}" for k, v in _signed_in(topology).cookies.items())
+    wanted = {"765410", "830265"}  # the sample's two plates
+    with (
+        _stream(topology, {"Authorization": f"Bearer {topology.token}"}) as integration,
+        _stream(topology, {"Cookie": cookies}) as live_map,  # the browser's map page
+    ):
         response = requests.post(
             f"{topology.url}/api/ingest/platerecognizer/{topology.device_key}/",
             data=PLATE_RECOGNIZER_SAMPLE.read_bytes(),
@@ -397,16 +421,8 @@ def test_a_vendor_post_reaches_a_websocket_client_through_nginx(topology):
         )
         assert response.status_code == 201, response.text
         assert [r["status"] for r in response.json()["results"]] == ["created", "created"]
-        frames, plates = [], set()  # earlier tests' reads may come first
-        deadline = time.monotonic() + 15
-        while not {"765410", "830265"} <= plates and time.monotonic() < deadline:
-            try:
-                frames.append(json.loads(client.recv(timeout=deadline - time.monotonic())))
-            except TimeoutError:
-                break
-            if frames[-1]["type"] == "event.created":
-                plates.add(frames[-1]["event"]["plate"])
-    assert {"765410", "830265"} <= plates, frames
+        assert wanted <= _plates_received(integration, wanted)
+        assert wanted <= _plates_received(live_map, wanted)
     topology.wait_for_access(path="/api/ingest/platerecognizer/***/", status=201)
     assert topology.device_key not in topology.log("nginx-access")
 
