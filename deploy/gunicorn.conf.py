@@ -23,6 +23,9 @@ max_requests_jitter = 5000
 accesslog = None
 errorlog = "-"
 preload_app = False
+# No gunicornc control socket ($HOME/.gunicorn/gunicorn.ctl): nothing in the container uses it,
+# and two gunicorns of one user would take each other's.
+control_socket_disable = True
 
 
 def on_starting(server):
