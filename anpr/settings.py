@@ -213,6 +213,10 @@ if not EMBEDDED:
     # single-read ingest INSERT (events.services._prepared); Django's own cursors bind
     # client-side and never prepare. (Sessions are kept by any supported pooler, see README.)
     _db.setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
+    # A server that does not answer (a host gone, a firewall dropping packets) fails a
+    # request after this many seconds, as a 503 (anpr.outage), not after psycopg's two
+    # minutes; ?connect_timeout= in the URL sets another.
+    _db["OPTIONS"].setdefault("connect_timeout", 5)
     if DB_CONNECTIONS == "pool":
         _db["CONN_MAX_AGE"] = 0
         _db["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": 10}
@@ -577,7 +581,10 @@ LOGGING = {
         "json": {"()": "anpr.logging.JsonFormatter"},
         "plain": {"()": "anpr.logging.PlainFormatter"},
     },
-    "filters": {"request_id": {"()": "anpr.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "anpr.logging.RequestIdFilter"},
+        "outage_answered": {"()": "anpr.outage.OutageAnsweredFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -588,5 +595,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Its line per 503 (with the traceback of an unreachable database): an outage is
+        # logged once by anpr.outage; each request is in the request log.
+        "django.request": {"filters": ["outage_answered"]},
     },
 }
