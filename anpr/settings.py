@@ -17,6 +17,7 @@ import environ
 from celery.schedules import crontab
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -256,15 +257,18 @@ CHANNEL_PREFIX = os.environ.get("CHANNEL_PREFIX", "anpr")
 # Each web process sends to the layer at most once per interval, with what arrived meanwhile
 # (events.broadcast): a send costs the same for one frame or a hundred.
 LIVE_SEND_INTERVAL = env_int("LIVE_SEND_INTERVAL_MS", 20, minimum=0) / 1000
+# How the channel layer talks to Redis (beside its address). redis-py 8 gives every read a 5 s
+# timeout, the same as channels-redis's blocking pop: a stream quiet for 5 s lost its
+# consumers (channels_redis issue 422), so reads wait longer than the pop; a hung Redis still
+# fails. channels-redis's pools retry nothing: after a Redis restart every pooled connection
+# failed its next command (a send of live frames, lost); one retry on a fresh connection.
+CHANNEL_REDIS_OPTIONS = {"socket_timeout": 15, "retry_on_error": [RedisConnectionError]}
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # redis-py 8 gives every read a 5 s timeout, the same as channels-redis's
-                # blocking pop: a stream quiet for 5 s lost its consumers (channels_redis
-                # issue 422). Reads now wait longer than the pop; a hung Redis still fails.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "hosts": [{"address": REDIS_URL, **CHANNEL_REDIS_OPTIONS}],
                 "capacity": CHANNEL_CAPACITY,
                 "expiry": CHANNEL_EXPIRY,
                 "prefix": CHANNEL_PREFIX,
