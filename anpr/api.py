@@ -13,6 +13,8 @@ from django.http import Http404
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .outage import outage_response
+
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
@@ -32,6 +34,9 @@ def validation_errors_as_dict(error: DjangoValidationError) -> dict:
 
 
 def exception_handler(exc, context):
+    outage = outage_response(exc)
+    if outage is not None:
+        return outage
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(validation_errors_as_dict(exc))
     elif isinstance(exc, (ProtectedError, RestrictedError)):

@@ -23,13 +23,14 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from events.routing import websocket_urlpatterns  # noqa: E402
 
+from .outage import websocket_outage_closed  # noqa: E402
 from .websocket_auth import WebsocketAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            WebsocketAuthMiddleware(URLRouter(websocket_urlpatterns))
+            websocket_outage_closed(WebsocketAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

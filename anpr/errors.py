@@ -1,9 +1,14 @@
 """Django's own 404 and 500 answers: JSON in the API's error shape under /api/, the usual
 pages elsewhere. (DRF views already answer their errors as JSON through
-anpr.api.exception_handler; these cover a URL no view matches and an unhandled exception.)"""
+anpr.api.exception_handler; these cover a URL no view matches and an unhandled exception.)
+An unreachable database is not a 500 but a 503 with Retry-After, on every path (anpr.outage)."""
+
+import sys
 
 from django.http import JsonResponse
 from django.views import defaults
+
+from .outage import outage_response
 
 
 def _is_api(request) -> bool:
@@ -17,6 +22,9 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    outage = outage_response(sys.exc_info()[1])
+    if outage is not None:
+        return outage
     if _is_api(request):
         return JsonResponse(
             {

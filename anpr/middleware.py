@@ -48,7 +48,11 @@ def request_logged(request, get_response):
         if response is None:
             return None
         response[REQUEST_ID_HEADER] = request.request_id
-        level = logging.ERROR if response.status_code >= 500 else logging.INFO
+        level = logging.INFO
+        if response.status_code == 503:  # unavailable for now (an outage is logged once)
+            level = logging.WARNING
+        elif response.status_code >= 500:
+            level = logging.ERROR
         if request.path in _PROBES and response.status_code < 400:
             level = logging.DEBUG  # health checks and scrapes every few seconds: noise
         if logger.isEnabledFor(level):  # the masked path costs a regex; build it once

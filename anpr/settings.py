@@ -17,6 +17,7 @@ import environ
 from celery.schedules import crontab
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -213,6 +214,10 @@ if not EMBEDDED:
     # single-read ingest INSERT (events.services._prepared); Django's own cursors bind
     # client-side and never prepare. (Sessions are kept by any supported pooler, see README.)
     _db.setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
+    # A server that does not answer (a host gone, a firewall dropping packets) fails a
+    # request after this many seconds, as a 503 (anpr.outage), not after psycopg's two
+    # minutes; ?connect_timeout= in the URL sets another.
+    _db["OPTIONS"].setdefault("connect_timeout", 5)
     if DB_CONNECTIONS == "pool":
         _db["CONN_MAX_AGE"] = 0
         _db["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": 10}
@@ -252,15 +257,18 @@ CHANNEL_PREFIX = os.environ.get("CHANNEL_PREFIX", "anpr")
 # Each web process sends to the layer at most once per interval, with what arrived meanwhile
 # (events.broadcast): a send costs the same for one frame or a hundred.
 LIVE_SEND_INTERVAL = env_int("LIVE_SEND_INTERVAL_MS", 20, minimum=0) / 1000
+# How the channel layer talks to Redis (beside its address). redis-py 8 gives every read a 5 s
+# timeout, the same as channels-redis's blocking pop: a stream quiet for 5 s lost its
+# consumers (channels_redis issue 422), so reads wait longer than the pop; a hung Redis still
+# fails. channels-redis's pools retry nothing: after a Redis restart every pooled connection
+# failed its next command (a send of live frames, lost); one retry on a fresh connection.
+CHANNEL_REDIS_OPTIONS = {"socket_timeout": 15, "retry_on_error": [RedisConnectionError]}
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # redis-py 8 gives every read a 5 s timeout, the same as channels-redis's
-                # blocking pop: a stream quiet for 5 s lost its consumers (channels_redis
-                # issue 422). Reads now wait longer than the pop; a hung Redis still fails.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "hosts": [{"address": REDIS_URL, **CHANNEL_REDIS_OPTIONS}],
                 "capacity": CHANNEL_CAPACITY,
                 "expiry": CHANNEL_EXPIRY,
                 "prefix": CHANNEL_PREFIX,
@@ -577,7 +585,10 @@ LOGGING = {
         "json": {"()": "anpr.logging.JsonFormatter"},
         "plain": {"()": "anpr.logging.PlainFormatter"},
     },
-    "filters": {"request_id": {"()": "anpr.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "anpr.logging.RequestIdFilter"},
+        "outage_answered": {"()": "anpr.outage.OutageAnsweredFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -588,5 +599,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Its line per 503 (with the traceback of an unreachable database): an outage is
+        # logged once by anpr.outage; each request is in the request log.
+        "django.request": {"filters": ["outage_answered"]},
     },
 }

@@ -10,6 +10,9 @@ Protocol (JSON text frames):
   4401 not signed in or the token is unknown/revoked, 4403 signed in without the permission to
   view events. An open stream is closed the same way within a minute of its token being
   revoked, its session ending or its user losing the role.
+- 1013 (try again later): the database or the channel layer cannot be reached now; 1012
+  (service restart): the channel layer failed while the stream was open and frames may have
+  been lost. Reconnect in a few seconds and fetch what was missed from the REST API.
 - Optional filters, at connect in the query string (`?cameras=1,2&zones=3&min_confidence=0.8`)
   or later with `{"type": "filter", "cameras": [1, 2], "zones": [], "min_confidence": 0.8}`
   (replaces the whole filter; the reply is the filter now in force). Empty means "all".
@@ -39,8 +42,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib import auth
+from django.db import InterfaceError, OperationalError
 
 from anpr.metrics import WEBSOCKET_CONNECTIONS
+from anpr.outage import CLOSE_TRY_AGAIN_LATER, outage_noted
 from anpr.websocket_auth import _bearer_token
 from cameras.selectors import user_for_token
 
@@ -48,6 +53,8 @@ from .broadcast import EVENTS_GROUP
 
 logger = logging.getLogger(__name__)
 
+#: The channel layer failed: reconnect now and fetch what was missed (RFC 6455 "Service Restart").
+CLOSE_STREAM_INTERRUPTED = 1012
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -172,6 +179,12 @@ class ProcessFanOut:
     event loop (daphne has one; tests make several) and left when the last consumer goes.
     The membership is renewed every minute: channel layers end memberships that are old
     (group_expiry) or whose channel let a message expire, and this one lives for days.
+
+    When the channel layer fails (receiving or renewing: Redis restarting, perhaps empty),
+    frames were lost and the membership may be gone. The membership is dropped and every
+    client closed with 1012 (CLOSE_STREAM_INTERRUPTED): each reconnects, which joins the group
+    afresh, and catches up over the REST API. Waiting for the next renewal instead left maps
+    showing "Live" with no frames for a minute and never showing the reads of the gap.
     """
 
     renew_every = 60  # seconds
@@ -183,8 +196,7 @@ class ProcessFanOut:
     def __init__(self):
         self.consumers: set[EventStreamConsumer] = set()
         self.channel: str | None = None
-        self.pump: asyncio.Task | None = None
-        self.renewal: asyncio.Task | None = None
+        self.tasks: tuple[asyncio.Task, ...] = ()  # receiving and renewing, for self.channel
         self.lock = asyncio.Lock()
 
     @classmethod
@@ -195,41 +207,73 @@ class ProcessFanOut:
         return cls._per_loop[loop]
 
     async def join(self, consumer: "EventStreamConsumer") -> None:
+        """Raises what the channel layer raises when it cannot be reached (nothing joined)."""
         async with self.lock:
-            self.consumers.add(consumer)
-            if self.pump is None:
+            if self.channel is None:
                 layer = get_channel_layer()
-                self.channel = await layer.new_channel()
-                await layer.group_add(EVENTS_GROUP, self.channel)
-                self.pump = asyncio.create_task(self._deliver_forever(layer, self.channel))
-                self.renewal = asyncio.create_task(self._renew_forever(layer, self.channel))
+                channel = await layer.new_channel()
+                await layer.group_add(EVENTS_GROUP, channel)
+                self.channel = channel
+                self.tasks = (
+                    asyncio.create_task(self._deliver_forever(layer, channel)),
+                    asyncio.create_task(self._renew_forever(layer, channel)),
+                )
+            self.consumers.add(consumer)
 
     async def leave(self, consumer: "EventStreamConsumer") -> None:
+        self.consumers.discard(consumer)
         async with self.lock:
-            self.consumers.discard(consumer)
-            if self.consumers or self.pump is None:
+            if self.consumers or self.channel is None:
                 return
-            self.pump.cancel()
-            self.renewal.cancel()
-            await get_channel_layer().group_discard(EVENTS_GROUP, self.channel)
-            self.pump = self.renewal = self.channel = None
+            channel = self._membership_dropped()
+            try:
+                await get_channel_layer().group_discard(EVENTS_GROUP, channel)
+            except Exception as error:  # the layer is down: the membership expires there
+                logger.warning("live stream: could not leave the group: %s", error)
+
+    def _membership_dropped(self) -> str:
+        """Forget the membership; its tasks stop (all but the one calling)."""
+        channel, self.channel = self.channel, None
+        for task in self.tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        self.tasks = ()
+        return channel
+
+    async def _interrupted(self, channel: str, error: Exception) -> None:
+        if channel != self.channel:  # already dropped (the other task saw it first)
+            return
+        logger.warning(
+            "live stream: the channel layer failed (%s: %s); %d client(s) closed to reconnect "
+            "and catch up",
+            type(error).__name__,
+            error,
+            len(self.consumers),
+        )
+        self._membership_dropped()
+        closing, self.consumers = self.consumers, set()
+        for consumer in closing:
+            try:
+                await consumer.close(code=CLOSE_STREAM_INTERRUPTED)
+            except Exception:  # a client already gone
+                logger.debug("live stream: closing a client failed", exc_info=True)
 
     async def _renew_forever(self, layer, channel: str) -> None:
         while True:
             await asyncio.sleep(self.renew_every)
             try:
                 await layer.group_add(EVENTS_GROUP, channel)
-            except Exception:
-                logger.exception("live stream: renewing the group membership failed")
+            except Exception as error:
+                await self._interrupted(channel, error)
+                return
 
     async def _deliver_forever(self, layer, channel: str) -> None:
         while True:
             try:
                 message = await layer.receive(channel)
-            except Exception:  # Redis restarting: keep the clients, try again shortly
-                logger.exception("live stream: receiving from the channel layer failed")
-                await asyncio.sleep(1)
-                continue
+            except Exception as error:
+                await self._interrupted(channel, error)
+                return
             handler_name = message["type"].replace(".", "_")
             for consumer in tuple(self.consumers):
                 try:
@@ -246,6 +290,19 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
     #: Seconds between checks that the token or session (and the role) are still good.
     recheck_every = 60
 
+    #: No channel of its own (get_channel_layer answers None for an alias not configured):
+    #: frames come through ProcessFanOut, and a consumer receiving from Redis itself died
+    #: with Redis, without its disconnect.
+    channel_layer_alias = None
+
+    async def __call__(self, scope, receive, send):
+        # However the consumer ends (disconnected, closed, an error, cancelled by the server),
+        # it leaves the fan-out and the connection count.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._ended()
+
     async def connect(self):
         # Subscribed before accepted: a client that sees the connection open misses nothing.
         # Refusals are accepted too, then closed with their code (see the module docstring).
@@ -259,7 +316,12 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         except FilterError as error:
             await self._refuse(CLOSE_BAD_REQUEST, error.errors)
             return
-        await ProcessFanOut.current().join(self)
+        try:
+            await ProcessFanOut.current().join(self)
+        except Exception as error:  # the channel layer is down (Redis restarting)
+            logger.warning("live stream: cannot join the channel layer: %s", error)
+            await self._refuse(CLOSE_TRY_AGAIN_LATER)
+            return
         self.joined = True
         WEBSOCKET_CONNECTIONS.inc()
         await self.accept()
@@ -271,10 +333,15 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         while True:
             await asyncio.sleep(self.recheck_every)
             token = _bearer_token(self.scope)
-            if token:
-                user = await database_sync_to_async(user_for_token)(token=token)
-            else:
-                user = await _session_user(self.scope)
+            try:
+                if token:
+                    user = await database_sync_to_async(user_for_token)(token=token)
+                else:
+                    user = await _session_user(self.scope)
+            except (OperationalError, InterfaceError) as error:
+                if not outage_noted(error):
+                    raise
+                continue  # the database is down: check again next time
             if user is not None and user.pk != self.scope["user"].pk:
                 user = None
             refusal = await _refusal(user)
@@ -288,10 +355,11 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             await self._send_error("invalid_filter", "The filter is not valid.", filter_errors)
         await self.close(code=code)
 
-    async def disconnect(self, code):
+    async def _ended(self):
         if getattr(self, "recheck", None):
             self.recheck.cancel()
         if getattr(self, "joined", False):
+            self.joined = False
             WEBSOCKET_CONNECTIONS.dec()
             await ProcessFanOut.current().leave(self)
 

@@ -648,9 +648,13 @@ def _pg_statements() -> dict[str, str]:
         ),
         "copy": f"COPY {_STAGE} ({columns}) FROM STDIN",
         # Emptying the stage in the same statement: a batch inside a caller's transaction
-        # must not see the previous batch's rows.
+        # must not see the previous batch's rows. Rows go in ordered by the unique key, not
+        # in the request's order: two batches sharing keys (a device's retry while the first
+        # post still runs, perhaps reversed) then wait on each other's keys in one order,
+        # never each on the other (a deadlock).
         "staged": f"WITH staged AS (DELETE FROM {_STAGE} RETURNING {columns}) "
-        f"INSERT INTO {quote(_TABLE)} ({columns}) SELECT {columns} FROM staged {conflict}",
+        f"INSERT INTO {quote(_TABLE)} ({columns}) SELECT {columns} FROM staged "
+        f"ORDER BY {quote('idempotency_key')} {conflict}",
     }
 
 

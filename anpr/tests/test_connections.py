@@ -79,14 +79,17 @@ def server_env(transactional_db, tmp_path):
 
 
 def _hammer(port: int, requests_count: int = 240, clients: int = 24) -> None:
-    url = f"http://127.0.0.1:{port}/ready"
+    # An API request with a token that must be looked up: a query per request, on the
+    # server's own connections (/ready checks over a connection of its own).
+    url = f"http://127.0.0.1:{port}/api/events/"
+    headers = {"Authorization": "Bearer anpru_not-a-token-of-anyone"}
 
     def one(_):
-        return requests.get(url, timeout=30).status_code
+        return requests.get(url, headers=headers, timeout=30).status_code
 
     with ThreadPoolExecutor(clients) as pool:
         statuses = list(pool.map(one, range(requests_count)))
-    assert set(statuses) == {200}
+    assert set(statuses) == {401}
 
 
 @pytest.mark.parametrize(

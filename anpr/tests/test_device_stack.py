@@ -217,12 +217,13 @@ def _named(content: bytes, name: str):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_database_failure_on_the_direct_path_is_a_logged_500_and_the_next_read_gets_in(
+def test_a_database_lost_on_the_direct_path_is_a_logged_503_and_the_next_read_gets_in(
     device_with_key, camera, monkeypatch, caplog
 ):
     """The server vanishes without a word (its socket looks quiet, as after a failover): the
-    read in flight is answered 500 in the API's shape and logged with its request id; the
-    broken connection is closed, so the next read is stored over a new one."""
+    read in flight is answered 503 with Retry-After in the API's shape (the device keeps it
+    and retries) and the outage is logged with its request id; the broken connection is
+    closed, so the next read is stored over a new one."""
     import psycopg
     from django.db import connection
 
@@ -246,9 +247,9 @@ def test_a_database_failure_on_the_direct_path_is_a_logged_500_and_the_next_read
     )
 
     status, headers, content = post("vanish-2")
-    assert status == 500, content
-    assert json.loads(content)["code"] == "server_error"
-    logged = [r for r in caplog.records if r.name == "django.request"]
+    assert (status, headers["retry-after"]) == (503, "5"), content
+    assert json.loads(content)["code"] == "database_unavailable"
+    logged = [r for r in caplog.records if r.name == "anpr.outage"]
     assert logged and logged[-1].request_id == headers["x-request-id"]
 
     status, _, content = post("vanish-3")

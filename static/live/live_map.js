@@ -408,7 +408,10 @@
         setConnection("refused", "Not allowed to see reads");
         return;
       }
-      const delay = Math.min(30000, 1000 * 2 ** state.attempts) * (0.75 + Math.random() / 2);
+      // 1012: the server's channel layer failed (reads may be missing: reconnecting catches
+      // up); 1013: it cannot serve for now. Both are short: retry within seconds, not 30 s.
+      const cap = closed.code === 1012 || closed.code === 1013 ? 5000 : 30000;
+      const delay = Math.min(cap, 1000 * 2 ** state.attempts) * (0.75 + Math.random() / 2);
       state.attempts += 1;
       setConnection("reconnecting", `Offline, retrying in ${Math.ceil(delay / 1000)} s`);
       setTimeout(connect, delay);
