@@ -528,8 +528,8 @@ if INGEST_THROTTLE_RATE and not re.fullmatch(
     raise ImproperlyConfigured(
         f"INGEST_THROTTLE_RATE={INGEST_THROTTLE_RATE!r}: use <count>/<s|min|hour|day>."
     )
-# Wrong admin passwords for one user name from one address before it is locked out, and for
-# how long.
+# Refused sign-ins (admin and /login/, a post without a password too) for one user name from
+# one address before it is locked out, and for how long.
 ADMIN_LOGIN_MAX_FAILURES = env_int("ADMIN_LOGIN_MAX_FAILURES", 5, minimum=1)
 ADMIN_LOGIN_LOCKOUT_SECONDS = env_int("ADMIN_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 
