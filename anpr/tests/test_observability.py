@@ -176,7 +176,8 @@ def test_websocket_connections_gauge_follows_subscribers(viewer):
     before = _sample("anpr_websocket_connections")
 
     async def scenario():
-        anonymous = WebsocketCommunicator(application, "/ws/events/", headers=[origin])
+        site = [(b"host", b"127.0.0.1"), origin]  # the site's own origin
+        anonymous = WebsocketCommunicator(application, "/ws/events/", headers=site)
         await anonymous.connect(timeout=5)
         assert (await anonymous.receive_output(timeout=5))["type"] == "websocket.close"
         assert _sample("anpr_websocket_connections") == before  # a refused client is not live
