@@ -22,13 +22,16 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from events.routing import websocket_urlpatterns  # noqa: E402
 
+from .asgi_guards import root_path_configured  # noqa: E402
 from .websocket_auth import WebsocketAuthMiddleware  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": WebsocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
-    }
+application = root_path_configured(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": WebsocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
+        }
+    )
 )
 
 gc.freeze()
