@@ -430,7 +430,9 @@ DEVICE_CACHE_SECONDS = env_int("DEVICE_CACHE_SECONDS", 300, minimum=0)
 # most EVENT_BATCH_MAX_ITEMS reads. A request body (JSON or multipart) larger than
 # EVENT_UPLOAD_MAX_BYTES is refused with 413 before it is read.
 EVENT_IMAGE_MAX_BYTES = env_int("EVENT_IMAGE_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
-EVENT_IMAGE_MAX_PIXELS = env_int("EVENT_IMAGE_MAX_PIXELS", 40_000_000, minimum=1)
+# Pixels: a 4096x2160 (4K) frame is the largest an ANPR camera sends; more is refused from the
+# image's header, before it is decoded (a small PNG can declare a huge picture).
+EVENT_IMAGE_MAX_PIXELS = env_int("EVENT_IMAGE_MAX_PIXELS", 4096 * 2160, minimum=1)
 EVENT_FUTURE_TOLERANCE_SECONDS = env_int("EVENT_FUTURE_TOLERANCE_SECONDS", 300, minimum=0)
 EVENT_BATCH_MAX_ITEMS = env_int("EVENT_BATCH_MAX_ITEMS", 1000, minimum=1)
 EVENT_UPLOAD_MAX_BYTES = env_int(
