@@ -23,12 +23,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from events.routing import websocket_urlpatterns  # noqa: E402
 
 from .asgi_guards import root_path_configured  # noqa: E402
+from .body_limit import asgi_body_limited  # noqa: E402
 from .websocket_auth import WebsocketAuthMiddleware  # noqa: E402
 
 application = root_path_configured(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            "http": asgi_body_limited(django_asgi_app),
             "websocket": WebsocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
         }
     )

@@ -427,8 +427,9 @@ DEVICE_CACHE_SECONDS = env_int("DEVICE_CACHE_SECONDS", 300, minimum=0)
 
 # Events ingest: an image (plate crop or frame) may have at most this many bytes and pixels;
 # a read may be at most this many seconds in the future (device clock drift); a batch holds at
-# most EVENT_BATCH_MAX_ITEMS reads. A request body (JSON or multipart) larger than
-# EVENT_UPLOAD_MAX_BYTES is refused with 413 before it is read.
+# most EVENT_BATCH_MAX_ITEMS reads. A request body to any URL larger than
+# EVENT_UPLOAD_MAX_BYTES is refused with 413 before it is read, even before authentication
+# (anpr/body_limit.py; the largest body we take is an ingest with two images).
 EVENT_IMAGE_MAX_BYTES = env_int("EVENT_IMAGE_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 # Pixels: a 4096x2160 (4K) frame is the largest an ANPR camera sends; more is refused from the
 # image's header, before it is decoded (a small PNG can declare a huge picture).
