@@ -2,10 +2,12 @@
 never a client's `Daphne-Root-Path`."""
 
 import pytest
+import requests
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 
 from anpr.asgi import application
+from anpr.tests.servers import serving
 
 pytestmark = pytest.mark.django_db
 
@@ -43,3 +45,12 @@ def test_a_client_set_daphne_root_path_does_not_reach_other_locations(path):
     /ws/metrics and /ws/admin/login/ must stay unknown paths, not /metrics and /admin/login/."""
     assert http_get(path) == 200  # served at its own path
     assert http_get(f"/ws{path}", root_path="/ws") == 404
+
+
+def test_daphne_itself_does_not_serve_metrics_under_a_client_set_root_path():
+    with serving("daphne") as port:
+        site = f"http://127.0.0.1:{port}"
+        assert requests.get(f"{site}/admin/login/", timeout=10).status_code == 200
+        for path in ("/ws/metrics", "/ws/admin/login/"):
+            shifted = requests.get(site + path, headers={"Daphne-Root-Path": "/ws"}, timeout=10)
+            assert shifted.status_code == 404, path

@@ -3,20 +3,16 @@
 whoever sends them."""
 
 import asyncio
-import contextlib
 import io
 import json
-import os
 import socket
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.utils import timezone
 
-from anpr.localserver import free_port, wait_until_up
+from anpr.tests.servers import SERVERS, serving
 
 LIMIT = 64 * 1024
 CHUNK = 16 * 1024
@@ -185,33 +181,6 @@ def test_asgi_serves_a_chunked_body_under_the_limit(device_with_key, camera):
 
 # --- Real servers -------------------------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVERS = {
-    # What `manage.py serve` and compose's websocket service run.
-    "daphne": ["-m", "anpr.daphne_server", "--access-log", os.devnull, "anpr.asgi:application"],
-    "gunicorn": ["-m", "gunicorn", "-w", "1", "anpr.wsgi"],
-}
-
-
-@contextlib.contextmanager
-def serving(server: str):
-    """The port of a real `server` on loopback with LIMIT as its body limit."""
-    port = free_port()
-    bind = ["-b", f"127.0.0.1:{port}"] if server == "gunicorn" else ["-p", str(port)]
-    process = subprocess.Popen(
-        [sys.executable, *SERVERS[server][:2], *bind, *SERVERS[server][2:]],
-        cwd=ROOT,
-        env={**os.environ, "EVENT_UPLOAD_MAX_BYTES": str(LIMIT)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/health", processes=[process])
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-
 
 def raw_post(port: int, headers: bytes, body_pieces=()) -> bytes:
     """The whole answer to a POST to the ingest URL, read until the server closes (a server
@@ -234,7 +203,7 @@ def raw_post(port: int, headers: bytes, body_pieces=()) -> bytes:
 
 @pytest.mark.parametrize("server", sorted(SERVERS))
 def test_a_real_server_answers_a_declared_length_over_the_limit_without_the_body(server):
-    with serving(server) as port:
+    with serving(server, EVENT_UPLOAD_MAX_BYTES=str(LIMIT)) as port:
         answer = raw_post(port, b"Content-Length: 209715200\r\n")  # and no body at all
     assert answer.startswith(b"HTTP/1.1 413 ")
     assert b'"code": "too_large"' in answer
@@ -244,7 +213,7 @@ def test_daphne_stops_reading_a_chunked_body_at_the_limit():
     # (Under WSGI Django reads no chunked body at all: see test_wsgi_never_reads_...)
     piece = b"4000\r\n" + b"x" * 0x4000 + b"\r\n"  # 16 KiB chunks, 16 MiB in all
     chunked_and_close = b"Transfer-Encoding: chunked\r\nConnection: close\r\n"
-    with serving("daphne") as port:
+    with serving("daphne", EVENT_UPLOAD_MAX_BYTES=str(LIMIT)) as port:
         answer = raw_post(port, b"Transfer-Encoding: chunked\r\n", [piece] * 1024)
         small = raw_post(port, chunked_and_close, [b"2\r\n{}\r\n0\r\n\r\n"])
     assert answer.startswith(b"HTTP/1.1 413 ")
