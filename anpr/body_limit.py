@@ -50,13 +50,11 @@ async def _asgi_body_refused(send) -> None:
 
 
 def asgi_body_limited(application):
-    """`application` with HTTP request bodies held to the limit (see the module docstring).
+    """The HTTP `application` with request bodies held to the limit (see the module docstring).
     A chunked body over it: the application is told the client went away (Django then
     stops reading and answers nothing), and the 413 is sent here."""
 
     async def limited(scope, receive, send):
-        if scope["type"] != "http":
-            return await application(scope, receive, send)
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if body_declared_too_large(value):

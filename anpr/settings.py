@@ -126,6 +126,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    # First: its runserver (daphne's, with request bodies limited) takes the place of daphne's.
+    "anpr",
     "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -140,7 +142,6 @@ INSTALLED_APPS = [
     "channels",
     "corsheaders",
     "django_prometheus",
-    "anpr",
     "cameras",
     "events",
     "exporters",

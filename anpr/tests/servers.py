@@ -1,5 +1,5 @@
 """Our real servers on loopback for a test: daphne as `manage.py serve` and compose run it,
-gunicorn on anpr.wsgi."""
+gunicorn on anpr.wsgi, and `manage.py runserver`."""
 
 import contextlib
 import os
@@ -11,9 +11,13 @@ from pathlib import Path
 from anpr.localserver import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVERS = {
-    "daphne": ["-m", "anpr.daphne_server", "--access-log", os.devnull, "anpr.asgi:application"],
-    "gunicorn": ["-m", "gunicorn", "-w", "1", "anpr.wsgi"],
+SERVERS = {  # the command line of each, given its port
+    "daphne": lambda port: [
+        *("-m", "anpr.daphne_server", "-p", str(port), "--access-log", os.devnull),
+        "anpr.asgi:application",
+    ],
+    "gunicorn": lambda port: ["-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "anpr.wsgi"],
+    "runserver": lambda port: ["manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
 }
 
 
@@ -22,9 +26,8 @@ def serving(server: str, **environment: str) -> Iterator[int]:
     """The port of a real `server` (a key of SERVERS) with these environment variables added,
     answering /health, until the block ends."""
     port = free_port()
-    bind = ["-b", f"127.0.0.1:{port}"] if server == "gunicorn" else ["-p", str(port)]
     process = subprocess.Popen(
-        [sys.executable, *SERVERS[server][:2], *bind, *SERVERS[server][2:]],
+        [sys.executable, *SERVERS[server](port)],
         cwd=ROOT,
         env={**os.environ, **environment},
         stdout=subprocess.DEVNULL,
