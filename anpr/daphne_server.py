@@ -23,10 +23,12 @@ class BodyLimitedRequest(WebRequest):
     received = 0
 
     def gotLength(self, length):
-        super().gotLength(length)
         if length is not None and length > settings.EVENT_UPLOAD_MAX_BYTES:
+            super().gotLength(0)  # a body kept in memory (none is kept), not a temporary file
             self.requestHeaders.removeHeader(b"expect")  # no "100 Continue" after the answer
             self.refuse()
+        else:
+            super().gotLength(length)
 
     def handleContentChunk(self, data):
         if self.refused:
