@@ -1,4 +1,6 @@
-"""ASGI entry point (daphne): HTTP goes to Django, /ws/ to the Channels routing.
+"""ASGI entry point (daphne): HTTP goes to Django, /ws/ to the Channels routing, after the
+scope's root_path is set to ours (anpr.asgi_guards) and with request bodies held to the limit
+(anpr.body_limit; run daphne as anpr.daphne_server so it does not read them first either).
 
 Under ASGI every sync view runs in a new thread, so persistent connections would open one
 PostgreSQL connection per thread; psycopg's pool is used instead.
