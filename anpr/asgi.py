@@ -1,4 +1,6 @@
-"""ASGI entry point (daphne): HTTP goes to Django, /ws/ to the Channels routing.
+"""ASGI entry point (daphne): HTTP goes to Django, /ws/ to the Channels routing, after the
+scope's root_path is set to ours (anpr.asgi_guards) and with request bodies held to the limit
+(anpr.body_limit; run daphne as anpr.daphne_server so it does not read them first either).
 
 Under ASGI every sync view runs in a new thread, so persistent connections would open one
 PostgreSQL connection per thread; psycopg's pool is used instead.
@@ -19,20 +21,23 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from events.routing import websocket_urlpatterns  # noqa: E402
 
+from .asgi_guards import root_path_configured  # noqa: E402
+from .body_limit import asgi_body_limited  # noqa: E402
 from .outage import websocket_outage_closed  # noqa: E402
 from .websocket_auth import WebsocketAuthMiddleware  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            websocket_outage_closed(WebsocketAuthMiddleware(URLRouter(websocket_urlpatterns)))
-        ),
-    }
+application = root_path_configured(
+    ProtocolTypeRouter(
+        {
+            "http": asgi_body_limited(django_asgi_app),
+            "websocket": websocket_outage_closed(
+                WebsocketAuthMiddleware(URLRouter(websocket_urlpatterns))
+            ),
+        }
+    )
 )
 
 gc.freeze()

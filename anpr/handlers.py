@@ -21,6 +21,7 @@ from django.http import HttpResponse
 from django.urls import get_script_prefix, resolve, reverse, set_script_prefix
 from django.utils.log import log_response
 
+from .body_limit import body_declared_too_large, wsgi_body_refused
 from .middleware import device_request_counted, request_logged
 
 
@@ -110,11 +111,14 @@ class DeviceWSGIHandler(WSGIHandler):
 
 
 def application_with_device_stack(web_application):
-    """`web_application`, with device paths routed to a DeviceWSGIHandler."""
+    """`web_application`, with device paths routed to a DeviceWSGIHandler, and a body whose
+    declared length is over EVENT_UPLOAD_MAX_BYTES answered 413 unread (anpr.body_limit)."""
     device_application = DeviceWSGIHandler()
     prefixes = tuple(settings.DEVICE_PATH_PREFIXES)
 
     def application(environ, start_response):
+        if body_declared_too_large(environ.get("CONTENT_LENGTH")):
+            return wsgi_body_refused(start_response)
         if environ.get("PATH_INFO", "").startswith(prefixes):
             return device_application(environ, start_response)
         return web_application(environ, start_response)

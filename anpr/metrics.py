@@ -169,7 +169,9 @@ def metrics_allowed(request) -> bool:
     token = settings.METRICS_TOKEN
     if token:
         scheme, _, sent = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(sent.strip(), token):
+        # As bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 403).
+        sent = sent.strip().encode()
+        if scheme.lower() == "bearer" and hmac.compare_digest(sent, token.encode()):
             return True
     try:
         address = ipaddress.ip_address(client_ip(request))

@@ -30,8 +30,9 @@ def _failures_key(username: str, address: str) -> str:
 
 class LimitedAdminAuthenticationForm(AdminAuthenticationForm):
     """The admin sign-in form, refusing a user name from an address after
-    ADMIN_LOGIN_MAX_FAILURES wrong passwords for ADMIN_LOGIN_LOCKOUT_SECONDS, even with the
-    right password, so passwords cannot be guessed at the admin's speed."""
+    ADMIN_LOGIN_MAX_FAILURES refused sign-ins for ADMIN_LOGIN_LOCKOUT_SECONDS, even with the
+    right password, so passwords cannot be guessed at the admin's speed. Every refusal
+    counts (also one without a password); only a user actually signed in clears the count."""
 
     error_messages = {
         **AdminAuthenticationForm.error_messages,
@@ -53,14 +54,24 @@ class LimitedAdminAuthenticationForm(AdminAuthenticationForm):
         try:
             cleaned = super().clean()
         except ValidationError:
-            if username:
-                # add() starts the window; incr() keeps its expiry on both cache backends.
-                if not cache.add(key, 1, timeout=settings.ADMIN_LOGIN_LOCKOUT_SECONDS):
-                    try:
-                        cache.incr(key)
-                    except ValueError:  # expired between add() and incr()
-                        cache.add(key, 1, timeout=settings.ADMIN_LOGIN_LOCKOUT_SECONDS)
-                logger.warning("admin sign-in failed", extra={"username": username})
+            _failure_counted(key, username)
             raise
-        cache.delete(key)
+        if self.get_user() is None:
+            # Refused without an authentication (no password: Django's clean() returns
+            # early and the field error refuses it). Only a user actually signed in clears.
+            _failure_counted(key, username)
+        else:
+            cache.delete(key)
         return cleaned
+
+
+def _failure_counted(key: str, username: str) -> None:
+    if not username:
+        return
+    # add() starts the window; incr() keeps its expiry on both cache backends.
+    if not cache.add(key, 1, timeout=settings.ADMIN_LOGIN_LOCKOUT_SECONDS):
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add() and incr()
+            cache.add(key, 1, timeout=settings.ADMIN_LOGIN_LOCKOUT_SECONDS)
+    logger.warning("admin sign-in failed", extra={"username": username})

@@ -127,6 +127,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    # First: its runserver (daphne's, with request bodies limited) takes the place of daphne's.
+    "anpr",
     "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -141,7 +143,6 @@ INSTALLED_APPS = [
     "channels",
     "corsheaders",
     "django_prometheus",
-    "anpr",
     "cameras",
     "events",
     "exporters",
@@ -435,10 +436,13 @@ DEVICE_CACHE_SECONDS = env_int("DEVICE_CACHE_SECONDS", 300, minimum=0)
 
 # Events ingest: an image (plate crop or frame) may have at most this many bytes and pixels;
 # a read may be at most this many seconds in the future (device clock drift); a batch holds at
-# most EVENT_BATCH_MAX_ITEMS reads. A request body (JSON or multipart) larger than
-# EVENT_UPLOAD_MAX_BYTES is refused with 413 before it is read.
+# most EVENT_BATCH_MAX_ITEMS reads. A request body to any URL larger than
+# EVENT_UPLOAD_MAX_BYTES is refused with 413 before it is read, even before authentication
+# (anpr/body_limit.py; the largest body we take is an ingest with two images).
 EVENT_IMAGE_MAX_BYTES = env_int("EVENT_IMAGE_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
-EVENT_IMAGE_MAX_PIXELS = env_int("EVENT_IMAGE_MAX_PIXELS", 40_000_000, minimum=1)
+# Pixels: a 4096x2160 (4K) frame is the largest an ANPR camera sends; more is refused from the
+# image's header, before it is decoded (a small PNG can declare a huge picture).
+EVENT_IMAGE_MAX_PIXELS = env_int("EVENT_IMAGE_MAX_PIXELS", 4096 * 2160, minimum=1)
 EVENT_FUTURE_TOLERANCE_SECONDS = env_int("EVENT_FUTURE_TOLERANCE_SECONDS", 300, minimum=0)
 EVENT_BATCH_MAX_ITEMS = env_int("EVENT_BATCH_MAX_ITEMS", 1000, minimum=1)
 EVENT_UPLOAD_MAX_BYTES = env_int(
@@ -536,8 +540,8 @@ if INGEST_THROTTLE_RATE and not re.fullmatch(
     raise ImproperlyConfigured(
         f"INGEST_THROTTLE_RATE={INGEST_THROTTLE_RATE!r}: use <count>/<s|min|hour|day>."
     )
-# Wrong admin passwords for one user name from one address before it is locked out, and for
-# how long.
+# Refused sign-ins (admin and /login/, a post without a password too) for one user name from
+# one address before it is locked out, and for how long.
 ADMIN_LOGIN_MAX_FAILURES = env_int("ADMIN_LOGIN_MAX_FAILURES", 5, minimum=1)
 ADMIN_LOGIN_LOCKOUT_SECONDS = env_int("ADMIN_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 

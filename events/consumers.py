@@ -2,10 +2,12 @@
 
 Protocol (JSON text frames):
 
-- Connect with the browser's session, or a user API token (`Authorization: Bearer <token>`
-  or `?token=`), sending an `Origin` header of an allowed host. Device keys are refused.
-  Refusals are accepted and closed at once, because a refused handshake reaches a browser
-  only as code 1006 with no reason:
+- Connect with the browser's session from one of the site's origins (its own scheme, host
+  and port, or CSRF_TRUSTED_ORIGINS; any other `Origin` has the handshake refused, see
+  anpr/websocket_auth.py), or with a user API token (`Authorization: Bearer <token>` or
+  `?token=`; any or no `Origin`). Device keys are refused. Other refusals are accepted and
+  closed at once, because a refused handshake reaches a browser only as code 1006 with no
+  reason:
   4400 bad filter in the query string (an `error` message naming the field comes first),
   4401 not signed in or the token is unknown/revoked, 4403 signed in without the permission to
   view events. An open stream is closed the same way within a minute of its token being

@@ -290,21 +290,23 @@ def image_check(image: ImageIn, name: str) -> tuple[bytes, str]:
             {name: [f"Image is larger than {settings.EVENT_IMAGE_MAX_BYTES} bytes."]},
             code="too_large",
         )
+    limit = settings.EVENT_IMAGE_MAX_PIXELS
+    too_many_pixels = f"The image is too large: more than {limit} pixels (width x height)."
     try:
+        # open() reads the header only: the pixel count is checked before anything is decoded.
         with Image.open(io.BytesIO(content)) as picture:
             kind = picture.format
             width, height = picture.size
-            if kind in _IMAGE_FORMATS and width * height <= settings.EVENT_IMAGE_MAX_PIXELS:
+            if kind in _IMAGE_FORMATS and width * height <= limit:
                 picture.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:  # Pillow's own limit, far above ours, at the header
+        raise ReadRejected({name: [too_many_pixels]}, code="too_large") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ReadRejected({name: ["Not a JPEG, PNG or WebP image."]}) from None
     if kind not in _IMAGE_FORMATS:
         raise ReadRejected({name: [f"{kind} images are not accepted; use JPEG, PNG or WebP."]})
-    if width * height > settings.EVENT_IMAGE_MAX_PIXELS:
-        raise ReadRejected(
-            {name: [f"Image has more than {settings.EVENT_IMAGE_MAX_PIXELS} pixels."]},
-            code="too_large",
-        )
+    if width * height > limit:
+        raise ReadRejected({name: [too_many_pixels]}, code="too_large")
     return bytes(content), _IMAGE_FORMATS[kind]
 
 

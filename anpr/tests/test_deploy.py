@@ -64,7 +64,7 @@ def test_the_stack_has_every_role_with_health_and_start_order():
         )
         assert services[name]["depends_on"]["db"]["condition"] == "service_healthy"
     assert "gunicorn" in services["web"]["command"]
-    assert "daphne" in services["websocket"]["command"]
+    assert "anpr.daphne_server" in services["websocket"]["command"]  # daphne, bodies limited
     assert {"pgdata", "media"} <= set(compose()["volumes"])
     assert "pgdata:/var/lib/postgresql/data" in services["db"]["volumes"]
 

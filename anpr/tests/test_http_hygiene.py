@@ -177,31 +177,49 @@ def staff_login(admin_user, settings):
     cache.delete_many(keys)
 
 
-def _sign_in(username, password, address="127.0.0.1"):
+SIGN_IN_PAGES = ["/admin/login/?next=/admin/", "/login/"]  # the admin's and the live map's
+
+
+def _sign_in(username, password, address="127.0.0.1", page=SIGN_IN_PAGES[0]):
     client = Client(REMOTE_ADDR=address)
-    response = client.post(
-        "/admin/login/?next=/admin/", {"username": username, "password": password}
-    )
-    return response
+    return client.post(page, {"username": username, "password": password})
 
 
-def test_admin_sign_in_is_locked_after_repeated_wrong_passwords(staff_login):
-    assert _sign_in(staff_login, "pw-for-tests-only").status_code == 302  # works at first
+@pytest.mark.parametrize("page", SIGN_IN_PAGES)
+def test_sign_in_is_locked_after_repeated_wrong_passwords(staff_login, page):
+    assert _sign_in(staff_login, "pw-for-tests-only", page=page).status_code == 302  # works
     for _ in range(3):
-        wrong = _sign_in(staff_login, "guess")
+        wrong = _sign_in(staff_login, "guess", page=page)
         assert wrong.status_code == 200 and b"correct username" in wrong.content
-    locked = _sign_in(staff_login, "pw-for-tests-only")
+    locked = _sign_in(staff_login, "pw-for-tests-only", page=page)
     assert locked.status_code == 200  # the form again, not a redirect into the admin
     assert b"Too many failed sign-ins" in locked.content
     assert "_auth_user_id" not in locked.wsgi_request.session
     # Another address is not locked out by someone else's guessing.
-    assert _sign_in(staff_login, "pw-for-tests-only", address="198.51.100.7").status_code == 302
+    other = _sign_in(staff_login, "pw-for-tests-only", address="198.51.100.7", page=page)
+    assert other.status_code == 302
 
 
-def test_a_successful_sign_in_clears_earlier_failures(staff_login):
+@pytest.mark.parametrize("page", SIGN_IN_PAGES)
+def test_a_post_without_a_password_counts_and_does_not_clear_the_failures(staff_login, page):
     for _ in range(2):
-        _sign_in(staff_login, "guess")
-    assert _sign_in(staff_login, "pw-for-tests-only").status_code == 302
+        _sign_in(staff_login, "guess", page=page)
+    empty = _sign_in(staff_login, "", page=page)
+    assert empty.status_code == 200 and "_auth_user_id" not in empty.wsgi_request.session
+    _sign_in(staff_login, "guess", page=page)  # a reset count would allow two more guesses
+    locked = _sign_in(staff_login, "pw-for-tests-only", page=page)
+    assert locked.status_code == 200 and b"Too many failed sign-ins" in locked.content
+    assert "_auth_user_id" not in locked.wsgi_request.session
+
+
+@pytest.mark.parametrize("page", SIGN_IN_PAGES)
+def test_only_a_successful_sign_in_clears_earlier_failures(staff_login, page):
+    for _ in range(2):
+        _sign_in(staff_login, "guess", page=page)
+    assert _sign_in(staff_login, "pw-for-tests-only", page=page).status_code == 302
+    for _ in range(2):
+        _sign_in(staff_login, "guess", page=page)
+    assert _sign_in(staff_login, "pw-for-tests-only", page=page).status_code == 302
     for _ in range(2):
         _sign_in(staff_login, "guess")
     assert _sign_in(staff_login, "pw-for-tests-only").status_code == 302

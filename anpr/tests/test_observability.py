@@ -111,8 +111,9 @@ def test_metrics_are_refused_outside_the_allowed_networks_unless_the_token_is_se
     refused = client.get("/metrics", **outside)
     assert refused.status_code == 403
     assert refused.json()["code"] == "permission_denied"
-    wrong = client.get("/metrics", HTTP_AUTHORIZATION="Bearer not-it", **outside)
-    assert wrong.status_code == 403
+    for not_it in ("not-it", "scrape-secret-för-tests", "\xc3\xa9t\xc3\xa9"):  # also non-ASCII
+        wrong = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {not_it}", **outside)
+        assert wrong.status_code == 403 and wrong.json()["code"] == "permission_denied"
     allowed = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret-for-tests", **outside)
     assert allowed.status_code == 200
     assert b"anpr_events_accepted_total" in allowed.content
@@ -176,7 +177,8 @@ def test_websocket_connections_gauge_follows_subscribers(viewer):
     before = _sample("anpr_websocket_connections")
 
     async def scenario():
-        anonymous = WebsocketCommunicator(application, "/ws/events/", headers=[origin])
+        site = [(b"host", b"127.0.0.1"), origin]  # the site's own origin
+        anonymous = WebsocketCommunicator(application, "/ws/events/", headers=site)
         await anonymous.connect(timeout=5)
         assert (await anonymous.receive_output(timeout=5))["type"] == "websocket.close"
         assert _sample("anpr_websocket_connections") == before  # a refused client is not live

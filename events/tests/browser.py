@@ -112,7 +112,7 @@ class ServerStack:
             [
                 sys.executable,
                 "-m",
-                "daphne",
+                "anpr.daphne_server",  # as `manage.py serve` runs it
                 "-b",
                 "127.0.0.1",
                 "-p",

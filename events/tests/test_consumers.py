@@ -44,6 +44,7 @@ from events.tests.images import image_bytes
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
+HOST = (b"host", b"127.0.0.1")  # the site's own origin is its Host with its scheme
 
 
 def run(scenario):
@@ -59,6 +60,8 @@ def session_headers(user) -> list[tuple[bytes, bytes]]:
 
 async def open_stream(headers, query: str = "") -> WebsocketCommunicator:
     path = "/ws/events/" + (f"?{query}" if query else "")
+    if not any(name == b"host" for name, _ in headers):
+        headers = [HOST, *headers]
     communicator = WebsocketCommunicator(application, path, headers=headers)
     connected, _ = await communicator.connect(timeout=5)
     assert connected
@@ -189,6 +192,71 @@ def test_viewers_and_operators_subscribe_with_their_session(role, request):
 
     async def scenario():
         communicator = await open_stream(headers)
+        assert await alive(communicator)
+        await communicator.disconnect()
+
+    run(scenario)
+
+
+def session_cookie(user) -> tuple[bytes, bytes]:
+    return session_headers(user)[1]
+
+
+def handshake_accepted(headers) -> bool:
+    async def scenario():
+        communicator = WebsocketCommunicator(application, "/ws/events/", headers=headers)
+        connected, _ = await communicator.connect(timeout=5)
+        if connected:
+            await communicator.disconnect()
+        return connected
+
+    return run(scenario)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        b"http://127.0.0.1:9999",  # another port
+        b"https://127.0.0.1",  # another scheme
+        b"http://localhost:3000",  # another host (an allowed one)
+        b"https://evil.example.net",
+        b"null",
+        None,
+    ],
+)
+def test_a_session_from_anywhere_but_the_sites_own_origin_is_refused(viewer, origin):
+    cookie = session_cookie(viewer)
+    headers = [(b"host", b"127.0.0.1:8000"), cookie]
+    assert handshake_accepted([*headers, (b"origin", b"http://127.0.0.1:8000")])
+    refused = [*headers, (b"origin", origin)] if origin else headers
+    assert not handshake_accepted(refused)
+
+
+def test_a_session_behind_a_tls_proxy_and_from_trusted_origins_subscribes(viewer, settings):
+    settings.ALLOWED_HOSTS = ["anpr.example.org"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.CSRF_TRUSTED_ORIGINS = ["https://map.example.org", "https://*.example.net"]
+    cookie = session_cookie(viewer)
+    proxied = [(b"host", b"anpr.example.org"), (b"x-forwarded-proto", b"https"), cookie]
+    assert handshake_accepted([*proxied, (b"origin", b"https://anpr.example.org")])
+    assert not handshake_accepted([*proxied, (b"origin", b"http://anpr.example.org")])
+    for trusted in (b"https://map.example.org", b"https://live.example.net"):
+        assert handshake_accepted([*proxied, (b"origin", trusted)])
+    for untrusted in (b"http://map.example.org", b"https://map.example.org:8443"):
+        assert not handshake_accepted([*proxied, (b"origin", untrusted)])
+    # A Host outside ALLOWED_HOSTS is no origin of the site, whatever Origin says.
+    forged = [(b"host", b"evil.example.com"), (b"origin", b"http://evil.example.com"), cookie]
+    assert not handshake_accepted(forged)
+
+
+def test_a_token_subscribes_without_an_origin_or_from_another_one(viewer):
+    token = user_token_issue(user=viewer, name="script").key
+    bearer = (b"authorization", f"Bearer {token}".encode())
+    for origin in ([], [(b"origin", b"http://localhost:3000")]):
+        assert handshake_accepted([*origin, bearer])
+
+    async def scenario():
+        communicator = await open_stream([], f"token={token}")  # no Origin, token in the query
         assert await alive(communicator)
         await communicator.disconnect()
 

@@ -13,7 +13,7 @@ from cameras.services import device_create, device_key_revoke
 from cameras.tests.factories import CameraFactory
 from events.models import PlateEvent
 
-from .images import image_bytes, media_files
+from .images import image_bytes, media_files, png_1bit, png_declaring
 
 URL = "/api/events/ingest/"
 
@@ -209,6 +209,33 @@ def test_an_oversized_image_is_a_413_leaving_nothing(device_client, settings):
     assert response.json()["code"] == "too_large"
     assert "plate_image" in response.json()["detail"]
     _assert_nothing_stored(settings)
+
+
+@pytest.mark.parametrize(
+    "picture",
+    [
+        pytest.param(lambda: png_1bit(6000, 6000), id="36-megapixel PNG of a few KB"),
+        pytest.param(lambda: png_declaring(20000, 20000), id="400-megapixel header"),
+    ],
+)
+def test_an_image_of_too_many_pixels_is_refused_by_its_header(device_client, settings, picture):
+    content = picture()
+    assert len(content) < 64 * 1024  # small in bytes: only the pixel count refuses it
+    response = device_client.post(
+        URL, {**_event(), "frame_image": SimpleUploadedFile("f.png", content, "image/png")}
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+    [message] = response.json()["errors"]["frame_image"]
+    assert "too large" in message and "8847360 pixels" in message
+    _assert_nothing_stored(settings)
+
+
+def test_a_4k_frame_is_accepted(device_client):
+    response = device_client.post(
+        URL, {**_event(), "frame_image": SimpleUploadedFile("f.png", png_1bit(4096, 2160))}
+    )
+    assert response.status_code == 201, response.content
 
 
 def test_an_oversized_body_is_a_413_before_it_is_read(device_client, settings):

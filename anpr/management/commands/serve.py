@@ -48,7 +48,7 @@ class Command(BaseCommand):
                 [
                     sys.executable,
                     "-m",
-                    "daphne",
+                    "anpr.daphne_server",  # daphne, refusing an over-limit body unread
                     "-b",
                     host,
                     "-p",

@@ -403,7 +403,6 @@ class Command(BaseCommand):
         total = max(1, int(rate * options["duration"]))
         arrivals: list[tuple[str, float]] = []
         headers = {
-            "Origin": f"http://127.0.0.1:{servers.ws_port}",  # an allowed host; any port
             "Authorization": f"Bearer {setup['token']}",
         }
         streams = [
