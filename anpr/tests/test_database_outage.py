@@ -95,7 +95,11 @@ def test_every_request_answers_503_with_retry_after_and_the_outage_is_logged_onc
             stream = WebsocketCommunicator(
                 application,
                 "/ws/events/",
-                headers=[(b"origin", b"http://127.0.0.1"), (b"cookie", cookie)],
+                headers=[
+                    (b"host", b"127.0.0.1"),
+                    (b"origin", b"http://127.0.0.1"),
+                    (b"cookie", cookie),
+                ],
             )
             connected, _ = await stream.connect(timeout=5)
             assert connected
