@@ -119,6 +119,8 @@ def _service(name: str, variables: dict, replaced: dict) -> tuple[list[str], dic
     command = [replaced.get(word, word) for word in command]
     if command[0] in {"gunicorn", "daphne", "celery"}:
         command[0] = str(BIN / command[0])
+    elif command[0] == "python":  # the image's python: here, this test's
+        command[0] = sys.executable
     environment = {
         key: _interpolated(value, variables) for key, value in service["environment"].items()
     }
