@@ -28,6 +28,7 @@ from django.utils import timezone
 from anpr.ids import time_ordered_uuid
 from anpr.json_bounds import TOO_DEEP, json_bounds_error
 from anpr.metrics import ingest_observe
+from anpr.timestamps import timestamp_check
 from cameras.models import Camera, EdgeDevice, Zone
 from cameras.selectors import cameras_of_device, device_cameras_cached
 from cameras.services import device_touch
@@ -125,7 +126,7 @@ def captured_at_parse(value) -> datetime:
         raise ValueError("Use an ISO 8601 time string, e.g. 2026-11-26T09:30:00Z.")
     if value.tzinfo is None or value.utcoffset() is None:
         value = value.replace(tzinfo=UTC)
-    return value
+    return timestamp_check(value)
 
 
 # --- Validation of one read -----------------------------------------------------------------
