@@ -6,13 +6,16 @@ query filter `until=4283-06-10T23:25:55-16:19` was a 500. Python's datetime ends
 1 and 9999, and a statistics window at that edge overflowed its day arithmetic. Real offsets
 span -12:00..+14:00 and no event predates 2000, so the range is generous and keeps a year of
 room on either side. Every time parameter and field uses the classes below (or
-`timestamp_check`), so each refuses the same values with the same 400 naming it.
+`timestamp_check`), so each refuses the same values with the same 400 naming it; the admin's
+change lists refuse such a time typed into their URL (a 400, as for any lookup they refuse).
 """
 
 from datetime import UTC, datetime, timedelta
 
 import django_filters
 from django import forms
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models
 from rest_framework import serializers
 
 #: Accepted instants: from the start of year 2 up to (not including) year 9999, in UTC.
@@ -66,3 +69,23 @@ class TimestampField(serializers.DateTimeField):
         except ValueError as error:
             raise serializers.ValidationError(str(error), code="invalid") from None
         return super().enforce_timezone(value)
+
+
+class TimestampLookupsAdmin:
+    """A ModelAdmin mixin: a change list's time lookup (its date filters and hierarchy, or one
+    typed into the URL) must hold a time PostgreSQL can store, else it is refused (a 400)."""
+
+    _TIME_LOOKUPS = frozenset(("", "exact", "gt", "gte", "lt", "lte"))
+
+    def lookup_allowed(self, lookup, value, request=None):
+        name, _, rest = lookup.partition("__")
+        try:
+            field = self.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            field = None
+        if isinstance(field, models.DateTimeField) and rest in self._TIME_LOOKUPS and value:
+            try:
+                timestamp_check(field.to_python(value))
+            except (ValidationError, ValueError, TypeError):
+                return False
+        return super().lookup_allowed(lookup, value, request)

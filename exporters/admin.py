@@ -3,6 +3,8 @@
 from django import forms
 from django.contrib import admin, messages
 
+from anpr.timestamps import TimestampLookupsAdmin
+
 from . import services
 from .models import ExportDelivery, ExporterConfig
 
@@ -154,7 +156,7 @@ class ExporterConfigAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExportDelivery)
-class ExportDeliveryAdmin(admin.ModelAdmin):
+class ExportDeliveryAdmin(TimestampLookupsAdmin, admin.ModelAdmin):
     list_display = (
         "id",
         "exporter",

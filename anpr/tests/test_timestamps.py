@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from django.test import Client
 from django.utils import timezone as django_timezone
 
 from anpr.timestamps import timestamp_check
@@ -122,3 +123,20 @@ def test_a_page_cursor_round_trips(admin_client, device_client):
     plates = [e["plate"] for e in first["results"] + second["results"]]
     assert plates == ["AB0CDE", "AB1CDE", "AB2CDE"]
     assert json.dumps(second)  # a plain JSON page
+
+
+@pytest.mark.parametrize(
+    ("page", "lookup", "value"),
+    [
+        ("/admin/events/plateevent/", "captured_at__gte", "4283-06-10T23:25:55-16:19"),
+        ("/admin/exporters/exportdelivery/", "created_at__gte", "2026-01-01T00:00:00+22:00"),
+        ("/admin/events/purgerun/", "started_at__lt", "0001-01-01T00:00:00+01:00"),
+    ],
+)
+def test_an_admin_change_list_refuses_such_a_time_typed_into_its_url(
+    admin_user, page, lookup, value
+):
+    console = Client(raise_request_exception=False)
+    console.force_login(admin_user)
+    assert console.get(page, {lookup: value}).status_code == 400
+    assert console.get(page, {lookup: "2026-01-01 00:00:00+00:00"}).status_code == 200
