@@ -2,11 +2,12 @@
 
 from django.contrib import admin
 
+from anpr.timestamps import TimestampLookupsAdmin
 from events.models import PurgeRun
 
 
 @admin.register(PurgeRun)
-class PurgeRunAdmin(admin.ModelAdmin):
+class PurgeRunAdmin(TimestampLookupsAdmin, admin.ModelAdmin):
     list_display = (
         "started_at",
         "trigger",

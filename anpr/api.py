@@ -7,11 +7,13 @@ Errors are always JSON of one shape:
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from anpr.timestamps import TimestampField
 
 from .outage import outage_response
 
@@ -71,6 +73,11 @@ class ModelCleanSerializer(serializers.ModelSerializer):
 
     #: Fields that full_clean should not look at (set on the serializer, e.g. reverse relations)
     clean_exclude: tuple[str, ...] = ()
+    #: Times held to what PostgreSQL stores (anpr/timestamps.py).
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: TimestampField,
+    }
 
     def validate(self, attrs):
         attrs = super().validate(attrs)

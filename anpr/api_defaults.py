@@ -1,7 +1,10 @@
-"""The API's default permission and pagination (apart from anpr.api, which imports DRF's
-views: DRF imports these while its views module loads)."""
+"""The API's default permission, pagination and JSON parser (apart from anpr.api, which
+imports DRF's views: DRF imports these while its views module loads)."""
 
-from rest_framework import pagination, permissions
+from rest_framework import pagination, parsers, permissions
+from rest_framework.exceptions import ParseError
+
+from anpr.json_bounds import BODY_MAX_DEPTH, BODY_TOO_DEEP, json_depth_exceeds
 
 
 class ModelRolePermission(permissions.DjangoModelPermissions):
@@ -20,3 +23,17 @@ class ModelRolePermission(permissions.DjangoModelPermissions):
 class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, refusing (400) a body nested more than BODY_MAX_DEPTH levels or too
+    deep for Python's parser, which DRF's would let out as a RecursionError (a 500)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            document = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(BODY_TOO_DEEP) from None
+        if json_depth_exceeds(document, BODY_MAX_DEPTH):
+            raise ParseError(BODY_TOO_DEEP)
+        return document

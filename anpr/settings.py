@@ -387,6 +387,12 @@ REST_FRAMEWORK = {
         "cameras.authentication.DeviceKeyAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["anpr.api_defaults.ModelRolePermission"],
+    # DRF's parsers, with a JSON parser that refuses bodies nested too deep (anpr/json_bounds.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "anpr.api_defaults.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",

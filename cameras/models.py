@@ -10,6 +10,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, router
 from django.db.models import Q
 
+from anpr.json_bounds import BoundedJSONField
+
 from .validators import validate_geojson_area, validate_image_polygon
 
 
@@ -89,7 +91,7 @@ class Camera(models.Model):
         help_text="Keep this camera's events this many days (overrides EVENT_RETENTION_DAYS).",
     )
     last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
-    metadata = models.JSONField(default=dict, blank=True)
+    metadata = BoundedJSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -154,12 +156,12 @@ class Zone(ConstraintErrorsOnFields):
     camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="zones")
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.DETECTION)
-    geometry = models.JSONField(
+    geometry = BoundedJSONField(
         validators=[validate_geojson_area],
         help_text='GeoJSON Polygon or MultiPolygon in WGS84, e.g. {"type": "Polygon", '
         '"coordinates": [[[lon, lat], ...]]}.',
     )
-    roi = models.JSONField(
+    roi = BoundedJSONField(
         null=True,
         blank=True,
         validators=[validate_image_polygon],
@@ -203,7 +205,7 @@ class ModelConfig(ConstraintErrorsOnFields):
     framework = models.CharField(max_length=40, blank=True, help_text="e.g. onnx, tflite.")
     artifact_url = models.URLField(max_length=500, blank=True)
     artifact_sha256 = models.CharField(max_length=64, blank=True)
-    parameters = models.JSONField(default=dict, blank=True, help_text="Thresholds and the like.")
+    parameters = BoundedJSONField(default=dict, blank=True, help_text="Thresholds and the like.")
     is_active = models.BooleanField(
         default=False,
         help_text="The version devices run. At most one per model name; activating a version "
@@ -288,7 +290,7 @@ class SensorSettings(models.Model):
     image_upload_policy = models.CharField(
         max_length=16, choices=ImagePolicy.choices, default=ImagePolicy.PLATE_CROP
     )
-    extra = models.JSONField(default=dict, blank=True)
+    extra = BoundedJSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

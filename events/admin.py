@@ -9,11 +9,13 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from anpr.timestamps import TimestampLookupsAdmin
+
 from .models import EventStatistics, PlateEvent
 from .selectors import plate_events_search
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(TimestampLookupsAdmin, admin.ModelAdmin):
     """What devices report and the rollup are never edited by hand."""
 
     def has_add_permission(self, request):

@@ -3,6 +3,7 @@
 import django_filters
 from django.db.models import Subquery
 
+from anpr.timestamps import TimestampFilter
 from cameras.models import Camera
 from exporters.selectors import events_filter_exported
 
@@ -23,13 +24,13 @@ class PlateEventFilter(django_filters.FilterSet):
         method="filter_q",
         label="OCR-tolerant plate search: 8ABC123 also finds BABC123 and BA8C123",
     )
-    since = django_filters.IsoDateTimeFilter(
+    since = TimestampFilter(
         field_name="captured_at", lookup_expr="gte", label="Captured at or after (ISO 8601)"
     )
-    until = django_filters.IsoDateTimeFilter(
+    until = TimestampFilter(
         field_name="captured_at", lookup_expr="lt", label="Captured before (ISO 8601)"
     )
-    received_after = django_filters.IsoDateTimeFilter(
+    received_after = TimestampFilter(
         field_name="received_at",
         lookup_expr="gt",
         label="Received after (ISO 8601): for clients catching up; late batches carry old "

@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from anpr.ids import time_ordered_uuid
+from anpr.json_bounds import BoundedJSONField
 from cameras.models import Camera, EdgeDevice, Zone
 
 
@@ -86,7 +87,7 @@ class PlateEvent(models.Model):
     plate_key = models.CharField(
         max_length=32, help_text="The plate with OCR-confusable characters folded together."
     )
-    candidates = models.JSONField(default=list, blank=True)
+    candidates = BoundedJSONField(default=list, blank=True)
     confidence = models.FloatField(
         null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(1)]
     )
@@ -109,13 +110,13 @@ class PlateEvent(models.Model):
         null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(360)]
     )
     speed_kmh = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0)])
-    plate_box = models.JSONField(
+    plate_box = BoundedJSONField(
         null=True, blank=True, help_text="Plate bounding box [x1, y1, x2, y2] in pixels."
     )
     plate_image = models.ImageField(upload_to=plate_image_path, blank=True, max_length=300)
     frame_image = models.ImageField(upload_to=frame_image_path, blank=True, max_length=300)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.NATIVE)
-    metadata = models.JSONField(default=dict, blank=True)
+    metadata = BoundedJSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ("-captured_at",)

@@ -26,7 +26,9 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from anpr.ids import time_ordered_uuid
+from anpr.json_bounds import TOO_DEEP, json_bounds_error
 from anpr.metrics import ingest_observe
+from anpr.timestamps import timestamp_check
 from cameras.models import Camera, EdgeDevice, Zone
 from cameras.selectors import cameras_of_device, device_cameras_cached
 from cameras.services import device_touch
@@ -124,7 +126,7 @@ def captured_at_parse(value) -> datetime:
         raise ValueError("Use an ISO 8601 time string, e.g. 2026-11-26T09:30:00Z.")
     if value.tzinfo is None or value.utcoffset() is None:
         value = value.replace(tzinfo=UTC)
-    return value
+    return timestamp_check(value)
 
 
 # --- Validation of one read -----------------------------------------------------------------
@@ -221,6 +223,8 @@ class DeviceCameras:
             for zone in zones:
                 if zone.pk == int(ref):
                     return zone
+        if not isinstance(ref, str | int) or isinstance(ref, bool):
+            raise ReadRejected({"zone": ["Must be the zone's name or id."]})
         raise ReadRejected({"zone": [f"Camera '{camera.slug}' has no zone '{str(ref)[:64]}'."]})
 
 
@@ -265,13 +269,22 @@ _NUL = "Must not contain NUL characters."
 
 
 def _json(errors, name, value):
-    """Plain JSON the database will store: no NaN or Infinity, no NUL, nothing unencodable."""
+    """Plain JSON the database will store and read back: no NaN or Infinity, no NUL, nothing
+    unencodable, within the depth and size bounds (anpr/json_bounds.py; the encoding done
+    here for NaN and NUL gives the size, and the nesting is walked only past MAX_DEPTH
+    brackets)."""
     try:
         encoded = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
+    except RecursionError:
+        errors[name] = [TOO_DEEP]
+        return
+    except (TypeError, ValueError):
         errors[name] = ["Must be plain JSON (no NaN or Infinity)."]
         return
-    if "\\u0000" in encoded:
+    problem = json_bounds_error(value, encoded)
+    if problem:
+        errors[name] = [problem]
+    elif "\\u0000" in encoded:
         errors[name] = [_NUL]
 
 

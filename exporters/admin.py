@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from anpr import masking
+from anpr.timestamps import TimestampLookupsAdmin
 
 from . import services
 from .models import ExportDelivery, ExporterConfig
@@ -199,7 +200,7 @@ class ExporterConfigAdmin(masking.WriteOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ExportDelivery)
-class ExportDeliveryAdmin(admin.ModelAdmin):
+class ExportDeliveryAdmin(TimestampLookupsAdmin, admin.ModelAdmin):
     list_display = (
         "id",
         "exporter",

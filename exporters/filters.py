@@ -1,5 +1,7 @@
 import django_filters
 
+from anpr.timestamps import TimestampFilter
+
 from .models import ExportDelivery, ExporterConfig
 
 
@@ -14,10 +16,10 @@ class ExporterConfigFilter(django_filters.FilterSet):
 
 class ExportDeliveryFilter(django_filters.FilterSet):
     event = django_filters.UUIDFilter(field_name="event_links__event", distinct=True)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    delivered_after = django_filters.IsoDateTimeFilter(field_name="delivered_at", lookup_expr="gte")
-    delivered_before = django_filters.IsoDateTimeFilter(field_name="delivered_at", lookup_expr="lt")
+    created_after = TimestampFilter(field_name="created_at", lookup_expr="gte")
+    created_before = TimestampFilter(field_name="created_at", lookup_expr="lt")
+    delivered_after = TimestampFilter(field_name="delivered_at", lookup_expr="gte")
+    delivered_before = TimestampFilter(field_name="delivered_at", lookup_expr="lt")
 
     class Meta:
         model = ExportDelivery

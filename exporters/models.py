@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from anpr.ids import time_ordered_uuid
+from anpr.json_bounds import BoundedJSONField
 from cameras.models import Camera, Zone
 from events.models import PlateEvent
 from events.reads import plate_normalize
@@ -59,7 +60,7 @@ class ExporterConfig(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.WEBHOOK)
     url = models.URLField(max_length=500, help_text="http:// or https:// address, no credentials.")
     method = models.CharField(max_length=8, choices=Method.choices, default=Method.POST)
-    headers = models.JSONField(
+    headers = BoundedJSONField(
         default=dict, blank=True, help_text='Extra request headers, e.g. {"X-Site": "north"}.'
     )
     auth_type = models.CharField(max_length=8, choices=AuthType.choices, default=AuthType.NONE)
@@ -87,7 +88,7 @@ class ExporterConfig(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(1)],
         help_text="Only reads at least this confident (0..1); reads without one are skipped.",
     )
-    plates = models.JSONField(
+    plates = BoundedJSONField(
         default=list, blank=True, help_text="Only these plates (none = all), e.g. a hotlist."
     )
     timeout_seconds = models.FloatField(

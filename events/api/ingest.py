@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from anpr.api import exception_handler
+from anpr.json_bounds import BODY_TOO_DEEP, json_parse
 from anpr.throttling import DeviceIngestThrottle, ingest_wait
 from cameras.authentication import (
     DeviceKeyAuthentication,
@@ -250,8 +251,12 @@ def _json_body(raw: bytes):
     if not raw:
         raise exceptions.ParseError("The body is empty; send a JSON event or a list of them.")
     try:
+        # Not json_parse: no walk over the whole body on the hot path; read_validate bounds
+        # each JSON field (naming it), and the other fields are checked for their type.
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+    except RecursionError:
+        raise exceptions.ParseError(f"Malformed JSON: {BODY_TOO_DEEP}") from None
+    except (ValueError, UnicodeDecodeError) as error:
         raise exceptions.ParseError(f"Malformed JSON: {error}") from None
 
 
@@ -302,8 +307,8 @@ def _multipart_event(django_request) -> dict:
     errors = {}
     if "event" in form:
         try:
-            body = json.loads(form["event"])
-        except (ValueError, RecursionError) as error:
+            body = json_parse(form["event"])
+        except ValueError as error:
             raise exceptions.ValidationError({"event": [f"Malformed JSON: {error}"]}) from None
         if not isinstance(body, dict):
             raise exceptions.ValidationError({"event": ["Must be a JSON object."]})
@@ -317,8 +322,8 @@ def _multipart_event(django_request) -> dict:
                     errors[name] = ["Must be a number."]
             elif name in _FORM_JSON and value != "":
                 try:
-                    value = json.loads(value)
-                except (ValueError, RecursionError):
+                    value = json_parse(value)
+                except ValueError:
                     errors[name] = ["Must be JSON."]
             body[name] = value
     for name in files:

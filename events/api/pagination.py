@@ -16,6 +16,8 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from anpr.timestamps import timestamp_check
+
 ORDERINGS = ("-captured_at", "captured_at")
 
 
@@ -121,6 +123,6 @@ def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
         moment = datetime.fromisoformat(captured)
         if moment.tzinfo is None:
             raise ValueError
-        return moment, uuid.UUID(event_id)
+        return timestamp_check(moment), uuid.UUID(event_id)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise exceptions.ValidationError({"cursor": ["Invalid cursor."]}) from None

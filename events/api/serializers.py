@@ -7,6 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
 
+from anpr.timestamps import TimestampField
+
 from ..models import PlateEvent
 
 
@@ -86,8 +88,8 @@ def datetime_render(value: datetime, zone) -> str:
 class EventStatisticsQuerySerializer(serializers.Serializer):
     """The query string of GET /api/events/stats/."""
 
-    since = serializers.DateTimeField(required=False, help_text="Default: 24 hours before until.")
-    until = serializers.DateTimeField(required=False, help_text="Default: now.")
+    since = TimestampField(required=False, help_text="Default: 24 hours before until.")
+    until = TimestampField(required=False, help_text="Default: now.")
     interval = serializers.ChoiceField(choices=["hour", "day"], default="hour")
     camera = serializers.IntegerField(required=False, min_value=1)
     zone = serializers.IntegerField(required=False, min_value=1)

@@ -11,11 +11,11 @@ Only Frigate's module also writes, because a tracked object's event is updated i
 
 import base64
 import binascii
-import json
 from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 
+from anpr.json_bounds import json_parse
 from events.reads import ImageIn
 
 
@@ -24,14 +24,15 @@ def invalid(field: str, message: str) -> ValidationError:
 
 
 def json_document(raw: bytes | str, field: str = "body"):
-    """Parse JSON (a UTF-8 byte-order mark, which some agents send, is allowed)."""
+    """Parse JSON (a UTF-8 byte-order mark, which some agents send, is allowed; a document
+    nested too deep is not valid here: anpr/json_bounds.py)."""
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise invalid(field, "Not UTF-8 text.") from None
     try:
-        return json.loads(raw.removeprefix("\ufeff"))
+        return json_parse(raw.removeprefix("\ufeff"))
     except ValueError as error:
         raise invalid(field, f"Not valid JSON: {error}.") from None
 

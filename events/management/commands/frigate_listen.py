@@ -6,7 +6,6 @@ the web server (or on the Frigate box), stays connected, reconnects with back-of
 broker goes away, and stops cleanly on SIGTERM or Ctrl-C.
 """
 
-import json
 import logging
 import os
 import signal
@@ -20,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 from django.db.models import Q
 
+from anpr.json_bounds import json_parse
 from cameras.models import EdgeDevice
 from events.dialects.frigate import frigate_message_ingest
 
@@ -108,7 +108,7 @@ class FrigateListener:
             )
             return []
         try:
-            message = json.loads(payload)
+            message = json_parse(payload)
             results = frigate_message_ingest(device=device, message=message)
         except (ValueError, ValidationError) as error:
             logger.warning("Frigate message on %s refused: %s", topic, error)
