@@ -33,7 +33,7 @@ from django.utils.http import is_same_domain
 from cameras.selectors import user_for_token
 
 
-def _bearer_token(scope) -> str:
+def bearer_token(scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
@@ -79,7 +79,7 @@ class _SessionOriginCheck:
         self.inner = inner
 
     async def __call__(self, scope, receive, send):
-        if not _bearer_token(scope) and not site_origin_allowed(scope):
+        if not bearer_token(scope) and not site_origin_allowed(scope):
             return await WebsocketDenier()(scope, receive, send)
         return await self.inner(scope, receive, send)
 
@@ -90,7 +90,7 @@ class _TokenAuthMiddleware:
 
     async def __call__(self, scope, receive, send):
         user = scope.get("user")
-        token = _bearer_token(scope)
+        token = bearer_token(scope)
         if token:
             # A token that is sent must be good, even beside a session: a revoked one is refused.
             found = await database_sync_to_async(user_for_token)(token=token)

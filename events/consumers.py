@@ -46,9 +46,10 @@ from django.conf import settings
 from django.contrib import auth
 from django.db import InterfaceError, OperationalError
 
+from anpr.json_bounds import json_parse
 from anpr.metrics import WEBSOCKET_CONNECTIONS
 from anpr.outage import CLOSE_TRY_AGAIN_LATER, outage_noted
-from anpr.websocket_auth import _bearer_token
+from anpr.websocket_auth import bearer_token
 from cameras.selectors import user_for_token
 
 from .broadcast import EVENTS_GROUP
@@ -334,7 +335,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         change) or whose user lost the role, within recheck_every seconds."""
         while True:
             await asyncio.sleep(self.recheck_every)
-            token = _bearer_token(self.scope)
+            token = bearer_token(self.scope)
             try:
                 if token:
                     user = await database_sync_to_async(user_for_token)(token=token)
@@ -372,7 +373,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             await self._send_error("invalid_message", "Send JSON text frames, not binary.")
             return
         try:
-            message = json.loads(text_data)
+            message = json_parse(text_data)
         except ValueError:
             await self._send_error("invalid_json", "The message is not valid JSON.")
             return

@@ -273,6 +273,8 @@ def test_malformed_messages_get_an_error_and_the_connection_stays_usable(viewer)
         communicator = await open_stream(headers)
         cases = [
             ("{not json", "invalid_json", None),
+            ("[" * 5000 + "]" * 5000, "invalid_json", None),  # deeper than Python's parser
+            ('{"type": "filter", "cameras": ' + "[" * 100 + "]" * 100 + "}", "invalid_json", None),
             ("[1, 2]", "invalid_message", "type"),
             ('{"no_type": 1}', "invalid_message", "type"),
             ('{"type": "subscribe_all"}', "unknown_type", "type"),
