@@ -66,7 +66,12 @@ def destination_resolve(url: str) -> tuple[str, int, str]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DestinationRefused("Only http:// and https:// URLs with a host are sent to.")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port if parts.port is not None else (443 if parts.scheme == "https" else 80)
+    except ValueError:  # out of range or not a number: urlsplit says so only when asked
+        port = 0
+    if not port:
+        raise DestinationRefused("The URL's port must be a number from 1 to 65535.")
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:

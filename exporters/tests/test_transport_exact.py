@@ -149,6 +149,7 @@ def _http_date(delta: timedelta) -> str:
     ("value", "low", "high"),
     [
         ("7", 7.0, 7.0),
+        ("  7  ", 7.0, 7.0),
         ("0", 0.0, 0.0),
         (lambda: _http_date(timedelta(seconds=120)), 100.0, 121.0),
         (lambda: _http_date(-timedelta(hours=1)), 0.0, 0.0),
@@ -181,6 +182,8 @@ def test_a_closed_port_is_a_retryable_connection_failure():
     result = send(f"http://127.0.0.1:{port}/hook")
     assert (result.status_code, result.retryable) == (None, True)
     assert result.error.startswith("Connection failed: ") and len(result.error) <= 500
+    # the cause, not requests' wrapper around it
+    assert "Connection refused" in result.error and "Max retries" not in result.error
 
 
 def test_a_body_cut_short_still_classifies_by_status(raw_receiver):
@@ -201,9 +204,43 @@ def test_a_receiver_that_never_answers_times_out_within_the_timeout(raw_receiver
     receiver = raw_receiver(lambda connection, receiver: receiver.done.wait(60))
     started = time.monotonic()
     result = send(receiver.url, timeout=0.5)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 3 and 450 <= result.response_ms < 3000
     assert (result.status_code, result.retryable) == (None, True)
     assert result.error == "Timed out after 0.5 s."
+
+
+@pytest.fixture
+def unreachable_port():
+    """A port whose connections are never accepted: its listen queue is full, so the kernel
+    drops further connection attempts (as a firewall that drops packets would)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    time.sleep(0.1)
+    yield port
+    for filler in fillers:
+        filler.close()
+    listener.close()
+
+
+@pytest.mark.timeout(30)
+def test_connecting_gives_up_after_the_timeout_or_five_seconds(unreachable_port):
+    url = f"http://127.0.0.1:{unreachable_port}/hook"
+    started = time.monotonic()
+    result = send(url, timeout=0.5)
+    assert time.monotonic() - started < 2
+    assert (result.retryable, result.error) == (True, "Timed out after 0.5 s.")
+    started = time.monotonic()
+    result = send(url, timeout=10)  # the connection itself never waits more than 5 s
+    assert 4.5 < time.monotonic() - started < 6.5
+    assert result.retryable is True
 
 
 @pytest.mark.timeout(30)
@@ -268,6 +305,15 @@ def test_only_http_urls_with_a_host_are_sent(url, sink):
     assert result.error == "Only http:// and https:// URLs with a host are sent to."
 
 
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:99999/hook", "http://127.0.0.1:http/hook", "http://127.0.0.1:0/"]
+)
+def test_a_url_with_an_impossible_port_is_refused_not_an_error(url):
+    result = send(url)
+    assert (result.status_code, result.retryable) == (None, False)
+    assert result.error == "The URL's port must be a number from 1 to 65535."
+
+
 def test_a_refused_address_is_permanent_and_nothing_is_sent(sink, settings):
     settings.EXPORTER_ALLOWED_NETWORKS = []
     with pytest.raises(DestinationRefused):
@@ -284,7 +330,7 @@ def test_a_dns_failure_is_retryable_not_permanent():
         destination_resolve(url)
     result = send(url)
     assert (result.status_code, result.retryable) == (None, True)
-    assert result.error.startswith("Cannot resolve no-such-receiver.invalid")
+    assert result.error.startswith("Cannot resolve no-such-receiver.invalid: ")
 
 
 @pytest.fixture
