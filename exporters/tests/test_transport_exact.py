@@ -6,6 +6,7 @@ import ipaddress
 import socket
 import threading
 import time
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -75,6 +76,130 @@ def raw_receiver():
         receiver.close()
 
 
+# Which addresses pass --------------------------------------------------------------------
+
+
+def test_an_ipv4_mapped_address_is_judged_as_its_ipv4_address(settings):
+    settings.EXPORTER_ALLOWED_NETWORKS = [ipaddress.ip_network("10.20.0.0/16")]
+    assert address_allowed(ipaddress.ip_address("::ffff:10.20.3.4"))
+    assert address_allowed(ipaddress.ip_address("10.20.3.4"))
+    assert not address_allowed(ipaddress.ip_address("::ffff:10.21.3.4"))
+    assert not address_allowed(ipaddress.ip_address("::ffff:127.0.0.1"))
+    settings.EXPORTER_ALLOWED_NETWORKS = [ipaddress.ip_network("169.254.0.0/16")]
+    assert not address_allowed(ipaddress.ip_address("::ffff:169.254.169.254"))
+    assert address_allowed(ipaddress.ip_address("::ffff:169.254.1.1"))
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed"),
+    [
+        ("93.184.215.14", True),
+        ("2606:4700:4700::1111", True),
+        ("224.0.0.1", False),  # multicast, although Python counts it as global
+        ("ff0e::1", False),
+        ("fd00:ec2::254", False),
+        ("100.100.100.200", False),
+    ],
+)
+def test_public_unicast_addresses_pass_and_others_do_not(settings, address, allowed):
+    settings.EXPORTER_ALLOWED_NETWORKS = []
+    assert address_allowed(ipaddress.ip_address(address)) is allowed
+
+
+def test_an_allowed_network_never_lets_a_metadata_address_through(settings):
+    settings.EXPORTER_ALLOWED_NETWORKS = [
+        ipaddress.ip_network("169.254.0.0/16"),
+        ipaddress.ip_network("100.64.0.0/10"),
+        ipaddress.ip_network("fd00::/8"),
+    ]
+    for metadata in ("169.254.169.254", "100.100.100.200", "fd00:ec2::254"):
+        assert not address_allowed(ipaddress.ip_address(metadata))
+    assert address_allowed(ipaddress.ip_address("100.64.0.1"))
+
+
+# Where a URL is sent ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://127.0.0.1/hook", ("127.0.0.1", 443, "127.0.0.1")),
+        ("http://127.0.0.1/hook", ("127.0.0.1", 80, "127.0.0.1")),
+        ("https://127.0.0.1:8443/", ("127.0.0.1", 8443, "127.0.0.1")),
+        ("http://127.0.0.1:443/", ("127.0.0.1", 443, "127.0.0.1")),
+        ("HTTPS://127.0.0.1/", ("127.0.0.1", 443, "127.0.0.1")),
+    ],
+)
+def test_the_port_is_the_schemes_default_unless_given(url, expected):
+    assert destination_resolve(url) == expected
+
+
+def test_a_name_resolves_to_its_first_allowed_address(settings):
+    assert destination_resolve("http://localhost:8080/") == ("localhost", 8080, "127.0.0.1")
+    settings.EXPORTER_ALLOWED_NETWORKS = [ipaddress.ip_network("::1/128")]
+    if "::1" in {info[4][0] for info in socket.getaddrinfo("localhost", 80)}:
+        assert destination_resolve("http://localhost/") == ("localhost", 80, "::1")
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://127.0.0.1/hook", "http:///hook", "127.0.0.1/hook", "file:///etc/passwd"]
+)
+def test_only_http_urls_with_a_host_are_sent(url, sink):
+    with pytest.raises(DestinationRefused):
+        destination_resolve(url)
+    result = send(url)
+    assert (result.status_code, result.retryable) == (None, False)
+    assert result.error == "Only http:// and https:// URLs with a host are sent to."
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:99999/hook", "http://127.0.0.1:http/hook", "http://127.0.0.1:0/"]
+)
+def test_a_url_with_an_impossible_port_is_refused_not_an_error(url):
+    result = send(url)
+    assert (result.status_code, result.retryable) == (None, False)
+    assert result.error == "The URL's port must be a number from 1 to 65535."
+
+
+def test_a_refused_address_is_permanent_and_nothing_is_sent(sink, settings):
+    settings.EXPORTER_ALLOWED_NETWORKS = []
+    with pytest.raises(DestinationRefused):
+        destination_resolve(sink.url)
+    result = send(sink.url)
+    assert (result.status_code, result.retryable) == (None, False)
+    assert "refused" in result.error and "EXPORTER_ALLOWED_NETWORKS" in result.error
+    assert sink.received == []
+
+
+def test_a_dns_failure_is_retryable_not_permanent():
+    url = "http://no-such-receiver.invalid/hook"  # .invalid never resolves (RFC 6761)
+    with pytest.raises(ResolveFailed):
+        destination_resolve(url)
+    result = send(url)
+    assert (result.status_code, result.retryable) == (None, True)
+    assert result.error.startswith("Cannot resolve no-such-receiver.invalid: ")
+
+
+@pytest.fixture
+def sink6(settings):
+    try:
+        server = Sink(host="::1")
+    except OSError as error:
+        require_service("IPv6 loopback", str(error))
+    settings.EXPORTER_ALLOWED_NETWORKS = [ipaddress.ip_network("::1/128")]
+    yield server
+    server.stop()
+
+
+def test_an_ipv6_receiver_gets_a_bracketed_url_and_host(sink6):
+    result = send(sink6.url)
+    assert (result.status_code, result.error) == (200, "")
+    [request] = sink6.received
+    assert request.path == "/hook"
+    assert request.headers["Host"] == f"[::1]:{sink6.port}"
+    assert destination_resolve("https://[::1]/") == ("::1", 443, "::1")
+
+
 # Outcomes --------------------------------------------------------------------------------
 
 
@@ -87,6 +212,8 @@ def test_a_delivery_reaches_the_checked_address_with_its_host_headers_and_body(s
         None,
     )
     assert result.ok and 0 <= result.response_ms < 5000
+    with pytest.raises(FrozenInstanceError):  # an outcome is recorded as it was
+        result.error = "changed"
     [request] = sink.received
     assert (request.method, request.path, request.body) == ("PUT", "/hook", BODY)
     assert request.headers["Host"] == f"127.0.0.1:{sink.port}"
@@ -209,6 +336,50 @@ def test_a_receiver_that_never_answers_times_out_within_the_timeout(raw_receiver
     assert result.error == "Timed out after 0.5 s."
 
 
+@pytest.mark.timeout(30)
+def test_a_body_that_never_ends_is_cut_at_the_cap(raw_receiver, settings):
+    settings.EXPORTER_RESPONSE_MAX_BYTES = 100_000
+
+    def serve(connection, receiver):
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"x" * 4096
+        while not receiver.done.is_set():
+            connection.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+
+    receiver = raw_receiver(serve)
+    started = time.monotonic()
+    result = send(receiver.url, timeout=5)
+    assert time.monotonic() - started < 5
+    assert (result.status_code, result.retryable) == (500, True)
+    assert result.error == "HTTP 500: " + "x" * 200
+    assert receiver.done.wait(10), "the connection was not closed after the cap"
+
+
+@pytest.mark.parametrize(("cap", "error"), [(0, "HTTP 500"), (50, "HTTP 500: " + "y" * 50)])
+def test_the_excerpt_is_never_longer_than_the_cap(sink, settings, cap, error):
+    settings.EXPORTER_RESPONSE_MAX_BYTES = cap
+    sink.replies = [Reply(500, body=b"y" * 100_000)]
+    assert send(sink.url).error == error
+
+
+# The connection pool ---------------------------------------------------------------------
+
+
+def test_one_session_per_process_that_ignores_proxies_from_the_environment(sink, monkeypatch):
+    assert transport.session() is transport.session()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        dead_proxy = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, dead_proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert send(sink.url).status_code == 200
+
+
+# Slowest last (the mutation run stops at the first failure) ---------------------------
+
+
 @pytest.fixture
 def unreachable_port():
     """A port whose connections are never accepted: its listen queue is full, so the kernel
@@ -239,170 +410,5 @@ def test_connecting_gives_up_after_the_timeout_or_five_seconds(unreachable_port)
     assert (result.retryable, result.error) == (True, "Timed out after 0.5 s.")
     started = time.monotonic()
     result = send(url, timeout=10)  # the connection itself never waits more than 5 s
-    assert 4.5 < time.monotonic() - started < 6.5
+    assert 4.5 < time.monotonic() - started < 5.9
     assert result.retryable is True
-
-
-@pytest.mark.timeout(30)
-def test_a_body_that_never_ends_is_cut_at_the_cap(raw_receiver, settings):
-    settings.EXPORTER_RESPONSE_MAX_BYTES = 100_000
-
-    def serve(connection, receiver):
-        connection.recv(65536)
-        connection.sendall(b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n")
-        chunk = b"x" * 4096
-        while not receiver.done.is_set():
-            connection.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-
-    receiver = raw_receiver(serve)
-    started = time.monotonic()
-    result = send(receiver.url, timeout=5)
-    assert time.monotonic() - started < 5
-    assert (result.status_code, result.retryable) == (500, True)
-    assert result.error == "HTTP 500: " + "x" * 200
-    assert receiver.done.wait(10), "the connection was not closed after the cap"
-
-
-@pytest.mark.parametrize(("cap", "error"), [(0, "HTTP 500"), (50, "HTTP 500: " + "y" * 50)])
-def test_the_excerpt_is_never_longer_than_the_cap(sink, settings, cap, error):
-    settings.EXPORTER_RESPONSE_MAX_BYTES = cap
-    sink.replies = [Reply(500, body=b"y" * 100_000)]
-    assert send(sink.url).error == error
-
-
-# Where a URL is sent ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("url", "expected"),
-    [
-        ("https://127.0.0.1/hook", ("127.0.0.1", 443, "127.0.0.1")),
-        ("http://127.0.0.1/hook", ("127.0.0.1", 80, "127.0.0.1")),
-        ("https://127.0.0.1:8443/", ("127.0.0.1", 8443, "127.0.0.1")),
-        ("http://127.0.0.1:443/", ("127.0.0.1", 443, "127.0.0.1")),
-        ("HTTPS://127.0.0.1/", ("127.0.0.1", 443, "127.0.0.1")),
-    ],
-)
-def test_the_port_is_the_schemes_default_unless_given(url, expected):
-    assert destination_resolve(url) == expected
-
-
-def test_a_name_resolves_to_its_first_allowed_address(settings):
-    assert destination_resolve("http://localhost:8080/") == ("localhost", 8080, "127.0.0.1")
-    settings.EXPORTER_ALLOWED_NETWORKS = [ipaddress.ip_network("::1/128")]
-    if "::1" in {info[4][0] for info in socket.getaddrinfo("localhost", 80)}:
-        assert destination_resolve("http://localhost/") == ("localhost", 80, "::1")
-
-
-@pytest.mark.parametrize(
-    "url", ["ftp://127.0.0.1/hook", "http:///hook", "127.0.0.1/hook", "file:///etc/passwd"]
-)
-def test_only_http_urls_with_a_host_are_sent(url, sink):
-    with pytest.raises(DestinationRefused):
-        destination_resolve(url)
-    result = send(url)
-    assert (result.status_code, result.retryable) == (None, False)
-    assert result.error == "Only http:// and https:// URLs with a host are sent to."
-
-
-@pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:99999/hook", "http://127.0.0.1:http/hook", "http://127.0.0.1:0/"]
-)
-def test_a_url_with_an_impossible_port_is_refused_not_an_error(url):
-    result = send(url)
-    assert (result.status_code, result.retryable) == (None, False)
-    assert result.error == "The URL's port must be a number from 1 to 65535."
-
-
-def test_a_refused_address_is_permanent_and_nothing_is_sent(sink, settings):
-    settings.EXPORTER_ALLOWED_NETWORKS = []
-    with pytest.raises(DestinationRefused):
-        destination_resolve(sink.url)
-    result = send(sink.url)
-    assert (result.status_code, result.retryable) == (None, False)
-    assert "refused" in result.error and "EXPORTER_ALLOWED_NETWORKS" in result.error
-    assert sink.received == []
-
-
-def test_a_dns_failure_is_retryable_not_permanent():
-    url = "http://no-such-receiver.invalid/hook"  # .invalid never resolves (RFC 6761)
-    with pytest.raises(ResolveFailed):
-        destination_resolve(url)
-    result = send(url)
-    assert (result.status_code, result.retryable) == (None, True)
-    assert result.error.startswith("Cannot resolve no-such-receiver.invalid: ")
-
-
-@pytest.fixture
-def sink6(settings):
-    try:
-        server = Sink(host="::1")
-    except OSError as error:
-        require_service("IPv6 loopback", str(error))
-    settings.EXPORTER_ALLOWED_NETWORKS = [ipaddress.ip_network("::1/128")]
-    yield server
-    server.stop()
-
-
-def test_an_ipv6_receiver_gets_a_bracketed_url_and_host(sink6):
-    result = send(sink6.url)
-    assert (result.status_code, result.error) == (200, "")
-    [request] = sink6.received
-    assert request.path == "/hook"
-    assert request.headers["Host"] == f"[::1]:{sink6.port}"
-    assert destination_resolve("https://[::1]/") == ("::1", 443, "::1")
-
-
-# Which addresses pass --------------------------------------------------------------------
-
-
-def test_an_ipv4_mapped_address_is_judged_as_its_ipv4_address(settings):
-    settings.EXPORTER_ALLOWED_NETWORKS = [ipaddress.ip_network("10.20.0.0/16")]
-    assert address_allowed(ipaddress.ip_address("::ffff:10.20.3.4"))
-    assert address_allowed(ipaddress.ip_address("10.20.3.4"))
-    assert not address_allowed(ipaddress.ip_address("::ffff:10.21.3.4"))
-    assert not address_allowed(ipaddress.ip_address("::ffff:127.0.0.1"))
-    settings.EXPORTER_ALLOWED_NETWORKS = [ipaddress.ip_network("169.254.0.0/16")]
-    assert not address_allowed(ipaddress.ip_address("::ffff:169.254.169.254"))
-    assert address_allowed(ipaddress.ip_address("::ffff:169.254.1.1"))
-
-
-@pytest.mark.parametrize(
-    ("address", "allowed"),
-    [
-        ("93.184.215.14", True),
-        ("2606:4700:4700::1111", True),
-        ("224.0.0.1", False),  # multicast, although Python counts it as global
-        ("ff0e::1", False),
-        ("fd00:ec2::254", False),
-        ("100.100.100.200", False),
-    ],
-)
-def test_public_unicast_addresses_pass_and_others_do_not(settings, address, allowed):
-    settings.EXPORTER_ALLOWED_NETWORKS = []
-    assert address_allowed(ipaddress.ip_address(address)) is allowed
-
-
-def test_an_allowed_network_never_lets_a_metadata_address_through(settings):
-    settings.EXPORTER_ALLOWED_NETWORKS = [
-        ipaddress.ip_network("169.254.0.0/16"),
-        ipaddress.ip_network("100.64.0.0/10"),
-        ipaddress.ip_network("fd00::/8"),
-    ]
-    for metadata in ("169.254.169.254", "100.100.100.200", "fd00:ec2::254"):
-        assert not address_allowed(ipaddress.ip_address(metadata))
-    assert address_allowed(ipaddress.ip_address("100.64.0.1"))
-
-
-# The connection pool ---------------------------------------------------------------------
-
-
-def test_one_session_per_process_that_ignores_proxies_from_the_environment(sink, monkeypatch):
-    assert transport.session() is transport.session()
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        dead_proxy = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
-        monkeypatch.setenv(name, dead_proxy)
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    assert send(sink.url).status_code == 200
