@@ -138,12 +138,10 @@ def request_send(
         return SendResult(None, elapsed(), str(error), retryable=True)
 
     parts = urlsplit(url)
-    pinned_host = f"[{address}]" if ":" in address else address
-    default_port = 443 if parts.scheme == "https" else 80
-    netloc = pinned_host if port == default_port else f"{pinned_host}:{port}"
-    host_header = hostname if port == default_port else f"{hostname}:{port}"
-    if ":" in hostname:
-        host_header = f"[{hostname}]" if port == default_port else f"[{hostname}]:{port}"
+    netloc = f"[{address}]" if ":" in address else address
+    host_header = f"[{hostname}]" if ":" in hostname else hostname
+    if parts.port is not None:  # a port as the URL has it; the scheme's default stays implicit
+        netloc, host_header = f"{netloc}:{port}", f"{host_header}:{port}"
     pinned_url = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
 
     request = requests.Request(

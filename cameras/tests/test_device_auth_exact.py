@@ -26,7 +26,10 @@ NOT_PROVIDED = {
     "code": "not_authenticated",
 }
 BAD_KEY = {"detail": "Invalid or revoked device key.", "code": "authentication_failed"}
-NOT_A_DEVICE = {"detail": IsEdgeDevice.message, "code": "permission_denied"}
+NOT_A_DEVICE = {
+    "detail": "This endpoint is for edge devices: send the device key.",
+    "code": "permission_denied",
+}
 
 
 def _event(**overrides) -> dict:

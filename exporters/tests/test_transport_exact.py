@@ -3,6 +3,7 @@ classified, the bounds (a receiver that never answers, a body that never ends), 
 sent (default ports, IPv6, the checked address) and which addresses pass."""
 
 import ipaddress
+import os
 import socket
 import threading
 import time
@@ -364,6 +365,19 @@ def test_the_excerpt_is_never_longer_than_the_cap(sink, settings, cap, error):
 
 
 # The connection pool ---------------------------------------------------------------------
+
+
+def test_a_forked_process_makes_a_session_of_its_own():
+    """A worker forked from a process with a session must not share its connections."""
+    parent = transport.session()
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.write(write_end, b"own" if transport.session() is not parent else b"shared")
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(read_end, 16) == b"own"
+    assert transport.session() is parent
 
 
 def test_one_session_per_process_that_ignores_proxies_from_the_environment(sink, monkeypatch):
