@@ -144,11 +144,11 @@ def request_send(
         netloc, host_header = f"{netloc}:{port}", f"{host_header}:{port}"
     pinned_url = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
 
-    request = requests.Request(
-        method, pinned_url, data=body, headers={**headers, "Host": host_header}
-    ).prepare()
-    request.pinned_hostname = hostname
-    try:
+    try:  # preparing refuses some header values (e.g. with leading spaces): no retry helps
+        request = requests.Request(
+            method, pinned_url, data=body, headers={**headers, "Host": host_header}
+        ).prepare()
+        request.pinned_hostname = hostname
         response = session().send(
             request,
             timeout=(min(CONNECT_TIMEOUT, timeout), timeout),

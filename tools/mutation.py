@@ -120,6 +120,23 @@ EQUIVALENT = {
         )
         for change in ("created.mount('http://', adapter) -> pass", "'http://' -> ''")
     },
+    ("exporters/transport.py", "request_send", "'' -> 'X'"): (
+        "a fragment on the pinned URL: requests never sends the fragment"
+    ),
+    ("exporters/transport.py", "request_send", "'/' -> ''"): (
+        "an empty path: requests sends '/' for it"
+    ),
+    **{
+        ("exporters/transport.py", "_read_capped", change): (
+            "the size of each read, or one more read of at most 8 KiB before stopping: "
+            "the excerpt is the same and the reading still stops"
+        )
+        for change in (
+            "response.iter_content(chunk_size=8192) -> response.iter_content()",
+            "8192 -> 8193",
+            "len(received) >= cap -> len(received) > cap",
+        )
+    },
     ("exporters/transport.py", "request_send", "1000 -> 1001"): (
         "a 0.1% error in a measured duration, below the clock's own jitter"
     ),
@@ -383,8 +400,8 @@ def _replace(tree: ast.Module, index: int, edit) -> ast.Module:
     return ast.fix_missing_locations(tree)
 
 
-def mutants_of(path: str, names) -> list[Mutant]:
-    source = (ROOT / path).read_text()
+def mutants_of(path: str, names, root: Path = ROOT) -> list[Mutant]:
+    source = (root / path).read_text()
     tree = ast.parse(source)
     skipped = _skipped_nodes(tree)
     scopes = _scopes(tree, names)
@@ -419,9 +436,9 @@ def _first_line(node) -> str:
     return ast.unparse(node).splitlines()[0]
 
 
-def mutated_source(mutant: Mutant) -> str:
-    tree = ast.parse((ROOT / mutant.path).read_text())
-    return ast.unparse(_replace(tree, mutant.index, mutant.edit))
+def mutated_source(mutant: Mutant, source: str) -> str:
+    """The mutant applied to `source`, the text its mutants were generated from."""
+    return ast.unparse(_replace(ast.parse(source), mutant.index, mutant.edit))
 
 
 # Running ---------------------------------------------------------------------------------
@@ -500,9 +517,10 @@ def run_tests(tests, timeout: float, create_db: bool) -> tuple[bool, float]:
 
 
 def run_unit(name: str, unit: Unit, workdir: Path, verbose: bool, match: str) -> dict[str, int]:
-    mutants = [m for path, names in unit.targets.items() for m in mutants_of(path, names)]
+    # From the copy: the checkout may change while this runs.
+    originals = {path: (workdir / path).read_text() for path in unit.targets}
+    mutants = [m for path, names in unit.targets.items() for m in mutants_of(path, names, workdir)]
     mutants = [m for m in mutants if match in str(m)]
-    originals = {path: (ROOT / path).read_text() for path in unit.targets}
     # The baseline is the unparsed (not the original) source: what every mutant is made from.
     for path in unit.targets:
         (workdir / path).write_text(ast.unparse(ast.parse(originals[path])))
@@ -518,7 +536,7 @@ def run_unit(name: str, unit: Unit, workdir: Path, verbose: bool, match: str) ->
             counts["equivalent"] += 1
             print(f"  equivalent {mutant}  ({EQUIVALENT[mutant.key]})")
             continue
-        (workdir / mutant.path).write_text(mutated_source(mutant))
+        (workdir / mutant.path).write_text(mutated_source(mutant, originals[mutant.path]))
         try:
             survived, seconds = run_tests(unit.tests, timeout, create_db)
         finally:

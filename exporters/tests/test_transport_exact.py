@@ -162,6 +162,13 @@ def test_a_url_with_an_impossible_port_is_refused_not_an_error(url):
     assert result.error == "The URL's port must be a number from 1 to 65535."
 
 
+def test_a_header_value_that_cannot_be_sent_is_a_permanent_failure(sink):
+    result = send(sink.url, headers={"X-Site": " north"})  # leading space: requests refuses
+    assert (result.status_code, result.retryable) == (None, False)
+    assert result.error == "Request failed: InvalidHeader"
+    assert sink.received == []
+
+
 def test_a_refused_address_is_permanent_and_nothing_is_sent(sink, settings):
     settings.EXPORTER_ALLOWED_NETWORKS = []
     with pytest.raises(DestinationRefused):
@@ -338,8 +345,9 @@ def test_a_receiver_that_never_answers_times_out_within_the_timeout(raw_receiver
 
 
 @pytest.mark.timeout(30)
-def test_a_body_that_never_ends_is_cut_at_the_cap(raw_receiver, settings):
-    settings.EXPORTER_RESPONSE_MAX_BYTES = 100_000
+@pytest.mark.parametrize("cap", [1000, 100_000])  # below and above the size of one read
+def test_a_body_that_never_ends_is_cut_at_the_cap(raw_receiver, settings, cap):
+    settings.EXPORTER_RESPONSE_MAX_BYTES = cap
 
     def serve(connection, receiver):
         connection.recv(65536)
