@@ -6,8 +6,9 @@ swapped, arithmetic swapped, conditions negated, constants changed, return value
 statements and keyword arguments deleted, a few look-alike functions swapped). Each is applied
 alone to a copy of the checkout and the unit's tests run there with `pytest -x -q`; failing
 tests kill it. Mutants that cannot change behaviour are listed in EQUIVALENT with the reason.
+The changes issue 14 found surviving (ISSUE_CHANGES) are run as well and must all be killed.
 
-    python tools/mutation.py                  # every unit; exits 1 below --threshold
+    python tools/mutation.py                  # every unit; exits 1 below --threshold (90%)
     python tools/mutation.py --unit signing   # one unit (see UNITS)
     python tools/mutation.py --list           # print the mutants, run nothing
     python tools/mutation.py --unit transport --match request_send   # some of them
