@@ -197,8 +197,8 @@ ISSUE_CHANGES = {
         ),
         (
             "exporters/transport.py",
-            'pinned_host = f"[{address}]" if ":" in address else address',
-            "pinned_host = address",
+            'netloc = f"[{address}]" if ":" in address else address',
+            "netloc = address",
             "an IPv6 URL without brackets",
         ),
         (
@@ -548,7 +548,8 @@ def run_unit(name: str, unit: Unit, workdir: Path, verbose: bool, match: str) ->
         counts["survived" if survived else "killed"] += 1
         if survived or verbose:
             print(f"  {outcome:8} {mutant}  [{number}/{len(mutants)}, {seconds:.0f} s]", flush=True)
-    for path, text, replacement, what in ISSUE_CHANGES.get(name, ()) if not match else ():
+    issue_changes = ISSUE_CHANGES.get(name, ()) if match in ("", "\0") else ()
+    for path, text, replacement, what in issue_changes:
         if text not in originals[path]:
             print(f"  n/a      issue 14: {what} ({path} no longer holds {text!r})")
             continue
@@ -569,6 +570,7 @@ def main() -> int:
     parser.add_argument("--unit", action="append", choices=sorted(UNITS))
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
     parser.add_argument("--match", default="", help="only the mutants whose line holds this")
+    parser.add_argument("--issue-only", action="store_true", help="only issue 14's changes")
     parser.add_argument("--threshold", type=float, default=90.0, help="minimum kill %%")
     parser.add_argument("-v", "--verbose", action="store_true", help="print killed ones too")
     args = parser.parse_args()
@@ -585,7 +587,8 @@ def main() -> int:
     results = {}
     try:
         for name in names:
-            results[name] = run_unit(name, UNITS[name], workdir, args.verbose, args.match)
+            match = "\0" if args.issue_only else args.match  # "\0" matches no mutant
+            results[name] = run_unit(name, UNITS[name], workdir, args.verbose, match)
     finally:
         shutil.rmtree(workdir.parent, ignore_errors=True)
     print(
