@@ -101,7 +101,12 @@ def destination_resolve(url: str) -> tuple[str, int, str]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DestinationRefused("Only http:// and https:// URLs with a host are sent to.")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port if parts.port is not None else (443 if parts.scheme == "https" else 80)
+    except ValueError:  # out of range or not a number: urlsplit says so only when asked
+        port = 0
+    if not port:
+        raise DestinationRefused("The URL's port must be a number from 1 to 65535.")
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
@@ -172,19 +177,17 @@ def request_send(
         return SendResult(None, elapsed(), str(error), retryable=True)
 
     parts = urlsplit(url)
-    pinned_host = f"[{address}]" if ":" in address else address
-    default_port = 443 if parts.scheme == "https" else 80
-    netloc = pinned_host if port == default_port else f"{pinned_host}:{port}"
-    host_header = hostname if port == default_port else f"{hostname}:{port}"
-    if ":" in hostname:
-        host_header = f"[{hostname}]" if port == default_port else f"[{hostname}]:{port}"
+    netloc = f"[{address}]" if ":" in address else address
+    host_header = f"[{hostname}]" if ":" in hostname else hostname
+    if parts.port is not None:  # a port as the URL has it; the scheme's default stays implicit
+        netloc, host_header = f"{netloc}:{port}", f"{host_header}:{port}"
     pinned_url = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
 
-    request = requests.Request(
-        method, pinned_url, data=body, headers={**headers, "Host": host_header}
-    ).prepare()
-    request.pinned_hostname = hostname
-    try:
+    try:  # preparing refuses some header values (e.g. with leading spaces): no retry helps
+        request = requests.Request(
+            method, pinned_url, data=body, headers={**headers, "Host": host_header}
+        ).prepare()
+        request.pinned_hostname = hostname
         response = session().send(
             request,
             timeout=(min(CONNECT_TIMEOUT, timeout), timeout),

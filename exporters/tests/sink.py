@@ -1,6 +1,7 @@
-"""A real HTTP receiver for the tests: a ThreadingHTTPServer on 127.0.0.1 (a random free port)
-that records every request and answers from a script of status codes."""
+"""A real HTTP receiver for the tests: a ThreadingHTTPServer on 127.0.0.1 (or ::1; a random
+free port) that records every request and answers from a script of status codes."""
 
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ class Sink:
     """`replies` are used in order, then `default`; `hold` (an Event) makes handlers wait
     until it is set, e.g. to kill a worker while its request is in flight."""
 
-    def __init__(self):
+    def __init__(self, host: str = "127.0.0.1"):
+        self.host = host
         self.received: list[Received] = []
         self.replies: list[Reply] = []
         self.default = Reply()
@@ -39,7 +41,8 @@ class Sink:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/hook"
 
     def start(self) -> None:
         sink = self
@@ -73,10 +76,17 @@ class Sink:
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server_class = ThreadingHTTPServer
+        if ":" in self.host:
+            server_class = type("ThreadingHTTPServer6", (ThreadingHTTPServer,), {})
+            server_class.address_family = socket.AF_INET6
+        self._server = server_class((self.host, self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll interval: stop() (every test's teardown) waits up to one interval.
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     def stop(self) -> None:
         """Go down: connections to the port are refused until start() again."""
