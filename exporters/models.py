@@ -1,5 +1,6 @@
 """What leaves the building: exporter configurations and their delivery outbox."""
 
+import re
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -25,6 +26,10 @@ RESERVED_HEADERS = frozenset(
         "x-anpr-signature",
     }
 )
+
+
+#: RFC 9110's token: what a header name may be made of.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def _latin1(text: str) -> bool:
@@ -139,6 +144,10 @@ class ExporterConfig(models.Model):
                 errors["headers"] = "Header names and values cannot contain line breaks."
             elif not all(_latin1(k + v) for k, v in self.headers.items()):
                 errors["headers"] = "HTTP headers take Latin-1 text only (e.g. no 東京)."
+            elif not all(_HEADER_NAME.fullmatch(k) for k in self.headers):
+                errors["headers"] = "A header name is letters, digits and !#$%&'*+-.^_`|~ only."
+            elif any(v != v.strip(" \t") for v in self.headers.values()):
+                errors["headers"] = "A header value cannot start or end with a space or tab."
         if not isinstance(self.plates, list) or not all(isinstance(p, str) for p in self.plates):
             errors["plates"] = 'Must be a JSON list of plates, e.g. ["AB12CDE"].'
         elif any(not plate_normalize(p) for p in self.plates):

@@ -27,4 +27,5 @@ def signature_verify(*, secret: str, body: bytes, header: str, tolerance: int = 
     if abs(time.time() - t) > tolerance:
         return False
     expected = signature_header(secret=secret, body=body, timestamp=t).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, fields.get("v1", ""))
+    # Bytes: compare_digest refuses str with non-ASCII characters by raising.
+    return hmac.compare_digest(expected.encode(), fields.get("v1", "").encode())

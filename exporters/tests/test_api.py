@@ -77,6 +77,9 @@ def test_the_secret_never_leaves_the_api(operator_client, sink):
         ({"headers": {"Authorization": "Bearer x"}}, "headers"),
         ({"headers": ["X-Site"]}, "headers"),
         ({"headers": {"X-Site": "東京"}}, "headers"),  # HTTP could not send it
+        ({"headers": {"X-Ä": "north"}}, "headers"),  # a name is an ASCII token
+        ({"headers": {"X Site": "north"}}, "headers"),
+        ({"headers": {"X-Site": " north"}}, "headers"),  # requests refuses the space
         ({"secret": ""}, "secret"),
         ({"auth_type": "basic", "username": ""}, "username"),
         ({"auth_type": "digest"}, "auth_type"),
