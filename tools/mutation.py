@@ -163,8 +163,8 @@ ISSUE_CHANGES = {
         ("exporters/signing.py", "if abs(time.time() - t) > tolerance:", "if False:", "no window"),
         (
             "exporters/signing.py",
-            "hmac.compare_digest(expected, ",
-            "expected.startswith(",
+            "hmac.compare_digest(expected.encode(), ",
+            "expected.encode().startswith(",
             "an empty or truncated v1= verified",
         ),
     ],
@@ -203,8 +203,8 @@ ISSUE_CHANGES = {
         ),
         (
             "exporters/transport.py",
-            "address = address.ipv4_mapped\n",
-            "pass\n",
+            "return address.ipv4_mapped\n",
+            "return None\n",
             "an IPv4-mapped address judged as IPv6",
         ),
     ],
@@ -551,7 +551,9 @@ def run_unit(name: str, unit: Unit, workdir: Path, verbose: bool, match: str) ->
     issue_changes = ISSUE_CHANGES.get(name, ()) if match in ("", "\0") else ()
     for path, text, replacement, what in issue_changes:
         if text not in originals[path]:
+            # A change that no longer applies is not killed: the list must follow the code.
             print(f"  n/a      issue 14: {what} ({path} no longer holds {text!r})")
+            counts["issue"] = counts.get("issue", 0) + 1
             continue
         (workdir / path).write_text(originals[path].replace(text, replacement, 1))
         try:
