@@ -10,7 +10,7 @@ room on either side. Every time parameter and field uses the classes below (or
 change lists refuse such a time typed into their URL (a 400, as for any lookup they refuse).
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import django_filters
 from django import forms
@@ -75,7 +75,7 @@ class TimestampLookupsAdmin:
     """A ModelAdmin mixin: a change list's time lookup (its date filters and hierarchy, or one
     typed into the URL) must hold a time PostgreSQL can store, else it is refused (a 400)."""
 
-    _TIME_LOOKUPS = frozenset(("", "exact", "gt", "gte", "lt", "lte"))
+    _TIME_LOOKUPS = frozenset(("", "exact", "gt", "gte", "lt", "lte", "in", "range"))
 
     def lookup_allowed(self, lookup, value, request=None):
         name, _, rest = lookup.partition("__")
@@ -83,9 +83,14 @@ class TimestampLookupsAdmin:
             field = self.model._meta.get_field(name)
         except FieldDoesNotExist:
             field = None
-        if isinstance(field, models.DateTimeField) and rest in self._TIME_LOOKUPS and value:
-            try:
-                timestamp_check(field.to_python(value))
-            except (ValidationError, ValueError, TypeError):
-                return False
+        # DateTimeField is a DateField; `in` and `range` hold several times, split on commas.
+        if isinstance(field, models.DateField) and rest in self._TIME_LOOKUPS and value:
+            for each in value.split(",") if rest in ("in", "range") else [value]:
+                try:
+                    moment = field.to_python(each)
+                    if not isinstance(moment, datetime):
+                        moment = datetime.combine(moment, time())  # a date: its midnight
+                    timestamp_check(moment)
+                except (ValidationError, ValueError, TypeError):
+                    return False
         return super().lookup_allowed(lookup, value, request)
