@@ -3,9 +3,10 @@
 
 A body that declares a larger Content-Length is answered 413 unread, before authentication (an
 anonymous 200 MB post must not be read to be told 401); one without a declared length
-(chunked) is read up to the limit, then answered 413. Under WSGI (gunicorn, runserver) Django
-reads a body only up to its declared length, so a chunked one is never read at all; under ASGI
-the server hands the application the body in pieces, which asgi_body_limited counts.
+(chunked) is read up to the limit, then answered 413. Under WSGI (gunicorn) Django reads a
+body only up to its declared length, so a chunked one is never read at all; under ASGI (daphne,
+also behind `manage.py serve` and `runserver`) the server hands the application the body in
+pieces, which asgi_body_limited counts.
 """
 
 import json
