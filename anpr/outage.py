@@ -17,9 +17,11 @@ import logging
 import threading
 import time
 
+import psycopg
 from django.db import InterfaceError, OperationalError
 from django.db.backends.signals import connection_created
 from django.http import JsonResponse
+from psycopg_pool import PoolTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,9 @@ RETRY_AFTER_SECONDS = 5
 CLOSE_TRY_AGAIN_LATER = 1013
 #: SQLSTATEs of a server that cannot be reached or is going away: connection exceptions
 #: (class 08), shutting down or starting up (57P01-57P03), no connection slot left (53300).
-#: A failure inside the client (refused, timed out, a pool with nothing to give) has none.
+#: A failure inside the client (refused, timed out, a pool with nothing to give, a connection
+#: lost) has none, and neither has a misuse ("the cursor is closed"): those are told apart
+#: by what failed, see database_unreachable.
 _UNREACHABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
 
 _lock = threading.Lock()
@@ -37,11 +41,36 @@ _down_since: float | None = None
 
 
 def database_unreachable(error: BaseException) -> bool:
-    """Whether `error` says the database cannot be reached (not that a query was wrong)."""
+    """Whether `error` says the database cannot be reached (not that a query was wrong, nor
+    that the code misused a live connection: those are 500s with their traceback)."""
     if not isinstance(error, OperationalError | InterfaceError):
         return False
-    state = getattr(error.__cause__, "sqlstate", "")
-    return state is None or state.startswith(_UNREACHABLE_STATES)
+    cause = error.__cause__
+    if not isinstance(cause, psycopg.Error):
+        return False
+    if cause.sqlstate:
+        return cause.sqlstate.startswith(_UNREACHABLE_STATES)
+    if isinstance(cause, psycopg.errors.ConnectionTimeout | PoolTimeout):
+        return True
+    if cause.pgconn is not None:  # psycopg sets it on a failed connection attempt only
+        return True
+    failed = _psycopg_connection(cause)
+    return failed is not None and failed.closed  # lost, or closed under the query
+
+
+def _psycopg_connection(error: BaseException) -> psycopg.Connection | None:
+    """The psycopg connection whose method (or whose cursor's) raised `error`, if any: psycopg
+    raises from its own frames, so the innermost one holding a connection or cursor tells."""
+    found = None
+    trace = error.__traceback__
+    while trace is not None:
+        owner = trace.tb_frame.f_locals.get("self")
+        if isinstance(owner, psycopg.Connection):
+            found = owner
+        elif isinstance(owner, psycopg.Cursor | psycopg.ServerCursor):
+            found = owner.connection
+        trace = trace.tb_next
+    return found
 
 
 def outage_noted(error: BaseException) -> bool:

@@ -119,6 +119,21 @@ def test_every_request_answers_503_with_retry_after_and_the_outage_is_logged_onc
     assert [r.levelname for r in outage] == ["WARNING", "INFO"]
 
 
+@pytest.mark.urls("anpr.tests.urls")
+def test_a_database_error_of_a_live_connection_is_a_500_with_its_traceback(
+    database_address, caplog
+):
+    """psycopg's "the cursor is closed" is an InterfaceError without a SQLSTATE, as a lost
+    connection's errors are, but it is a bug: a 500 logged with its traceback, not an outage."""
+    client = Client(raise_request_exception=False)
+    response = client.get("/api/test-closed-cursor/")
+    assert response.status_code == 500, response.content
+    assert response.json()["code"] == "server_error"
+    assert not [r for r in caplog.records if r.name == "anpr.outage"]
+    logged = [r for r in caplog.records if r.exc_info]
+    assert logged and "the cursor is closed" in str(logged[-1].exc_info[1])
+
+
 def test_ready_answers_within_seconds_when_the_database_does_not_answer(
     database_address, unanswering_server, client, settings
 ):

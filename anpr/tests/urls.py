@@ -1,6 +1,7 @@
-"""The project's URLs plus two views that only tests need: one that fails and one that is
-throttled per device like the ingest views."""
+"""The project's URLs plus views that only tests need: two that fail (a bug, a misused
+cursor) and one that is throttled per device like the ingest views."""
 
+from django.db import connection
 from django.urls import path
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +18,15 @@ class BoomView(APIView):
         raise RuntimeError("a bug that reaches the user as a 500")
 
 
+class ClosedCursorView(APIView):
+    permission_classes = ()
+
+    def get(self, request):
+        with connection.cursor() as cursor:
+            pass
+        cursor.execute("SELECT 1")  # a bug: the cursor is closed, the connection is fine
+
+
 class ThrottledDeviceView(APIView):
     authentication_classes = (DeviceKeyAuthentication,)
     permission_classes = (IsEdgeDevice,)
@@ -28,6 +38,7 @@ class ThrottledDeviceView(APIView):
 
 urlpatterns = [
     path("api/test-boom/", BoomView.as_view()),
+    path("api/test-closed-cursor/", ClosedCursorView.as_view()),
     path("api/test-throttled/", ThrottledDeviceView.as_view()),
     *urlpatterns,
 ]
