@@ -67,8 +67,9 @@ def redis_url(settings):
 def _user_with_role(django_user_model, role: str, **extra):
     from django.contrib.auth.models import Group
 
+    extra.setdefault("username", f"{role}-user")
     user = django_user_model.objects.create_user(
-        username=f"{role}-user", password="pw-for-tests-only", is_staff=role != "viewer", **extra
+        password="pw-for-tests-only", is_staff=role != "viewer", **extra
     )
     user.groups.add(Group.objects.get(name=role))
     return user
@@ -87,6 +88,15 @@ def operator(db, django_user_model):
 @pytest.fixture
 def admin_user(db, django_user_model):
     return _user_with_role(django_user_model, "admin", is_superuser=True)
+
+
+@pytest.fixture
+def staff_viewer(db, django_user_model):
+    """A staff user with only the viewer role's view_ permissions: the admin, read-only."""
+    user = _user_with_role(django_user_model, "viewer", username="staff-viewer")
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    return user
 
 
 @pytest.fixture

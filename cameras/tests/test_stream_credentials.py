@@ -3,7 +3,6 @@ for every role in the API and the admin, exactly like an exporter's secrets: mas
 keep them, a new destination drops them, and only the camera's own device receives them."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -28,16 +27,6 @@ def camera(db):
     return CameraFactory(
         stream_url=STREAM, stream_username=USERNAME, stream_password=PASSWORD, metadata={}
     )
-
-
-@pytest.fixture
-def staff_viewer(db, django_user_model):
-    """A staff user whose only permissions are the viewer role's view_ ones."""
-    user = django_user_model.objects.create_user(
-        username="staff-viewer", password="pw-for-tests-only", is_staff=True
-    )
-    user.groups.add(Group.objects.get(name="viewer"))
-    return user
 
 
 def _api(user) -> APIClient:

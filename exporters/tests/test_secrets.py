@@ -4,7 +4,6 @@ role, in the API and the admin; masks sent back keep them; a new destination dro
 import json
 
 import pytest
-from django.contrib.auth.models import Group
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -38,16 +37,6 @@ def other_sink():
     server = Sink()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def staff_viewer(db, django_user_model):
-    """A staff user whose only permissions are the viewer role's view_ ones."""
-    user = django_user_model.objects.create_user(
-        username="staff-viewer", password="pw-for-tests-only", is_staff=True
-    )
-    user.groups.add(Group.objects.get(name="viewer"))
-    return user
 
 
 def _api(user) -> APIClient:
