@@ -4,7 +4,7 @@ imports DRF's views: DRF imports these while its views module loads)."""
 from rest_framework import pagination, parsers, permissions
 from rest_framework.exceptions import ParseError
 
-from anpr.json_bounds import BODY_MAX_DEPTH, BODY_TOO_DEEP, json_depth_exceeds
+from anpr.json_bounds import json_body_bounded
 
 
 class ModelRolePermission(permissions.DjangoModelPermissions):
@@ -30,10 +30,8 @@ class JSONParser(parsers.JSONParser):
     deep for Python's parser, which DRF's would let out as a RecursionError (a 500)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
+        parse = super().parse
         try:
-            document = super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError(BODY_TOO_DEEP) from None
-        if json_depth_exceeds(document, BODY_MAX_DEPTH):
-            raise ParseError(BODY_TOO_DEEP)
-        return document
+            return json_body_bounded(lambda: parse(stream, media_type, parser_context))
+        except ValueError as error:  # DRF's own errors are ParseErrors already
+            raise ParseError(str(error)) from None

@@ -84,8 +84,15 @@ def json_parse(raw: str | bytes):
     """json.loads, refusing a document nested more than BODY_MAX_DEPTH levels (or too deep
     for Python's parser) with the ValueError malformed JSON raises, so each caller answers it
     as it answers bad JSON."""
+    return json_body_bounded(lambda: json.loads(raw))
+
+
+def json_body_bounded(parse):
+    """What `parse()` returns, or ValueError(BODY_TOO_DEEP) for a document nested more than
+    BODY_MAX_DEPTH levels or too deep for Python's parser: the one rule for every body parser
+    (json_parse, the API's JSONParser)."""
     try:
-        value = json.loads(raw)
+        value = parse()
     except RecursionError:
         raise ValueError(BODY_TOO_DEEP) from None
     if json_depth_exceeds(value, BODY_MAX_DEPTH):
