@@ -36,6 +36,12 @@ def url_destination(url: str) -> tuple[str, str, int | str | None]:
         return url, "", None
 
 
+def secrets_kept(*, url: str | None, stored_url: str, stored: bool) -> bool:
+    """Whether a row's stored secrets stay: it is stored, and the URL submitted (None: not
+    submitted) goes to the stored URL's destination."""
+    return stored and (url is None or url_destination(url) == url_destination(stored_url))
+
+
 def url_unmasked(*, url: str, stored: str, keep: bool) -> str:
     """The URL to store: a masked userinfo or query is the stored one when `keep`, else
     dropped (it is never stored as the mask)."""

@@ -46,9 +46,8 @@ def camera_stream_credentials_resolve(
     port drops the stored credentials and URL query unless new ones are submitted, so nobody
     who may edit the URL can send the device's stream login elsewhere."""
     stored = camera or Camera()
-    keep = camera is not None and (
-        stream_url is None
-        or masking.url_destination(stream_url) == masking.url_destination(stored.stream_url)
+    keep = masking.secrets_kept(
+        url=stream_url, stored_url=stored.stream_url, stored=camera is not None
     )
     changes = {}
     if stream_url is not None:

@@ -524,9 +524,7 @@ def exporter_secrets_resolve(
     the stored secret, header values and URL query unless new ones are submitted: whoever
     may edit the URL must not be able to send the stored credentials elsewhere."""
     stored = exporter or ExporterConfig()
-    keep = exporter is not None and (
-        url is None or masking.url_destination(url) == masking.url_destination(stored.url)
-    )
+    keep = masking.secrets_kept(url=url, stored_url=stored.url, stored=exporter is not None)
     changes = {}
     if url is not None:
         changes["url"] = masking.url_unmasked(url=url, stored=stored.url, keep=keep)
