@@ -5,7 +5,7 @@ it again (psycopg hands jsonb to json.loads, which runs into Python's recursion 
 device read made the event list answer 500 for every user. So each JSON value we store from
 outside holds at most MAX_DEPTH levels and MAX_BYTES of JSON text, refused with a 400 naming
 the field: model fields through BoundedJSONField (the admin and the API agree), ingest through
-`json_bounds_error` (events/services.py). Bodies are parsed by `json_parse` (or the API's
+`json_bounds_error` (events/services/). Bodies are parsed by `json_parse` (or the API's
 JSONParser, anpr/api_defaults.py), which refuse a document nested more than BODY_MAX_DEPTH
 levels as malformed, so no later step (validation, error messages) recurses that deep. The one
 exception is the native device JSON body (events/api/ingest.py), parsed by plain json.loads to

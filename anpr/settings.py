@@ -212,7 +212,7 @@ if not EMBEDDED:
     # Beside the URL's own options (sslmode, connect_timeout, ...): Django connects psycopg
     # with prepare_threshold=None, which makes psycopg ignore even an explicit
     # execute(prepare=True). A threshold lets the one statement that asks be prepared, the
-    # single-read ingest INSERT (events.services._prepared); Django's own cursors bind
+    # single-read ingest INSERT (events.services.storage._prepared); Django's own cursors bind
     # client-side and never prepare. (Sessions are kept by any supported pooler, see README.)
     _db.setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
     # A server that does not answer (a host gone, a firewall dropping packets) fails a

@@ -33,7 +33,7 @@ CHANNEL = "anpr_device_directory"
 @dataclass(slots=True)
 class DeviceEntry:
     """A device (as its key finds it) and, once asked for, what the ingest built from all its
-    cameras and their zones (events.services.DeviceCameras), kept until anything changes."""
+    cameras and their zones (events.services.device_cameras), kept until anything changes."""
 
     device: object
     cameras: object | None

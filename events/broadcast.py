@@ -1,6 +1,6 @@
 """Committed events → the channel layer, for the websocket clients of the live map.
 
-Called only from `transaction.on_commit` in events/services.py, so a rolled-back ingest sends
+Called only from `transaction.on_commit` in events/services/, so a rolled-back ingest sends
 nothing. Each event's JSON frame is built once here, not once per client, with routing
 fields beside it so that each consumer filters without parsing it. Frames travel in as few
 layer messages as possible (up to LAYER_BATCH events each: a batch, and on Redis whatever a

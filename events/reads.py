@@ -1,7 +1,7 @@
 """The plain value every ingest path produces, and the plate normalizations.
 
 The native JSON body and each vendor dialect (events/dialects/) map to `ReadIn`; the ingest
-service (events/services.py) validates and stores ReadIns and never sees a vendor's format.
+service (events/services/) validates and stores ReadIns and never sees a vendor's format.
 """
 
 from dataclasses import dataclass, field

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from .services import event_statistics_rollup
+from .services.rollup import event_statistics_rollup
 
 
 @shared_task(name="events.tasks.event_statistics_rollup", ignore_result=True)

@@ -32,7 +32,8 @@ from cameras.authentication import (
 )
 from cameras.selectors import device_for_key
 from events.reads import ImageIn, read_from_native
-from events.services import CREATED, DUPLICATE, REJECTED, plate_events_ingest
+from events.services.ingest import plate_events_ingest
+from events.services.results import CREATED, DUPLICATE, REJECTED
 
 
 class PayloadTooLarge(exceptions.APIException):

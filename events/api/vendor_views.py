@@ -24,7 +24,8 @@ from cameras.models import SensorSettings
 from cameras.services import device_touch
 from events.dialects import frigate, json_document, openalpr, platerecognizer
 from events.reads import ImageIn
-from events.services import CREATED, DUPLICATE, REJECTED, IngestResult, plate_events_ingest
+from events.services.ingest import plate_events_ingest
+from events.services.results import CREATED, DUPLICATE, REJECTED, IngestResult
 
 from .ingest import PayloadTooLarge
 

@@ -24,14 +24,9 @@ from django.db import transaction
 from cameras.models import EdgeDevice
 from events.models import PlateEvent
 from events.reads import ReadIn
-from events.services import (
-    DUPLICATE,
-    REJECTED,
-    IngestResult,
-    ReadRejected,
-    plate_event_update,
-    plate_events_ingest,
-)
+from events.services.ingest import plate_events_ingest
+from events.services.results import DUPLICATE, REJECTED, IngestResult, ReadRejected
+from events.services.update import plate_event_update
 
 from . import as_dict, as_list, compact, epoch_seconds, invalid, optional_number, text
 

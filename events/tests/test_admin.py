@@ -3,7 +3,7 @@
 from django.test import Client
 
 from events.reads import ImageIn, ReadIn
-from events.services import plate_events_ingest
+from events.services.ingest import plate_events_ingest
 
 from .factories import PlateEventFactory
 from .images import image_bytes

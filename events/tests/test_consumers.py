@@ -37,7 +37,8 @@ from events.consumers import (
 )
 from events.models import PlateEvent
 from events.reads import ImageIn, ReadIn
-from events.services import plate_event_update, plate_events_ingest
+from events.services.ingest import plate_events_ingest
+from events.services.update import plate_event_update
 from events.tests.images import image_bytes
 
 # Broadcasts happen on commit, so these tests need real transactions.

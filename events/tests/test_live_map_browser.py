@@ -48,7 +48,7 @@ INGEST_WHILE_DOWN = """
 import json
 from cameras.models import EdgeDevice
 from events.reads import ReadIn
-from events.services import plate_events_ingest
+from events.services.ingest import plate_events_ingest
 device = EdgeDevice.objects.get(pk={device})
 results = plate_events_ingest(device=device, reads=[
     ReadIn(

@@ -24,7 +24,9 @@ from events.plate_sets import (
 from events.reads import ReadIn
 from events.retention import events_purge
 from events.selectors import event_statistics, hour_floor, plates_from_rows
-from events.services import event_statistics_rollup, plate_event_update, plate_events_ingest
+from events.services.ingest import plate_events_ingest
+from events.services.rollup import event_statistics_rollup
+from events.services.update import plate_event_update
 
 from .factories import PlateEventFactory
 

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from cameras.tests.factories import CameraFactory, ZoneFactory
 from events.models import PlateEvent
 from events.reads import ImageIn, ReadIn
-from events.services import plate_events_ingest
+from events.services.ingest import plate_events_ingest
 
 from .factories import PlateEventFactory
 from .images import image_bytes

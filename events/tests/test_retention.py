@@ -308,7 +308,7 @@ def test_the_purge_time_is_set_from_the_environment(tmp_path, value, expected):
 
 def test_statistics_rollups_survive_the_purge_so_charts_keep_their_history(purge):
     from events.models import EventStatistics
-    from events.services import event_statistics_rollup
+    from events.services.rollup import event_statistics_rollup
 
     camera = CameraFactory()
     for minutes in (0, 5, 10):

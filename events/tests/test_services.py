@@ -11,10 +11,13 @@ from django.utils import timezone
 from cameras.services import device_create
 from cameras.tests.factories import CameraFactory, ZoneFactory
 from conftest import require_service
-from events import services
 from events.models import PlateEvent
 from events.reads import ImageIn, ReadIn
-from events.services import plate_event_update, plate_events_ingest
+from events.services import ingest, storage
+from events.services.device_cameras import DeviceCameras
+from events.services.ingest import plate_events_ingest
+from events.services.results import ReadRejected
+from events.services.update import plate_event_update
 
 from .images import image_bytes, media_files
 
@@ -127,7 +130,7 @@ def test_batches_in_one_transaction_store_each_read_once(device):
     assert sorted(PlateEvent.objects.values_list("idempotency_key", flat=True)) == list("abcde")
     if connection.vendor == "postgresql":  # the COPY staging table is left empty
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT count(*) FROM {services._STAGE}")
+            cursor.execute(f"SELECT count(*) FROM {storage.STAGE}")
             assert cursor.fetchone()[0] == 0
 
 
@@ -239,7 +242,7 @@ def test_image_limits_come_from_settings(device, settings):
 def test_a_rolled_back_batch_leaves_no_row_and_no_file(device, settings, monkeypatch):
     """The disk fills up while the second event's image is written: the transaction rolls
     back, and the first event's image, already written, goes with it."""
-    real_write = services._image_write
+    real_write = storage.image_write
     calls = []
 
     def disk_full_on_second(name, content, written):
@@ -248,7 +251,7 @@ def test_a_rolled_back_batch_leaves_no_row_and_no_file(device, settings, monkeyp
             raise OSError("No space left on device")
         real_write(name, content, written)
 
-    monkeypatch.setattr(services, "_image_write", disk_full_on_second)
+    monkeypatch.setattr(ingest, "image_write", disk_full_on_second)
     reads = [_read(event_id=str(n), plate_image=ImageIn(image_bytes())) for n in range(2)]
     with pytest.raises(OSError):
         plate_events_ingest(device=device, reads=reads)
@@ -290,7 +293,7 @@ def test_update_in_place_keeps_the_id_and_replaces_the_image(
 def test_update_refuses_bad_values(device):
     [result] = plate_events_ingest(device=device, reads=[_read()])
     event = PlateEvent.objects.get(pk=result.id)
-    with pytest.raises(services.ReadRejected) as refused:
+    with pytest.raises(ReadRejected) as refused:
         plate_event_update(event=event, read=_read(confidence=42))
     assert "confidence" in refused.value.errors
     assert PlateEvent.objects.get(pk=result.id).confidence == event.confidence
@@ -358,7 +361,7 @@ def test_cameras_are_loaded_whole_and_typed_as_the_orm_loads_them(device, camera
     Camera.objects.filter(pk=camera.pk).update(
         last_seen_at=timezone.now() - timedelta(hours=1), metadata={"pole": 7}, external_id="v-1"
     )
-    cameras = services.DeviceCameras.for_reads(device, [_read(camera="v-1"), _read(camera="")])
+    cameras = DeviceCameras.for_reads(device, [_read(camera="v-1"), _read(camera="")])
     expected = Camera.objects.get(pk=camera.pk)
     for loaded in (cameras.resolve("v-1"), cameras.resolve("")):
         for field in Camera._meta.concrete_fields:

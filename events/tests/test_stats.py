@@ -11,7 +11,9 @@ from django.utils import timezone
 from cameras.tests.factories import CameraFactory, ZoneFactory
 from events.models import EventStatistics, PlateEvent
 from events.reads import ReadIn
-from events.services import event_statistics_rollup, plate_event_update, plate_events_ingest
+from events.services.ingest import plate_events_ingest
+from events.services.rollup import event_statistics_rollup
+from events.services.update import plate_event_update
 from events.tasks import event_statistics_rollup_task
 
 from .factories import PlateEventFactory

@@ -35,10 +35,11 @@ from anpr.ids import time_ordered_uuid
 from anpr.localserver import ServerDidNotStart, free_port, wait_until_up
 from cameras.models import Camera, EdgeDevice, Zone
 from cameras.services import device_key_issue, user_token_issue
-from events import services
 from events.models import EventDailyStatistics, EventStatistics, PlateCountSet, PlateEvent
 from events.reads import plate_confusion_key
-from events.services import event_statistics_rollup, vehicle_type_normalize
+from events.services import storage
+from events.services.rollup import event_statistics_rollup
+from events.services.validation import vehicle_type_normalize
 
 LUA_DIR = Path(__file__).resolve().parents[2] / "benchmark"
 CAMERAS = 200
@@ -174,11 +175,11 @@ class Command(BaseCommand):
                 chunk.append(row)
                 if len(chunk) == 5000:
                     with transaction.atomic():
-                        services._rows_insert(device=device, rows=chunk)
+                        storage.rows_insert(device=device, rows=chunk)
                     chunk = []
             if chunk:
                 with transaction.atomic():
-                    services._rows_insert(device=device, rows=chunk)
+                    storage.rows_insert(device=device, rows=chunk)
         elapsed = time.perf_counter() - started
         self.stdout.write(
             f"   added {missing} events in {elapsed:.1f} s ({missing / elapsed:,.0f}/s)"
@@ -243,12 +244,12 @@ class Command(BaseCommand):
             "source": "native",
             "metadata": {"lane": rng.randint(1, 4)},
         }
-        return [values[f.name] for f in services._FIELDS]
+        return [values[f.name] for f in storage.FIELDS]
 
     def _copy(self, rows):
         table = PlateEvent._meta.db_table
-        columns = ", ".join(connection.ops.quote_name(c) for c in services._COLUMNS)
-        json_fields = services._JSON_FIELDS
+        columns = ", ".join(connection.ops.quote_name(c) for c in storage.COLUMNS)
+        json_fields = storage.JSON_FIELDS
         with connection.cursor() as cursor:
             raw = cursor.cursor  # psycopg's own cursor: COPY FROM STDIN
             with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from events.services import event_statistics_rollup
+from events.services.rollup import event_statistics_rollup
 
 
 class Command(BaseCommand):

@@ -34,7 +34,7 @@ from anpr.celery import app
 from cameras.models import Camera, EdgeDevice
 from events.models import PlateEvent
 from events.reads import ReadIn
-from events.services import plate_events_ingest
+from events.services.ingest import plate_events_ingest
 from exporters.models import ExportDelivery, ExporterConfig
 
 NAME = "benchmark-exports"

@@ -1,0 +1,9 @@
+"""Writes of the events app, one module per concern.
+
+- `ingest`: `plate_events_ingest`, the one entry point every source of reads calls.
+- `validation`: the rules a read must pass (`read_validate`); `device_cameras`: the cameras
+  and zones a device may name; `results`: what became of each read.
+- `storage`: the SQL that writes a call's rows (PostgreSQL and SQLite) and the image files.
+- `update`: a read refined in place (`plate_event_update`).
+- `rollup`: the hourly and daily statistics.
+"""
