@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command, get_commands
 from django.db.models import Sum
 
@@ -21,6 +22,11 @@ def test_the_benchmark_commands_run_through_manage_py_from_the_devtools_app():
     commands = get_commands()
     for name in ("benchmark", "benchmark_live", "benchmark_exports"):
         assert commands[name] == "devtools", name
+
+
+def test_the_production_image_leaves_the_development_tools_out():
+    ignored = (settings.BASE_DIR / ".dockerignore").read_text().split()
+    assert {"devtools", "tools"} <= set(ignored)
 
 
 @pytest.mark.django_db(transaction=True)  # the fill vacuums, which no transaction allows
