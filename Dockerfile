@@ -26,6 +26,8 @@ RUN groupadd --system --gid 10001 anpr \
     && chown -R anpr:anpr /data /app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
+# The checkout less .dockerignore: no development tools (devtools/, tools/), so the image
+# has no benchmark commands (settings install the devtools app only where it exists).
 COPY --chown=anpr:anpr . /app
 USER anpr
 # Static files are part of the image (WhiteNoise serves them if no nginx is in front); the

@@ -146,6 +146,8 @@ INSTALLED_APPS = [
     "cameras",
     "events",
     "exporters",
+    # Development-only (the benchmark commands): in a checkout and CI, not in the image.
+    *(["devtools"] if (BASE_DIR / "devtools").is_dir() else []),
 ]
 
 MIDDLEWARE = [
