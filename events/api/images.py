@@ -41,7 +41,7 @@ class EventImageLinkView(APIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
 
-    @extend_schema(auth=[], responses={(200, "image/*"): OpenApiTypes.BINARY})
+    @extend_schema(auth=[], tags=["events"], responses={(200, "image/*"): OpenApiTypes.BINARY})
     def get(self, request, token):
         try:
             event_id, kind = image_link_open(token=token)

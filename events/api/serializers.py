@@ -11,10 +11,10 @@ from ..models import PlateEvent
 from ..representation import datetime_render
 
 
+# The fields are declared here for the OpenAPI schema; the answer is events.representation's
+# document (a test holds the two equal), with image links absolute on the request's host.
 class PlateEventSerializer(serializers.ModelSerializer):
-    """An event as the API shows it: the fields are declared here for the OpenAPI schema, the
-    answer is events.representation's document (a test holds the two equal), with image
-    links absolute on the request's host."""
+    """A plate read, as the API and the live stream show it (exporters get it regrouped)."""
 
     camera_slug = serializers.CharField(source="camera.slug", read_only=True)
     camera_name = serializers.CharField(source="camera.name", read_only=True)
