@@ -584,6 +584,15 @@ except (TypeError, ValueError):
 # Non-empty: image views answer with X-Accel-Redirect to this internal nginx location
 # (e.g. /protected-media/) instead of streaming the file through Django.
 MEDIA_ACCEL_REDIRECT = os.environ.get("MEDIA_ACCEL_REDIRECT", "").strip()
+# This site's root URL as receivers outside reach it (e.g. https://anpr.example.com, or
+# https://example.com/anpr behind a path prefix): links sent out, such as exporters' image
+# links, are made on it. Empty: exporters get no image links.
+PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", {"http", "https"}).rstrip("/")
+if urlparse(PUBLIC_BASE_URL).query or urlparse(PUBLIC_BASE_URL).fragment:
+    raise ImproperlyConfigured("PUBLIC_BASE_URL must not have a query or a fragment.")
+# Seconds an exporter's image link opens the image without an account (each delivery attempt
+# sends fresh links).
+EXPORTER_IMAGE_LINK_SECONDS = env_int("EXPORTER_IMAGE_LINK_SECONDS", 86400, minimum=1)
 
 # json (one object per line, for log collectors) or plain (for a terminal).
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if EMBEDDED else "json")

@@ -28,16 +28,16 @@ from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models
-from django.urls import get_script_prefix, reverse, set_script_prefix
+from django.urls import get_script_prefix, set_script_prefix
 from django.utils import timezone
 
 from cameras.models import Camera, Zone
 
-from .api.serializers import PlateEventSerializer, datetime_render
+from . import representation
+from .image_links import image_link_site
 from .models import PlateEvent
+from .representation import datetime_render
 
 logger = logging.getLogger(__name__)
 
@@ -57,63 +57,16 @@ _FRAME_TYPES = {"events.created": "event.created", "events.updated": "event.upda
 
 #: Frames are JSON text; one encoder, not one per frame (same C encoder as json.dumps).
 _ENCODER = DjangoJSONEncoder()
-#: Fields of GET /api/events/{id}/ that are not a plain model column of the same name.
-_COMPUTED_FIELDS = frozenset(
-    ("camera", "zone", "device", "camera_slug", "zone_name", "plate_image_url", "frame_image_url")
-)
-
-
-@functools.cache
-def _payload_columns() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """The REST serializer's plain fields (a model column each), and which of them are
-    datetimes and UUIDs; read from the serializer once, so a field added there is sent too."""
-    columns = {field.attname: field for field in PlateEvent._meta.concrete_fields}
-    plain = tuple(name for name in PlateEventSerializer().fields if name not in _COMPUTED_FIELDS)
-    unknown = [name for name in plain if name not in columns]
-    if unknown:  # a new computed field in the serializer: add it to event_payload
-        raise ImproperlyConfigured(f"event_payload does not know the fields {unknown}.")
-    return (
-        plain,
-        tuple(name for name in plain if isinstance(columns[name], models.DateTimeField)),
-        tuple(name for name in plain if isinstance(columns[name], models.UUIDField)),
-    )
-
-
-def event_payload(event: PlateEvent, *, time_zone=None) -> dict:
-    """The event as GET /api/events/{id}/ shows it (image URLs relative to this site).
-
-    Equal to PlateEventSerializer's output (a test holds them equal), built from the row's
-    values directly: this runs inside the ingest request for every stored event, where the
-    serializer's per-field attribute and time-zone lookups cost twice as much. `event` is a
-    whole row (as ingest stores it or a query loads it), with its camera (and zone) loaded."""
-    plain, datetimes, uuids = _payload_columns()
-    values = event.__dict__
-    payload = {name: values[name] for name in plain}
-    zone = time_zone or timezone.get_current_timezone()
-    for name in datetimes:
-        payload[name] = datetime_render(payload[name], zone)  # as the serializer renders it
-    for name in uuids:
-        payload[name] = str(payload[name])
-    payload["camera"] = event.camera_id
-    payload["zone"] = event.zone_id
-    payload["device"] = event.device_id
-    payload["camera_slug"] = event.camera.slug
-    payload["zone_name"] = event.zone.name if event.zone_id else None
-    payload["plate_image_url"] = _image_url(event, "plate")
-    payload["frame_image_url"] = _image_url(event, "frame")
-    return payload
-
-
-def _image_url(event: PlateEvent, kind: str) -> str | None:
-    image = event.__dict__[f"{kind}_image"]  # the file name, or a FieldFile once accessed
-    if not image:
-        return None
-    return reverse("event-image", kwargs={"pk": event.pk, "kind": kind})
 
 
 def _frame(event: PlateEvent, kind: str, time_zone) -> dict:
     """One client frame and what consumers filter it by."""
-    text = _ENCODER.encode({"type": kind, "event": event_payload(event, time_zone=time_zone)})
+    document = representation.plate_event_document(
+        event=event,
+        image_link=image_link_site,  # relative to the site: the client's own origin
+        datetime_text=functools.partial(datetime_render, zone=time_zone),
+    )
+    text = _ENCODER.encode({"type": kind, "event": document})
     return {
         "text": text,
         "camera": event.camera_id,

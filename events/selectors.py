@@ -21,10 +21,13 @@ from .reads import plate_confusion_key, plate_normalize
 
 
 def plate_events_query() -> QuerySet[PlateEvent]:
-    """Events with what their API representation shows (camera slug, zone name), and of
-    their camera and zone only that: a page of 50 then converts a third of the values."""
+    """Events with what their API representation shows (camera slug and name, zone name),
+    and of their camera and zone only that: a page of 50 then converts a third of the values."""
     return PlateEvent.objects.select_related("camera", "zone").only(
-        *(field.name for field in PlateEvent._meta.concrete_fields), "camera__slug", "zone__name"
+        *(field.name for field in PlateEvent._meta.concrete_fields),
+        "camera__slug",
+        "camera__name",
+        "zone__name",
     )
 
 

@@ -2,43 +2,57 @@
 
 Every request has the same shape, whether it carries one event or a batch:
     {"delivery_id": "<uuid>", "exporter": "<name>", "sent_at": "<iso>", "events": [{...}]}
+
+Each event is events.representation's document (what GET /api/events/{id}/ shows),
+regrouped as receivers have always had it: `camera` {id, slug, name}, `zone` {id, name} or
+null, `vehicle` {type, color, make, model and their `_raw` / `_confidence`}, and the images
+as `plate_image` / `frame_image`: links that open without an account until they expire, or
+null (events.image_links). Datetimes are in UTC, written `+00:00`.
 """
 
 import json
+from datetime import UTC, datetime
 
 from django.utils import timezone
 
+from events import representation
+from events.image_links import image_link_signed
 from events.models import PlateEvent
+
+#: Document fields receivers do not get: our device id and search key, and `metadata` (what
+#: a device sent besides the read, up to 64 KiB an event, for the API's users).
+EXPORT_OMITTED = frozenset(("device", "plate_key", "metadata"))
+#: Document fields gathered into one object each: {field: key in the object}.
+_CAMERA_KEYS = {"camera": "id", "camera_slug": "slug", "camera_name": "name"}
+_ZONE_KEYS = {"zone": "id", "zone_name": "name"}
+_VEHICLE_PREFIX = "vehicle_"
+_RENAMED = {"plate_image_url": "plate_image", "frame_image_url": "frame_image"}
 
 
 def event_payload(event: PlateEvent) -> dict:
-    camera = event.camera
-    zone = event.zone
-    return {
-        "id": str(event.id),
-        "plate": event.plate,
-        "plate_raw": event.plate_raw,
-        "confidence": event.confidence,
-        "candidates": event.candidates,
-        "country": event.country,
-        "region": event.region,
-        "captured_at": _iso(event.captured_at),
-        "received_at": _iso(event.received_at),
-        "camera": {"id": camera.id, "slug": camera.slug, "name": camera.name},
-        "zone": {"id": zone.id, "name": zone.name} if zone else None,
-        "vehicle": {
-            "type": event.vehicle_type,
-            "color": event.vehicle_color,
-            "make": event.vehicle_make,
-            "model": event.vehicle_model,
-        },
-        "direction": event.direction,
-        "heading": event.heading,
-        "speed_kmh": event.speed_kmh,
-        "plate_image": event.plate_image.url if event.plate_image else None,
-        "frame_image": event.frame_image.url if event.frame_image else None,
-        "source": event.source,
-    }
+    """One event as receivers get it, from the same document as the API's and the live
+    stream's: a field added there arrives here too, unless listed in EXPORT_OMITTED."""
+    document = representation.plate_event_document(
+        event=event, image_link=image_link_signed, datetime_text=_iso_utc
+    )
+    payload: dict = {}
+    camera: dict = {}
+    zone: dict = {}
+    vehicle: dict = {}
+    for name, value in document.items():
+        if name in EXPORT_OMITTED:
+            continue
+        if name in _CAMERA_KEYS:
+            payload.setdefault("camera", camera)[_CAMERA_KEYS[name]] = value
+        elif name in _ZONE_KEYS:
+            payload.setdefault("zone", zone)[_ZONE_KEYS[name]] = value
+        elif name.startswith(_VEHICLE_PREFIX):
+            payload.setdefault("vehicle", vehicle)[name.removeprefix(_VEHICLE_PREFIX)] = value
+        else:
+            payload[_RENAMED.get(name, name)] = value
+    if zone.get("id") is None:
+        payload["zone"] = None
+    return payload
 
 
 def delivery_body(*, delivery_id: str, exporter_name: str, events: list[PlateEvent]) -> bytes:
@@ -46,11 +60,11 @@ def delivery_body(*, delivery_id: str, exporter_name: str, events: list[PlateEve
     document = {
         "delivery_id": str(delivery_id),
         "exporter": exporter_name,
-        "sent_at": _iso(timezone.now()),
+        "sent_at": _iso_utc(timezone.now()),
         "events": [event_payload(event) for event in events],
     }
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
+def _iso_utc(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()

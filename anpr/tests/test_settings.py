@@ -80,6 +80,9 @@ def test_production_without_secret_key_refuses_to_start(tmp_path):
         ("TIME_ZONE", "Mars/Olympus"),
         ("DB_CONNECTIONS", "many"),
         ("CHANNEL_CAPACITY", "0"),
+        ("PUBLIC_BASE_URL", "anpr.example.com"),
+        ("PUBLIC_BASE_URL", "https://anpr.example.com/?site=1"),
+        ("EXPORTER_IMAGE_LINK_SECONDS", "0"),
     ],
 )
 def test_a_malformed_variable_stops_start_up_naming_it(tmp_path, name, value):

@@ -1,88 +1,47 @@
 """API representations of events (read-only: events are written by the ingest service)."""
 
-import uuid
-from datetime import datetime
-
-from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
 
 from anpr.timestamps import TimestampField
 
+from .. import representation
+from ..image_links import image_link_site
 from ..models import PlateEvent
+from ..representation import datetime_render
 
 
+# The fields are declared here for the OpenAPI schema; the answer is events.representation's
+# document (a test holds the two equal), with image links absolute on the request's host.
 class PlateEventSerializer(serializers.ModelSerializer):
+    """A plate read, as the API and the live stream show it (exporters get it regrouped)."""
+
     camera_slug = serializers.CharField(source="camera.slug", read_only=True)
+    camera_name = serializers.CharField(source="camera.name", read_only=True)
     zone_name = serializers.CharField(source="zone.name", read_only=True, default=None)
     plate_image_url = serializers.SerializerMethodField()
     frame_image_url = serializers.SerializerMethodField()
 
     class Meta:
         model = PlateEvent
-        exclude = ("idempotency_key", "plate_image", "frame_image")
+        exclude = representation.HIDDEN_COLUMNS
         read_only_fields = [f.name for f in PlateEvent._meta.concrete_fields]
 
     def to_representation(self, event):
-        """The same output as ModelSerializer's (a test holds them equal), built directly:
-        a page of 50 events renders several times faster."""
-        if self._plain is None:
-            PlateEventSerializer._plain = tuple(
-                (name, field.source_attrs[0] if field.source != "*" else name)
-                for name, field in self.fields.items()
-                if name not in self._computed
-            )
-        data = {}
-        zone = timezone.get_current_timezone()  # once: each lookup goes through asgiref
-        for name, attribute in self._plain:
-            value = getattr(event, attribute)
-            if isinstance(value, datetime):
-                value = datetime_render(value, zone)
-            elif isinstance(value, uuid.UUID):
-                value = str(value)
-            data[name] = value
-        data["camera"] = event.camera_id
-        data["zone"] = event.zone_id
-        data["device"] = event.device_id
-        data["camera_slug"] = event.camera.slug
-        data["zone_name"] = event.zone.name if event.zone_id else None
-        data["plate_image_url"] = self._image_url(event, "plate")
-        data["frame_image_url"] = self._image_url(event, "frame")
-        return data
+        return representation.plate_event_document(event=event, image_link=self._image_link)
 
-    _plain = None
-    _computed = frozenset(
-        (
-            "camera",
-            "zone",
-            "device",
-            "camera_slug",
-            "zone_name",
-            "plate_image_url",
-            "frame_image_url",
-        )
-    )
-
-    def _image_url(self, event, kind) -> str | None:
-        if not getattr(event, f"{kind}_image"):
-            return None
-        url = reverse("event-image", kwargs={"pk": event.pk, "kind": kind})
+    def _image_link(self, *, event, kind) -> str | None:
+        url = image_link_site(event=event, kind=kind)
         request = self.context.get("request")
-        return request.build_absolute_uri(url) if request else url
+        return request.build_absolute_uri(url) if url and request else url
 
     def get_plate_image_url(self, event) -> str | None:
         """The plate crop, served to signed-in users allowed to view events."""
-        return self._image_url(event, "plate")
+        return self._image_link(event=event, kind="plate")
 
     def get_frame_image_url(self, event) -> str | None:
         """The full frame, served to signed-in users allowed to view events."""
-        return self._image_url(event, "frame")
-
-
-def datetime_render(value: datetime, zone) -> str:
-    """As DRF renders it: in the current time zone, ISO 8601, UTC as Z."""
-    text = value.astimezone(zone).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+        return self._image_link(event=event, kind="frame")
 
 
 class EventStatisticsQuerySerializer(serializers.Serializer):

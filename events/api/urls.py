@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from . import vendor_views
+from .images import EventImageLinkView
 from .ingest import EventIngestKeyInPathView, EventIngestView
 from .views import EventStatisticsView, PlateEventViewSet
 
@@ -17,6 +18,8 @@ urlpatterns = [
         name="event-ingest-key",
     ),
     path("events/stats/", EventStatisticsView.as_view(), name="event-stats"),
+    # Signed, expiring links to an image, for receivers without an account (exporters).
+    path("event-images/<str:token>/", EventImageLinkView.as_view(), name="event-image-link"),
     *router.urls,
 ]
 

@@ -1,11 +1,7 @@
 """Reading events: the list with its filters and cursor, one event, its images, statistics."""
 
-import mimetypes
 from datetime import timedelta
 
-from django.conf import settings
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpResponse
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -19,6 +15,7 @@ from rest_framework.views import APIView
 from .. import selectors
 from ..filters import PlateEventFilter
 from ..models import EventStatistics
+from .images import image_file_response
 from .pagination import EventCursorPagination
 from .serializers import (
     EventStatisticsQuerySerializer,
@@ -51,18 +48,7 @@ class PlateEventViewSet(viewsets.ReadOnlyModelViewSet):
         """The plate crop or the full frame of an event: only for users who may view events
         (images are not under a public /media/ URL)."""
         event = self.get_object()
-        name = getattr(event, f"{kind}_image").name
-        if not name or not default_storage.exists(name):
-            raise Http404
-        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        accel = getattr(settings, "MEDIA_ACCEL_REDIRECT", "")
-        if accel:  # nginx sends the file; Django only decided who may see it
-            response = HttpResponse(content_type=content_type)
-            response["X-Accel-Redirect"] = accel.rstrip("/") + "/" + name
-        else:
-            response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
+        return image_file_response(name=getattr(event, f"{kind}_image").name)
 
 
 class EventStatisticsView(APIView):

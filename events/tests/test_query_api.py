@@ -4,6 +4,8 @@ repeat nor skip while events arrive, one event and its images for authorised use
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from cameras.tests.factories import CameraFactory, ZoneFactory
@@ -163,8 +165,8 @@ def test_events_are_read_only_even_for_operators(operator_client, method):
 
 
 def test_the_fast_representation_equals_drfs(viewer_client, device_with_key, rf):
-    """PlateEventSerializer builds its dict by hand for speed; it must say exactly what the
-    declared ModelSerializer fields say."""
+    """The API answers with events.representation's document, built by hand for speed; it
+    must say exactly what the serializer's declared fields (the OpenAPI schema) say."""
     from rest_framework import serializers as drf
 
     from events.api.serializers import PlateEventSerializer
@@ -196,8 +198,28 @@ def test_the_fast_representation_equals_drfs(viewer_client, device_with_key, rf)
     assert event.zone == zone and fast["zone_name"] == "Lane"
 
 
+def test_a_page_costs_the_same_queries_for_3_or_60_events(viewer_client):
+    """Camera, zone and image links come with the page's one query (no query per event)."""
+    camera = CameraFactory()
+    zone = ZoneFactory(camera=camera, name="Lane")
+
+    def page_queries(count: int) -> int:
+        PlateEvent.objects.all().delete()
+        for n in range(count):
+            PlateEventFactory(camera=camera, zone=zone, plate_image=f"events/x/{n}-plate.jpg")
+        with CaptureQueriesContext(connection) as queries:
+            body = viewer_client.get(URL, {"page_size": 100}).json()
+        assert len(body["results"]) == count
+        assert {e["zone_name"] for e in body["results"]} == {"Lane"}
+        assert all(e["camera_name"] == camera.name for e in body["results"])
+        assert all(e["plate_image_url"].endswith("/images/plate/") for e in body["results"])
+        return len(queries)
+
+    viewer_client.get(URL)  # the session and the viewer's permissions, once
+    assert page_queries(60) == page_queries(3)
+
+
 def test_search_allows_one_character_off_on_postgresql_and_stays_narrow(viewer_client):
-    from django.db import connection
 
     target = PlateEventFactory(plate_raw="AB12CDE")
     unrelated = PlateEventFactory(plate_raw="AB99XYZ")

@@ -8,10 +8,14 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from cameras.tests.factories import CameraFactory, ZoneFactory
 from events.models import PlateEvent
+from events.reads import ImageIn, ReadIn
+from events.services.ingest import plate_events_ingest
 from events.tests.factories import PlateEventFactory
+from events.tests.images import image_bytes
 from exporters import selectors, services
 from exporters.models import ExportDelivery, ExporterConfig
 from exporters.signing import signature_verify
@@ -60,6 +64,32 @@ def test_a_delivery_is_sent_once_signed_with_its_id_and_the_event(exporter_facto
     exporter.refresh_from_db()
     assert exporter.last_success_at is not None
     assert "s3cret-signing-key" not in request.body.decode()
+
+
+def test_a_delivered_image_link_opens_the_image_without_an_account(
+    exporter_factory, sink, settings, device_with_key
+):
+    """Receivers get a signed, expiring link on PUBLIC_BASE_URL (events.image_links)."""
+    settings.PUBLIC_BASE_URL = "https://anpr.example.com"
+    exporter_factory()
+    device, _ = device_with_key
+    [result] = plate_events_ingest(
+        device=device,
+        reads=[
+            ReadIn(plate="AB12CDE", captured_at=timezone.now(), plate_image=ImageIn(image_bytes()))
+        ],
+    )
+    [delivery] = ExportDelivery.objects.filter(event_links__event_id=result.id)
+    assert attempt(delivery) == Status.DELIVERED
+
+    [request] = sink.received
+    [event] = json.loads(request.body)["events"]
+    assert event["id"] == str(result.id) and event["frame_image"] is None
+    link = event["plate_image"]
+    assert link.startswith("https://anpr.example.com/api/event-images/")
+    image = APIClient().get(link.removeprefix("https://anpr.example.com"))
+    assert image.status_code == 200
+    assert b"".join(image.streaming_content) == image_bytes()
 
 
 def test_basic_and_bearer_authentication_and_extra_headers(exporter_factory, sink):
