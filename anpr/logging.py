@@ -18,11 +18,13 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 MASK = "***"
 
 # Keys we issue (cameras.services: anprd_ devices, anpru_ users) wherever they appear, the
-# key segment of the ingest URLs, and tokens in query strings or headers quoted in a message.
+# key segment of the ingest URLs, signed image links, and tokens in query strings or headers quoted in a message.
 _SECRET_PATTERNS = (
     (re.compile(r"\banpr[du]_[A-Za-z0-9_\-]{8,}"), MASK),
     (re.compile(r"(/api/events/ingest/)[^/?#\s\"']+"), r"\1" + MASK),
     (re.compile(r"(/api/ingest/[^/?#\s\"']+/)[^/?#\s\"']+"), r"\1" + MASK),
+    # A signed image link opens the image for whoever holds it (events.image_links).
+    (re.compile(r"(/api/event-images/)[^/?#\s\"']+"), r"\1" + MASK),
     (re.compile(r"([?&](?:token|key|api_key|access_token)=)[^&#\s\"']*", re.I), r"\1" + MASK),
     (
         re.compile(r"((?:Authorization|X-API-Key)[\"']?\s*[:=]\s*[\"']?)[^\"',}\n]+", re.I),
@@ -32,7 +34,8 @@ _SECRET_PATTERNS = (
 
 
 def redact(text: str) -> str:
-    """The text with device keys, user tokens and ingest-URL keys replaced by ***."""
+    """The text with device keys, user tokens, ingest-URL keys and signed image links
+    replaced by ***."""
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -78,10 +78,12 @@ def test_device_keys_in_paths_and_headers_never_reach_the_logs(
 def test_redact_masks_issued_keys_user_tokens_and_query_tokens():
     line = (
         "POST /api/events/ingest/whatever-the-device-sent/ ?token=abc123 "
-        "Authorization: Bearer anpru_0123456789abcdefghijk X-API-Key: anprd_zzzzzzzzzzzzzz"
+        "Authorization: Bearer anpru_0123456789abcdefghijk X-API-Key: anprd_zzzzzzzzzzzzzz "
+        "GET /api/event-images/MDE5YjE.plate:1vXyZ:signature/"
     )
     masked = redact(line)
-    for secret in ("whatever-the-device-sent", "abc123", "anpru_0123", "anprd_zzzz"):
+    secrets = ("whatever-the-device-sent", "abc123", "anpru_0123", "anprd_zzzz", "MDE5YjE")
+    for secret in secrets:
         assert secret not in masked
 
 
