@@ -78,7 +78,7 @@ def test_device_keys_in_paths_and_headers_never_reach_the_logs(
 def test_redact_masks_issued_keys_user_tokens_and_query_tokens():
     line = (
         "POST /api/events/ingest/whatever-the-device-sent/ ?token=abc123 "
-        "Authorization: Bearer anpru_0123456789abcdefghijk X-API-Key: anprd_zzzzzzzzzzzzzz "
+        "Authorization: Bearer anpru_0123456789abcdefghijk X-API-Key: anprd_zzzzzzzzzzzzzz\n"
         "GET /api/event-images/MDE5YjE.plate:1vXyZ:signature/"
     )
     masked = redact(line)
