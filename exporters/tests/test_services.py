@@ -10,12 +10,15 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cameras.tests.factories import CameraFactory, ZoneFactory
+from events.filters import PlateEventFilter
 from events.models import PlateEvent
 from events.tests.factories import PlateEventFactory
-from exporters import selectors, services
+from exporters import services
 from exporters.models import ExportDelivery, ExporterConfig
+from exporters.services import claims, recording, sending
 from exporters.signing import signature_verify
 from exporters.tests.sink import Reply, Sink
+from exporters.transport import SendResult
 
 pytestmark = pytest.mark.django_db
 
@@ -251,14 +254,14 @@ def test_an_error_of_ours_on_one_delivery_does_not_stop_the_others(
     broken = exporter_factory(name="broken", url=sink.url + "?broken")
     healthy = exporter_factory(name="healthy")
     deliveries = plan(PlateEventFactory())
-    real_send = services.request_send
+    real_send = sending.request_send
 
     def send(*, url, **kwargs):
         if url.endswith("?broken"):
             raise UnicodeEncodeError("latin-1", "東京", 0, 2, "ordinal not in range(256)")
         return real_send(url=url, **kwargs)
 
-    monkeypatch.setattr(services, "request_send", send)
+    monkeypatch.setattr(sending, "request_send", send)
 
     outcomes = services.deliveries_attempt(delivery_ids=[d.pk for d in deliveries])
 
@@ -290,7 +293,7 @@ def test_the_queries_of_an_attempt_do_not_grow_with_its_deliveries(exporter_fact
 def test_an_attempt_whose_lease_ran_out_does_not_overwrite_the_next_holder(exporter_factory, sink):
     exporter = exporter_factory(max_attempts=3)
     [delivery] = plan(PlateEventFactory())
-    [stale] = services._deliveries_claim(delivery_ids=[str(delivery.pk)], now=timezone.now())
+    [stale] = claims.deliveries_claim(delivery_ids=[str(delivery.pk)], now=timezone.now())
     stale.exporter = exporter
     # The first holder went silent past its lease; the row was redelivered (attempts back to
     # 0) and claimed again, so both holders are on attempt 1: only the lease tells them apart.
@@ -298,11 +301,11 @@ def test_an_attempt_whose_lease_ran_out_does_not_overwrite_the_next_holder(expor
         next_attempt_at=timezone.now() - timedelta(seconds=1)
     )
     services.deliveries_redeliver(deliveries=ExportDelivery.objects.all())
-    [current] = services._deliveries_claim(delivery_ids=[str(delivery.pk)], now=timezone.now())
+    [current] = claims.deliveries_claim(delivery_ids=[str(delivery.pk)], now=timezone.now())
     assert stale.attempts == current.attempts == 1
 
-    late = services.SendResult(None, 5, "Connection failed: late", retryable=True)
-    assert services._attempts_record(attempts=[(stale, late)], lease=stale.next_attempt_at) == {}
+    late = SendResult(None, 5, "Connection failed: late", retryable=True)
+    assert recording.attempts_record(attempts=[(stale, late)], lease=stale.next_attempt_at) == {}
     delivery.refresh_from_db()
     assert delivery.status == Status.DELIVERING and delivery.last_error == ""
     assert delivery.next_attempt_at == current.next_attempt_at
@@ -467,8 +470,9 @@ def test_an_event_is_exported_when_all_its_deliveries_are_delivered(exporter_fac
     for delivery in ExportDelivery.objects.filter(events=done):
         attempt(delivery)
     attempt(ExportDelivery.objects.filter(events=half, exporter__name="a").get())
-    exported = selectors.events_filter_exported(PlateEvent.objects.all(), True)
-    pending = selectors.events_filter_exported(PlateEvent.objects.all(), False)
+    events = PlateEvent.objects.all()
+    exported = PlateEventFilter({"exported": "true"}, queryset=events).qs
+    pending = PlateEventFilter({"exported": "false"}, queryset=events).qs
     assert set(exported) == {done, unwanted}
     assert set(pending) == {half}
 
