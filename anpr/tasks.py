@@ -4,7 +4,7 @@ the same services as the manage.py commands."""
 from celery import shared_task
 
 from events.models import PurgeRun
-from events.retention import events_purge
+from events.services.retention import events_purge
 
 
 @shared_task(name="anpr.tasks.events_purge_scheduled", acks_late=True, ignore_result=True)

@@ -1,10 +1,11 @@
 """A per-process cache of what every device request looks up, kept exact by PostgreSQL.
 
-Each ingest needs the device behind its key and the device's cameras (with whether any
-exporter is enabled, and the zones a read names): two or three of the request's database
-round trips. On PostgreSQL with persistent connections (gunicorn, Celery, the MQTT listener)
-a process keeps them here instead. Triggers on the tables they come from (migrations
-cameras/0003 and exporters/0003) send a notification on `CHANNEL` when a change commits; the
+Each ingest needs the device behind its key and the device's cameras (with what the
+after-store steps ask along, such as whether any exporter is enabled, and the zones a read
+names): two or three of the request's database round trips. On PostgreSQL with persistent
+connections (gunicorn, Celery, the MQTT listener) a process keeps them here instead. Triggers
+on the tables they come from (migrations cameras/0003, and exporters/0003 for the exporters'
+after-store question) send a notification on `CHANNEL` when a change commits; the
 process LISTENs on its own connection and, before each lookup, reads what PostgreSQL has sent
 and drops everything it holds if anything came. So a change (a revoked key, a camera moved to
 another device) is seen by every request that starts after PostgreSQL delivered its

@@ -35,15 +35,15 @@ def device_for_key(*, key: str) -> EdgeDevice | None:
     return device
 
 
-def device_cameras_cached(*, device: EdgeDevice, build):
-    """What `build(all the device's cameras)` made of them (each camera with
-    `exporters_enabled`), from the device cache: built once per cache entry. None when the
+def device_cameras_cached(*, device: EdgeDevice, build, extras: dict[str, str] | None = None):
+    """What `build(all the device's cameras)` made of them, from the device cache: built
+    once per cache entry (`extras` as in cameras_of_device). None when the
     device did not come from the cache (then query what you need). Call it after
     device_for_key in the same request (which read PostgreSQL's notifications)."""
     if (entry := device_directory.entry_of(device)) is None:
         return None
     if entry.cameras is None:
-        entry.cameras = build(cameras_of_device(device=device))
+        entry.cameras = build(cameras_of_device(device=device, extras=extras))
     return entry.cameras
 
 
@@ -63,20 +63,23 @@ def _device_for_digest(digest: str) -> EdgeDevice | None:
     return found[0] if found else None
 
 
-def cameras_of_device(*, device: EdgeDevice, named=(), limit: int | None = None) -> list[Camera]:
+def cameras_of_device(
+    *, device: EdgeDevice, named=(), limit: int | None = None, extras: dict[str, str] | None = None
+) -> list[Camera]:
     """The device's cameras whose external_id or slug is in `named` (all if none are named,
     or the first `limit`), ordered by slug, as whole rows (the stored events hand their camera
-    on to the live stream and exporters), each with `exporters_enabled` (whether any exporter
-    is, asked in the same round trip).
+    on to the live stream and exporters). `extras` ({attribute: SQL expression over the
+    camera `c`}) are asked in the same round trip and set on each camera: the ingest asks
+    what its after-store steps want to know (events/after_store.py).
 
     Plain SQL: this runs on every ingest request without the device cache, and composing the
     equivalent queryset costs several times the query itself."""
-    from exporters.selectors import exporters_enabled_sql
-
     quote = connection.ops.quote_name
     through = EdgeDevice.cameras.through._meta
+    extras = extras or {}
+    columns = "".join(f", {expression}" for expression in extras.values())
     sql = (
-        f"SELECT {select_columns(Camera, 'c')}, {exporters_enabled_sql()} "
+        f"SELECT {select_columns(Camera, 'c')}{columns} "
         f"FROM {quote(Camera._meta.db_table)} c JOIN {quote(through.db_table)} m "
         f"ON m.{quote(through.get_field('camera').column)} = c.{quote('id')} "
         f"WHERE m.{quote(through.get_field('edgedevice').column)} = %s"
@@ -89,7 +92,7 @@ def cameras_of_device(*, device: EdgeDevice, named=(), limit: int | None = None)
     sql += f" ORDER BY c.{quote('slug')}"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    return fetch_models(Camera, sql, params, extras=("exporters_enabled",))
+    return fetch_models(Camera, sql, params, extras=tuple(extras))
 
 
 def user_for_token(*, token: str):

@@ -1,11 +1,11 @@
 """Query-string filters of the events list (GET /api/events/). They combine (AND)."""
 
 import django_filters
-from django.db.models import Subquery
+from django.apps import apps
+from django.db.models import Exists, OuterRef, Subquery
 
 from anpr.timestamps import TimestampFilter
 from cameras.models import Camera
-from exporters.selectors import events_filter_exported
 
 from .models import PlateEvent
 from .reads import plate_normalize
@@ -72,4 +72,13 @@ class PlateEventFilter(django_filters.FilterSet):
         return plate_events_search(queryset, value)
 
     def filter_exported(self, queryset, name, value):
-        return events_filter_exported(queryset, value)
+        """Derived from the deliveries, so it cannot drift from them. The outbox belongs to the
+        exporters app and is reached through the app registry, not an import: events imports
+        no app that reacts to stored reads (events/after_store.py)."""
+        if not apps.is_installed("exporters"):
+            return queryset if value else queryset.none()
+        link = apps.get_model("exporters", "ExportDeliveryEvent")
+        outstanding = link.objects.filter(event=OuterRef("pk")).exclude(
+            delivery__status="delivered"
+        )
+        return queryset.filter(~Exists(outstanding) if value else Exists(outstanding))

@@ -165,7 +165,7 @@ class PlateEvent(models.Model):
         return f"{self.plate} @ {self.camera_id} {self.captured_at:%Y-%m-%d %H:%M:%S}"
 
 
-# --- Retention (added by operations; the purge itself lives in events/retention.py) ---------
+# --- Retention (added by operations; the purge lives in events/services/retention.py) ----------
 
 
 class PurgeRun(models.Model):

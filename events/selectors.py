@@ -108,7 +108,7 @@ def event_statistics(
 ) -> dict:
     """Counts per hour or day (in TIME_ZONE), per camera and zone, the average confidence,
     distinct and top plates of a window, from the rollup: without a filter its whole days
-    from the daily sums and plate count sets (events/plate_sets.py) and the hours around them
+    from the daily sums and plate count sets (events/plate_sets/) and the hours around them
     from the hourly ones; with a camera or zone filter the counts from the hourly rollup and
     the plates from the raw rows of the same window.
 

@@ -6,3 +6,10 @@ class ExportersConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "exporters"
+
+    def ready(self):
+        from events.after_store import after_store_register
+
+        from .services.planning import PLANNING_STEP
+
+        after_store_register(PLANNING_STEP)

@@ -1,20 +1,13 @@
 """Reads of the exporters app: which exporters an event goes to, deliveries for the API and
-admin, and whether events have been exported."""
+admin."""
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from anpr.db import fetch_models, select_columns
 from events.models import PlateEvent
 
 from .models import ExportDelivery, ExportDeliveryEvent, ExporterConfig
-
-
-def exporters_enabled_sql() -> str:
-    """A SQL expression: whether any exporter is enabled. The ingest asks it within the query
-    it already makes, and skips exporters_for_planning() when the answer is no."""
-    quote = connection.ops.quote_name
-    return f"EXISTS (SELECT 1 FROM {quote(ExporterConfig._meta.db_table)} WHERE {quote('enabled')})"
 
 
 def exporters_for_planning() -> list[ExporterConfig]:
@@ -64,13 +57,3 @@ def delivery_list() -> QuerySet[ExportDelivery]:
     return ExportDelivery.objects.select_related("exporter").prefetch_related(
         Prefetch("event_links", queryset=ExportDeliveryEvent.objects.only("delivery", "event"))
     )
-
-
-def events_filter_exported(queryset: QuerySet[PlateEvent], exported: bool) -> QuerySet:
-    """Events whose deliveries are all delivered (exported=True; an event no exporter wanted
-    counts as exported), or those with at least one delivery still to go (False). Derived from
-    the deliveries, so it cannot drift from them."""
-    outstanding = ExportDeliveryEvent.objects.filter(event=OuterRef("pk")).exclude(
-        delivery__status=ExportDelivery.Status.DELIVERED
-    )
-    return queryset.filter(~Exists(outstanding) if exported else Exists(outstanding))

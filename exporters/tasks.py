@@ -7,6 +7,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from . import services
+from .services.queue import DELIVERIES_ATTEMPT_TASK
 
 #: A database hiccup (a lost connection, a lock) is retried within seconds; anything longer is
 #: the sweep's job, which finds the rows due or stuck.
@@ -20,7 +21,7 @@ _DATABASE_RETRIES = {
 
 
 @shared_task(
-    name="exporters.tasks.exporter_deliveries_attempt",
+    name=DELIVERIES_ATTEMPT_TASK,
     acks_late=True,
     ignore_result=True,
     **_DATABASE_RETRIES,

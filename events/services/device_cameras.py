@@ -2,6 +2,7 @@
 
 from cameras.models import Camera, EdgeDevice, Zone
 from cameras.selectors import cameras_of_device, device_cameras_cached
+from events.after_store import after_store_work_sql
 from events.reads import ReadIn
 
 from .results import ReadRejected
@@ -9,7 +10,8 @@ from .results import ReadRejected
 
 class DeviceCameras:
     """The cameras of a device that a call's reads name (one query for all of them, not the
-    device's whole list), and their zones (looked up only when a read names one). With the
+    device's whole list), each with the answers of the after-store steps' `work_sql`, and
+    their zones (looked up only when a read names one). With the
     device cache (cameras/directory.py) one is built from all the device's cameras and kept
     with the device until something changes, zones included."""
 
@@ -22,15 +24,14 @@ class DeviceCameras:
         self.by_slug = {c.slug: c for c in cameras}
         self.defaults = defaults  # the device's first cameras, when a read names none
         self._zones: dict[int, list[Zone]] | None = None
-        # Whether any exporter is enabled, asked by the same query (None: no camera found).
-        found = cameras or defaults or ()
-        self.exporters_enabled: bool | None = (
-            getattr(found[0], "exporters_enabled", None) if found else None
-        )
 
     @classmethod
     def for_reads(cls, device: EdgeDevice, reads: list[ReadIn]) -> "DeviceCameras":
-        cached = device_cameras_cached(device=device, build=lambda all_: cls(all_, defaults=all_))
+        cached = device_cameras_cached(
+            device=device,
+            build=lambda all_: cls(all_, defaults=all_),
+            extras=after_store_work_sql(),
+        )
         if cached is not None:
             return cached
         named = {
@@ -41,10 +42,13 @@ class DeviceCameras:
         # A name no camera can have is not looked up (PostgreSQL refuses a NUL in a query):
         # resolve() answers "no camera …" for it.
         named = {name for name in named if name and "\x00" not in name}
-        cameras = cameras_of_device(device=device, named=sorted(named)) if named else []
+        extras = after_store_work_sql()
+        cameras = (
+            cameras_of_device(device=device, named=sorted(named), extras=extras) if named else []
+        )
         defaults = None
         if any(read.camera is None or read.camera == "" for read in reads):
-            defaults = cameras_of_device(device=device, limit=cls.LISTED + 1)
+            defaults = cameras_of_device(device=device, limit=cls.LISTED + 1, extras=extras)
         return cls(cameras, defaults=defaults)
 
     def resolve(self, ref) -> Camera:

@@ -16,11 +16,10 @@ from django.utils import timezone
 from anpr.metrics import ingest_observe
 from cameras.models import EdgeDevice
 from cameras.services import device_touch
+from events.after_store import after_store_pending, after_store_run
 from events.broadcast import broadcast_events
 from events.models import PlateEvent
 from events.reads import ReadIn
-from exporters.selectors import exporters_for_planning
-from exporters.services import deliveries_plan
 
 from .results import CREATED, DUPLICATE, REJECTED, IngestResult
 from .storage import INDEX, image_write, images_delete, rows_insert
@@ -57,11 +56,7 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
         valid.append((position, item))
 
     if valid:
-        stored = _events_store(
-            device=device,
-            items=[item for _, item in valid],
-            exporters_enabled=cameras.exporters_enabled,
-        )
+        stored = _events_store(device=device, items=[item for _, item in valid])
         for (position, _), result in zip(valid, stored, strict=True):
             results[position] = result
         for position, key in repeats:
@@ -78,21 +73,17 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
     return results
 
 
-def _events_store(
-    *, device: EdgeDevice, items: list["ValidRead"], exporters_enabled: bool | None = None
-) -> list[IngestResult]:
-    """The one transaction of an ingest: insert, write images, plan exports.
+def _events_store(*, device: EdgeDevice, items: list["ValidRead"]) -> list[IngestResult]:
+    """The one transaction of an ingest: insert, write images, run the after-store steps
+    (events/after_store.py) on the created events.
 
-    On PostgreSQL, a single read with no exporter enabled and no image is one INSERT, atomic
-    by itself: it runs without BEGIN/COMMIT (two round trips less on the hottest path).
-    `exporters_enabled` False (asked along with the cameras) spares the exporters query."""
+    On PostgreSQL, a single read with no image, for whose camera no after-store step has work
+    (as the steps' `work_sql` answered with the cameras), is one INSERT, atomic by itself: it
+    runs without BEGIN/COMMIT (two round trips less on the hottest path)."""
     written: list[str] = []
-    exporters = exporters_for_planning() if exporters_enabled is not False else []
+    steps = after_store_pending(cameras=[item.camera for item in items])
     lone_statement = (
-        connection.vendor == "postgresql"
-        and len(items) == 1
-        and not exporters
-        and not items[0].images
+        connection.vendor == "postgresql" and len(items) == 1 and not steps and not items[0].images
     )
     try:
         with nullcontext() if lone_statement else transaction.atomic():
@@ -116,8 +107,9 @@ def _events_store(
                     event.zone = item.zone
                 created.append(event)
                 results.append(IngestResult(CREATED, id=row[0]))
-            # The outbox rows go in with the events; their tasks are queued after commit.
-            deliveries_plan(events=created, exporters=exporters)
+            # What other apps do with stored reads goes in with the events (exporters: the
+            # outbox rows, whose tasks are queued after commit).
+            after_store_run(events=created, created=True, steps=steps)
             # Live clients hear of the events once they are committed (robust: a channel
             # layer outage must not fail an ingest that is already stored).
             transaction.on_commit(lambda: broadcast_events(created), robust=True)

@@ -1,5 +1,6 @@
 """A stored read refined in place: what a device re-reads about an event it already reported."""
 
+import copy
 import uuid
 from datetime import UTC
 
@@ -7,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cameras.services import device_touch
+from events.after_store import after_store_pending, after_store_run
 from events.broadcast import broadcast_event_update
 from events.models import PlateEvent, event_image_name
 from events.reads import ReadIn
@@ -19,7 +21,8 @@ def plate_event_update(*, event: PlateEvent, read: ReadIn) -> PlateEvent:
     """Replace what a device re-read about an event it already reported (Frigate refines a
     tracked object while it is in view): plate, scores, vehicle, images and metadata change;
     the id, device, camera, idempotency key and capture time stay. Images given replace the
-    old ones, whose files are removed after commit."""
+    old ones, whose files are removed after commit. After-store steps that want updates run
+    with the updated event inside the transaction (events/after_store.py)."""
     device = event.device
     now = timezone.now()
     cameras = DeviceCameras([event.camera])
@@ -73,6 +76,10 @@ def plate_event_update(*, event: PlateEvent, read: ReadIn) -> PlateEvent:
                     replaced.append(old)
                 changes[name] = new_name
             PlateEvent.objects.filter(pk=event.pk).update(**changes)
+            steps = after_store_pending(cameras=[event.camera], created=False)
+            if steps:
+                updated = _updated_copy(event, changes)
+                after_store_run(events=[updated], created=False, steps=steps)
             transaction.on_commit(lambda: images_delete(replaced))
             # Re-read after commit: the committed row, not this function's half-updated copy.
             transaction.on_commit(
@@ -89,3 +96,14 @@ def plate_event_update(*, event: PlateEvent, read: ReadIn) -> PlateEvent:
     if device:
         device_touch(device=device, cameras=[event.camera])
     return event
+
+
+def _updated_copy(event: PlateEvent, changes: dict) -> PlateEvent:
+    """The event as the update leaves it, for the after-store steps (the caller's instance
+    changes only once the transaction has committed)."""
+    updated = copy.copy(event)
+    updated._state = copy.copy(event._state)
+    updated._state.fields_cache = dict(event._state.fields_cache)
+    for name, value in changes.items():
+        setattr(updated, name, value)
+    return updated

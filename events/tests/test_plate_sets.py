@@ -22,9 +22,9 @@ from events.plate_sets import (
     slices_from_counts,
 )
 from events.reads import ReadIn
-from events.retention import events_purge
 from events.selectors import event_statistics, hour_floor, plates_from_rows
 from events.services.ingest import plate_events_ingest
+from events.services.retention import events_purge
 from events.services.rollup import event_statistics_rollup
 from events.services.update import plate_event_update
 
@@ -267,7 +267,7 @@ def test_a_window_without_sets_has_no_plates(db):
 def test_plates_of_events_committed_while_the_rollup_counts_are_numbered_too(db, monkeypatch):
     # On PostgreSQL an event may commit between the numbering and the counting statements:
     # here every plate comes "late" that way.
-    monkeypatch.setattr("events.plate_sets._plates_number", lambda events: None)
+    monkeypatch.setattr("events.plate_sets.writing._plates_number", lambda events: None)
     _random_events(random.Random(9), start=T0, hours=6, count=200, plates=20)
     event_statistics_rollup()
     assert StatisticsPlate.objects.count() == 20

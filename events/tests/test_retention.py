@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from cameras.tests.factories import CameraFactory
 from events.models import PlateEvent, PurgeRun
-from events.retention import events_purge
+from events.services.retention import events_purge
 from events.tests.factories import PlateEventFactory
 from events.tests.images import image_bytes, media_files
 

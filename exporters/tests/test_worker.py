@@ -47,7 +47,7 @@ def test_the_worker_delivers_once_with_a_signature_the_receiver_verifies(
     assert delivery.attempts == 1
 
     # A second message for the same delivery (a broker redelivery) sends nothing.
-    services._enqueue([delivery.pk])
+    services.deliveries_enqueue([delivery.pk])
     services.deliveries_sweep()
     with pytest.raises(AssertionError):
         sink.wait_for(2, timeout=1.5)

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from cameras.models import Camera
 from events.models import PurgeRun
-from events.retention import events_purge
+from events.services.retention import events_purge
 
 _DURATION = re.compile(r"^(\d+)\s*([dhw]?)$")
 _UNITS = {"": "days", "d": "days", "h": "hours", "w": "weeks"}

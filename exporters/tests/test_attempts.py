@@ -1,40 +1,31 @@
-"""The outbox and one delivery attempt, called directly, against a real HTTP sink."""
+"""One delivery attempt and a message's many, called directly, against a real HTTP sink;
+and the destinations a delivery may not reach."""
 
 import ipaddress
 import json
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cameras.tests.factories import CameraFactory, ZoneFactory
-from events.models import PlateEvent
 from events.reads import ImageIn, ReadIn
 from events.services.ingest import plate_events_ingest
 from events.tests.factories import PlateEventFactory
 from events.tests.images import image_bytes
-from exporters import selectors, services
+from exporters import services
 from exporters.models import ExportDelivery, ExporterConfig
+from exporters.services import claims, recording, sending
 from exporters.signing import signature_verify
+from exporters.tests.outbox import attempt, plan
 from exporters.tests.sink import Reply, Sink
+from exporters.transport import SendResult
 
 pytestmark = pytest.mark.django_db
 
 Status = ExportDelivery.Status
-
-
-def plan(*events):
-    with transaction.atomic():
-        return services.deliveries_plan(events=list(events))
-
-
-def attempt(delivery):
-    outcome = services.delivery_attempt(delivery_id=delivery.pk)
-    delivery.refresh_from_db()
-    return outcome
 
 
 def test_a_delivery_is_sent_once_signed_with_its_id_and_the_event(exporter_factory, sink):
@@ -281,14 +272,14 @@ def test_an_error_of_ours_on_one_delivery_does_not_stop_the_others(
     broken = exporter_factory(name="broken", url=sink.url + "?broken")
     healthy = exporter_factory(name="healthy")
     deliveries = plan(PlateEventFactory())
-    real_send = services.request_send
+    real_send = sending.request_send
 
     def send(*, url, **kwargs):
         if url.endswith("?broken"):
             raise UnicodeEncodeError("latin-1", "東京", 0, 2, "ordinal not in range(256)")
         return real_send(url=url, **kwargs)
 
-    monkeypatch.setattr(services, "request_send", send)
+    monkeypatch.setattr(sending, "request_send", send)
 
     outcomes = services.deliveries_attempt(delivery_ids=[d.pk for d in deliveries])
 
@@ -320,7 +311,7 @@ def test_the_queries_of_an_attempt_do_not_grow_with_its_deliveries(exporter_fact
 def test_an_attempt_whose_lease_ran_out_does_not_overwrite_the_next_holder(exporter_factory, sink):
     exporter = exporter_factory(max_attempts=3)
     [delivery] = plan(PlateEventFactory())
-    [stale] = services._deliveries_claim(delivery_ids=[str(delivery.pk)], now=timezone.now())
+    [stale] = claims.deliveries_claim(delivery_ids=[str(delivery.pk)], now=timezone.now())
     stale.exporter = exporter
     # The first holder went silent past its lease; the row was redelivered (attempts back to
     # 0) and claimed again, so both holders are on attempt 1: only the lease tells them apart.
@@ -328,11 +319,11 @@ def test_an_attempt_whose_lease_ran_out_does_not_overwrite_the_next_holder(expor
         next_attempt_at=timezone.now() - timedelta(seconds=1)
     )
     services.deliveries_redeliver(deliveries=ExportDelivery.objects.all())
-    [current] = services._deliveries_claim(delivery_ids=[str(delivery.pk)], now=timezone.now())
+    [current] = claims.deliveries_claim(delivery_ids=[str(delivery.pk)], now=timezone.now())
     assert stale.attempts == current.attempts == 1
 
-    late = services.SendResult(None, 5, "Connection failed: late", retryable=True)
-    assert services._attempts_record(attempts=[(stale, late)], lease=stale.next_attempt_at) == {}
+    late = SendResult(None, 5, "Connection failed: late", retryable=True)
+    assert recording.attempts_record(attempts=[(stale, late)], lease=stale.next_attempt_at) == {}
     delivery.refresh_from_db()
     assert delivery.status == Status.DELIVERING and delivery.last_error == ""
     assert delivery.next_attempt_at == current.next_attempt_at
@@ -358,149 +349,6 @@ def test_deliveries_that_could_outlast_the_lease_are_handed_back_unsent(
         services.deliveries_attempt(delivery_ids=remaining)
     assert set(ExportDelivery.objects.values_list("attempts", flat=True)) == {1}
     assert sorted(r.headers["X-ANPR-Delivery"] for r in sink.received) == sorted(map(str, ids))
-
-
-# --- Planning ---------------------------------------------------------------------------------
-
-
-def test_plan_follows_each_exporters_filters(exporter_factory):
-    north, south = CameraFactory(slug="north"), CameraFactory(slug="south")
-    gate = ZoneFactory(camera=north, name="gate")
-    by_camera = exporter_factory(name="by-camera")
-    by_camera.cameras.set([south])
-    by_zone = exporter_factory(name="by-zone")
-    by_zone.zones.set([gate])
-    confident = exporter_factory(name="confident", min_confidence=0.8)
-    hotlist = exporter_factory(name="hotlist", plates=["ab-12 cde"])
-    exporter_factory(name="off", enabled=False)
-
-    events = {
-        "south-low": PlateEventFactory(camera=south, confidence=0.5, plate_raw="XX1"),
-        "gate-hot": PlateEventFactory(camera=north, zone=gate, confidence=0.9, plate_raw="AB12CDE"),
-        "north-none": PlateEventFactory(camera=north, confidence=None, plate_raw="YY2"),
-    }
-    plan(*events.values())
-
-    def planned(exporter):
-        return {
-            name
-            for name, event in events.items()
-            if ExportDelivery.objects.filter(exporter=exporter, events=event).exists()
-        }
-
-    assert planned(by_camera) == {"south-low"}
-    assert planned(by_zone) == {"gate-hot"}
-    assert planned(confident) == {"gate-hot"}
-    assert planned(hotlist) == {"gate-hot"}
-    assert not ExportDelivery.objects.filter(exporter__name="off").exists()
-
-
-def test_plan_batches_events_per_request(exporter_factory, sink):
-    exporter_factory(batch_size=2)
-    events = [PlateEventFactory() for _ in range(5)]
-    deliveries = plan(*events)
-    assert sorted(d.events.count() for d in deliveries) == [1, 2, 2]
-    for delivery in deliveries:
-        attempt(delivery)
-    sent = sorted(e["id"] for r in sink.received for e in json.loads(r.body)["events"])
-    assert sent == sorted(str(e.pk) for e in events)
-
-
-def test_a_rolled_back_transaction_plans_nothing_and_queues_nothing(exporter_factory):
-    exporter_factory()
-    event = PlateEventFactory()
-    queued = []
-    with pytest.raises(RuntimeError):
-        with transaction.atomic():
-            services.deliveries_plan(events=[event])
-            transaction.on_commit(lambda: queued.append(True))
-            raise RuntimeError("ingest failed")
-    assert not ExportDelivery.objects.exists() and queued == []
-
-
-def test_a_disabled_exporters_waiting_deliveries_resume_when_enabled(exporter_factory, sink):
-    exporter = exporter_factory()
-    [delivery] = plan(PlateEventFactory())
-    services.exporter_set_enabled(exporter=exporter, enabled=False)
-    assert attempt(delivery) == "skipped"
-    assert services.deliveries_sweep() == 0
-    services.exporter_set_enabled(exporter=exporter, enabled=True)
-    assert services.deliveries_sweep() == 1
-    assert attempt(delivery) == Status.DELIVERED
-    assert len(sink.received) == 1
-
-
-# --- The sweep --------------------------------------------------------------------------------
-
-
-def test_the_sweep_queues_lost_messages_and_dead_workers_but_not_live_ones(
-    exporter_factory, settings
-):
-    settings.EXPORTER_CLAIM_TIMEOUT = 60
-    exporter_factory()
-    fresh, lost, stuck, busy, later = plan(*(PlateEventFactory() for _ in range(5)))
-    now = timezone.now()
-    old = now - timedelta(minutes=5)
-    ExportDelivery.objects.filter(pk=lost.pk).update(queued_at=old)
-    ExportDelivery.objects.filter(pk=stuck.pk).update(
-        status=Status.DELIVERING,
-        attempts=1,
-        next_attempt_at=now - timedelta(seconds=1),
-        queued_at=old,
-    )
-    ExportDelivery.objects.filter(pk=busy.pk).update(
-        status=Status.DELIVERING,
-        attempts=1,
-        next_attempt_at=now + timedelta(seconds=30),
-        queued_at=old,
-    )
-    ExportDelivery.objects.filter(pk=later.pk).update(
-        next_attempt_at=now + timedelta(hours=1), queued_at=None
-    )
-
-    assert services.deliveries_sweep() == 2  # lost and stuck; fresh has a live message
-    queued = set(ExportDelivery.objects.filter(queued_at__gte=now).values_list("pk", flat=True))
-    assert queued >= {lost.pk, stuck.pk}
-    assert services.deliveries_sweep() == 0  # just queued: not again until presumed lost
-
-
-def test_a_stuck_delivery_is_claimed_again_and_sent(exporter_factory, sink):
-    exporter_factory()
-    [delivery] = plan(PlateEventFactory())
-    ExportDelivery.objects.filter(pk=delivery.pk).update(
-        status=Status.DELIVERING, attempts=1, next_attempt_at=timezone.now() - timedelta(seconds=1)
-    )
-    assert attempt(delivery) == Status.DELIVERED
-    assert delivery.attempts == 2 and len(sink.received) == 1
-
-
-def test_redeliver_sends_a_dead_delivery_again_from_a_fresh_schedule(exporter_factory, sink):
-    exporter_factory(max_attempts=1)
-    sink.replies = [Reply(500)]
-    [delivery] = plan(PlateEventFactory())
-    assert attempt(delivery) == Status.DEAD
-    assert services.deliveries_redeliver(deliveries=ExportDelivery.objects.all()) == 1
-    delivery.refresh_from_db()
-    assert delivery.status == Status.PENDING and delivery.attempts == 0
-    assert attempt(delivery) == Status.DELIVERED
-    assert [r.headers["X-ANPR-Delivery"] for r in sink.received] == [str(delivery.pk)] * 2
-
-
-# --- Exported events --------------------------------------------------------------------------
-
-
-def test_an_event_is_exported_when_all_its_deliveries_are_delivered(exporter_factory, sink):
-    exporter_factory(name="a")
-    exporter_factory(name="b")
-    done, half, unwanted = PlateEventFactory(), PlateEventFactory(), PlateEventFactory()
-    plan(done, half)
-    for delivery in ExportDelivery.objects.filter(events=done):
-        attempt(delivery)
-    attempt(ExportDelivery.objects.filter(events=half, exporter__name="a").get())
-    exported = selectors.events_filter_exported(PlateEvent.objects.all(), True)
-    pending = selectors.events_filter_exported(PlateEvent.objects.all(), False)
-    assert set(exported) == {done, unwanted}
-    assert set(pending) == {half}
 
 
 # --- Destinations (SSRF) ------------------------------------------------------------------------

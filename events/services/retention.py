@@ -18,8 +18,11 @@ plates), so history charts survive; the plates leave the statistics with their e
   deleting any set older than the oldest event left and the statistics' dictionary rows of
   plates no event holds any more.
 
-Exporters are reached through the related names `export_links` / `event_links` and the app
-registry, not an import: events does not depend on exporters.
+Retention knows the exporters' outbox by its related names (`export_links`, `event_links`)
+and the app registry, not by an import: events imports no app that reacts to stored reads
+(events/after_store.py), yet this module does depend on the outbox's shape (an open delivery
+holds its events; a delivery left without events goes with them). When a second app must hold
+events from the purge, that knowledge becomes a hook its after-store step declares.
 """
 
 import os
@@ -36,9 +39,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cameras.models import Camera
-
-from .models import PlateEvent, PurgeRun
-from .plate_sets import (
+from events.models import PlateEvent, PurgeRun
+from events.plate_sets import (
     plate_sets_after_delete,
     plate_sets_forget_before,
     statistics_plates_forget,
