@@ -18,7 +18,8 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 MASK = "***"
 
 # Keys we issue (cameras.services: anprd_ devices, anpru_ users) wherever they appear, the
-# key segment of the ingest URLs, signed image links, and tokens in query strings or headers quoted in a message.
+# key segment of the ingest URLs, signed image links, and tokens in query strings or headers
+# quoted in a message.
 _SECRET_PATTERNS = (
     (re.compile(r"\banpr[du]_[A-Za-z0-9_\-]{8,}"), MASK),
     (re.compile(r"(/api/events/ingest/)[^/?#\s\"']+"), r"\1" + MASK),
