@@ -21,12 +21,10 @@ import logging
 import math
 import os
 import threading
-import time
 from collections.abc import Sequence
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
@@ -34,6 +32,7 @@ from django.db import models
 from django.urls import get_script_prefix, reverse, set_script_prefix
 from django.utils import timezone
 
+from anpr.channel_layer_adapter import group_member_count
 from cameras.models import Camera, Zone
 
 from .api.serializers import PlateEventSerializer, datetime_render
@@ -54,6 +53,8 @@ NOBODY_LISTENING_RECHECK = 0.5
 LISTENING_TRUSTED_FOR = 5
 #: The client frame type of each layer message type.
 _FRAME_TYPES = {"events.created": "event.created", "events.updated": "event.updated"}
+#: The layer messages sent here: {"type": one of these, "frames": [frame, ...]}.
+LIVE_MESSAGE_TYPES = frozenset(_FRAME_TYPES)
 
 #: Frames are JSON text; one encoder, not one per frame (same C encoder as json.dumps).
 _ENCODER = DjangoJSONEncoder()
@@ -147,17 +148,10 @@ async def _group_send_all(messages: list[dict]) -> None:
 
 
 async def _anyone_listening() -> bool:
-    """Whether some web process is in the events group now (on Redis; other layers: True).
-    channels-redis (4.3, pinned) keeps a group as a sorted set of channel → time joined, and
-    ends a membership group_expiry seconds after it was (re)joined; the key's name is its
-    _group_key. A test sends through this check, so a change there fails it."""
-    layer = get_channel_layer()
-    if not isinstance(layer, RedisChannelLayer):
-        return True
-    connection = layer.connection(layer.consistent_hash(EVENTS_GROUP))
-    joined_after = int(time.time()) - layer.group_expiry
-    members = await connection.zcount(layer._group_key(EVENTS_GROUP), f"({joined_after}", "+inf")
-    return members > 0
+    """Whether some web process is in the events group now (on layers that cannot be asked,
+    as the in-memory one: True)."""
+    members = await group_member_count(layer=get_channel_layer(), group=EVENTS_GROUP)
+    return members is None or members > 0
 
 
 def _frames(pending: list[tuple[str, PlateEvent, str]]) -> list[tuple[str, dict]]:
