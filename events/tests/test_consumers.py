@@ -655,6 +655,9 @@ def test_over_redis_a_web_process_is_one_group_member_however_many_clients_it_se
         streams = [await open_stream(site["headers"]) for _ in range(3)]
         try:
             assert await group_member_count(layer=layer, group=EVENTS_GROUP) == 1
+            # Nor does a client receive from the layer itself (channel_layer_alias = None).
+            consumers = ProcessFanOut.current().consumers
+            assert [consumer.channel_layer for consumer in consumers] == [None] * 3
             await ingest(site["device"], read(site["gate"], "MANY1"))
             for communicator in streams:
                 assert (await next_frame(communicator))["event"]["plate"] == "MANY1"
