@@ -8,7 +8,8 @@ device posting within its limit, so it holds one connection instead: made by red
 public ConnectionPool.from_url (the URL's database, credentials and TLS are read by redis-py,
 not here) and used through redis-py's public connection interface (send_command,
 read_response, disconnect). anpr/tests/test_redis_client.py checks what this rests on against
-a real Redis: replies, the URL's database, a dropped connection and a restarted server.
+a real Redis: replies, the URL's database, a dropped connection, a restarted server and a
+fork.
 """
 
 import os
@@ -20,7 +21,8 @@ import redis
 class ProcessRedisConnection:
     """A connection to one Redis URL, made on first use; a forked process (gunicorn, Celery)
     or another URL (tests change REDIS_URL) gets a new one. Commands are sent one at a time
-    (under daphne, sync views of different requests run on different threads)."""
+    (under daphne, sync views of different requests run on different threads). Made once, at
+    import: each one stays registered to be told of forks."""
 
     def __init__(self, *, timeout: float):
         self.timeout = timeout  # seconds to connect, and for each reply
