@@ -173,21 +173,21 @@ def _frames(pending: list[tuple[str, PlateEvent, str]]) -> list[tuple[str, dict]
 class _SenderLoop:
     """An event loop on a daemon thread of this process, for sending to a Redis channel layer
     from sync code (gunicorn, Celery, daphne's view threads). async_to_sync would start a
-    loop, a thread and a Redis connection for every call (about 5 ms); this keeps one of each
-    per process. The caller does not wait: its events join a bounded list that one task turns
+    loop, a thread and a Redis connection for every call; this keeps one of each per
+    process. The caller does not wait: its events join a bounded list that one task turns
     into frames and sends in order, so neither a slow Redis nor a slow client ever slows
     ingest (when the list is full, events are dropped and logged; an open map misses them
     until it next reconnects).
 
     Sends are at least LIVE_SEND_INTERVAL apart: events that arrive meanwhile go together, in
     as few layer messages as their kinds and LAYER_BATCH allow. A group_send costs 2-4 Redis
-    round trips whatever it carries (about 0.2 ms of CPU here, measured alone), so under
-    load this is most of the live stream's cost; a quiet process sends at once.
-    Before building frames the task asks Redis whether any web process is in the group (one
-    ZCOUNT, trusted for LISTENING_TRUSTED_FOR when the answer is yes): if none is, the events
-    are dropped (they were committed before the answer, so a map that joins later loads them
-    from the REST API) and the next look is NOBODY_LISTENING_RECHECK later. Started lazily,
-    so a forked worker gets its own."""
+    round trips whatever it carries, so under load this is most of the live stream's cost; a
+    quiet process sends at once.
+    Before building frames the task asks Redis whether any web process is in the group
+    (anpr.channel_layer_adapter; trusted for LISTENING_TRUSTED_FOR when the answer is yes):
+    if none is, the events are dropped (they were committed before the answer, so a map that
+    joins later loads them from the REST API) and the next look is NOBODY_LISTENING_RECHECK
+    later. Started lazily, so a forked worker gets its own."""
 
     max_pending = 10_000  # events waiting to be sent
 
