@@ -3,14 +3,14 @@ retry loop, a replay of a week offline) cannot starve the others."""
 
 import logging
 import math
-import os
 import time
 
 import redis
 from django.conf import settings
 from django.core.cache import cache
-from redis.connection import parse_url
 from rest_framework.throttling import BaseThrottle
+
+from anpr.redis_client import ProcessRedisConnection
 
 logger = logging.getLogger(__name__)
 
@@ -25,15 +25,14 @@ SYNC_SHARE = 100
 
 
 class _RedisCounter:
-    """One Redis connection per process, and a round trip per SYNC_SECONDS or per 1% of the
-    limit rather than per request: a device sending at a rate its limit allows is counted
-    (nearly) request by request, and a busy one costs Redis a command now and then. A bare
-    connection, not a client: redis-py's client spends about 20 us of a 35 us command on its
-    pool and retry wrappers. The first count of a window also sets the key's expiry."""
+    """A round trip to Redis per SYNC_SECONDS or per 1% of the limit rather than per request:
+    a device sending at a rate its limit allows is counted (nearly) request by request, and a
+    busy one costs Redis a command now and then. Commands go on the process's own connection
+    (anpr.redis_client says why not through redis.Redis). The first count of a window also
+    sets the key's expiry."""
 
     def __init__(self):
-        self._connection: redis.Connection | None = None
-        self._made_for = None  # (process id, REDIS_URL): a forked worker makes its own
+        self.redis = ProcessRedisConnection(timeout=2)
         #: per device: [window key, requests not yet sent, total last read, when]
         self._windows: dict[str, list] = {}
 
@@ -54,26 +53,10 @@ class _RedisCounter:
         return state[2] + state[1]
 
     def _add(self, key: str, amount: int, ttl: int) -> int:
-        if self._connection is None or self._made_for != (os.getpid(), settings.REDIS_URL):
-            options = parse_url(settings.REDIS_URL)
-            connection_class = options.pop("connection_class", redis.Connection)
-            self._connection = connection_class(**options, socket_timeout=2)
-            self._made_for = (os.getpid(), settings.REDIS_URL)
-        try:
-            total = self._command("INCRBY", key, amount)
-        except redis.ConnectionError:  # dropped (a restart, an idle timeout): once more
-            total = self._command("INCRBY", key, amount)
+        total = self.redis.command(settings.REDIS_URL, "INCRBY", key, amount)
         if total == amount:  # the window's first count
-            self._command("EXPIRE", key, ttl)
+            self.redis.command(settings.REDIS_URL, "EXPIRE", key, ttl)
         return total
-
-    def _command(self, *args):
-        try:
-            self._connection.send_command(*args)
-            return self._connection.read_response()
-        except BaseException:
-            self._connection.disconnect()  # the next command connects afresh
-            raise
 
 
 _redis_counter = _RedisCounter()

@@ -21,17 +21,16 @@ import logging
 import math
 import os
 import threading
-import time
 from collections.abc import Sequence
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import get_script_prefix, set_script_prefix
 from django.utils import timezone
 
+from anpr.channel_layer_adapter import group_member_count
 from cameras.models import Camera, Zone
 
 from . import representation
@@ -54,6 +53,8 @@ NOBODY_LISTENING_RECHECK = 0.5
 LISTENING_TRUSTED_FOR = 5
 #: The client frame type of each layer message type.
 _FRAME_TYPES = {"events.created": "event.created", "events.updated": "event.updated"}
+#: The layer messages sent here: {"type": one of these, "frames": [frame, ...]}.
+LIVE_MESSAGE_TYPES = frozenset(_FRAME_TYPES)
 
 #: Frames are JSON text; one encoder, not one per frame (same C encoder as json.dumps).
 _ENCODER = DjangoJSONEncoder()
@@ -100,17 +101,10 @@ async def _group_send_all(messages: list[dict]) -> None:
 
 
 async def _anyone_listening() -> bool:
-    """Whether some web process is in the events group now (on Redis; other layers: True).
-    channels-redis (4.3, pinned) keeps a group as a sorted set of channel → time joined, and
-    ends a membership group_expiry seconds after it was (re)joined; the key's name is its
-    _group_key. A test sends through this check, so a change there fails it."""
-    layer = get_channel_layer()
-    if not isinstance(layer, RedisChannelLayer):
-        return True
-    connection = layer.connection(layer.consistent_hash(EVENTS_GROUP))
-    joined_after = int(time.time()) - layer.group_expiry
-    members = await connection.zcount(layer._group_key(EVENTS_GROUP), f"({joined_after}", "+inf")
-    return members > 0
+    """Whether some web process is in the events group now (on layers that cannot be asked,
+    as the in-memory one: True)."""
+    members = await group_member_count(layer=get_channel_layer(), group=EVENTS_GROUP)
+    return members is None or members > 0
 
 
 def _frames(pending: list[tuple[str, PlateEvent, str]]) -> list[tuple[str, dict]]:
@@ -132,21 +126,21 @@ def _frames(pending: list[tuple[str, PlateEvent, str]]) -> list[tuple[str, dict]
 class _SenderLoop:
     """An event loop on a daemon thread of this process, for sending to a Redis channel layer
     from sync code (gunicorn, Celery, daphne's view threads). async_to_sync would start a
-    loop, a thread and a Redis connection for every call (about 5 ms); this keeps one of each
-    per process. The caller does not wait: its events join a bounded list that one task turns
+    loop, a thread and a Redis connection for every call; this keeps one of each per
+    process. The caller does not wait: its events join a bounded list that one task turns
     into frames and sends in order, so neither a slow Redis nor a slow client ever slows
     ingest (when the list is full, events are dropped and logged; an open map misses them
     until it next reconnects).
 
     Sends are at least LIVE_SEND_INTERVAL apart: events that arrive meanwhile go together, in
     as few layer messages as their kinds and LAYER_BATCH allow. A group_send costs 2-4 Redis
-    round trips whatever it carries (about 0.2 ms of CPU here, measured alone), so under
-    load this is most of the live stream's cost; a quiet process sends at once.
-    Before building frames the task asks Redis whether any web process is in the group (one
-    ZCOUNT, trusted for LISTENING_TRUSTED_FOR when the answer is yes): if none is, the events
-    are dropped (they were committed before the answer, so a map that joins later loads them
-    from the REST API) and the next look is NOBODY_LISTENING_RECHECK later. Started lazily,
-    so a forked worker gets its own."""
+    round trips whatever it carries, so under load this is most of the live stream's cost; a
+    quiet process sends at once.
+    Before building frames the task asks Redis whether any web process is in the group
+    (anpr.channel_layer_adapter; trusted for LISTENING_TRUSTED_FOR when the answer is yes):
+    if none is, the events are dropped (they were committed before the answer, so a map that
+    joins later loads them from the REST API) and the next look is NOBODY_LISTENING_RECHECK
+    later. Started lazily, so a forked worker gets its own."""
 
     max_pending = 10_000  # events waiting to be sent
 

@@ -52,7 +52,7 @@ from anpr.outage import CLOSE_TRY_AGAIN_LATER, outage_noted
 from anpr.websocket_auth import bearer_token
 from cameras.selectors import user_for_token
 
-from .broadcast import EVENTS_GROUP
+from .broadcast import EVENTS_GROUP, LIVE_MESSAGE_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -177,9 +177,11 @@ class ProcessFanOut:
 
     With a channel per consumer, a broadcast costs one layer message per client (50 clients:
     50 Redis pushes, 50 round trips and decodes in daphne, and channels' per-message
-    database-connection check on a thread). Here it costs one per web process, handed to each
-    consumer's handler in memory; every consumer still applies its own filter. Created per
-    event loop (daphne has one; tests make several) and left when the last consumer goes.
+    database-connection check on a thread). Here it costs one per web process, received with
+    the channel layer's public API (new_channel, group_add, receive, group_discard) and handed
+    in memory to each consumer's frames_forward, a method of ours: Channels' dispatch is not
+    involved. Every consumer still applies its own filter. Created per event loop (daphne has
+    one; tests make several) and left when the last consumer goes.
     The membership is renewed every minute: channel layers end memberships that are old
     (group_expiry) or whose channel let a message expire, and this one lives for days.
 
@@ -277,10 +279,13 @@ class ProcessFanOut:
             except Exception as error:
                 await self._interrupted(channel, error)
                 return
-            handler_name = message["type"].replace(".", "_")
+            frames = message.get("frames")
+            if message.get("type") not in LIVE_MESSAGE_TYPES or not isinstance(frames, list):
+                logger.warning("live stream: a layer message not from events.broadcast ignored")
+                continue
             for consumer in tuple(self.consumers):
                 try:
-                    await getattr(consumer, handler_name)(message)
+                    await consumer.frames_forward(frames)
                 except Exception:  # one broken client must not silence the others
                     logger.exception("live stream: delivering %s failed", message["type"])
 
@@ -411,15 +416,10 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
 
     client_handlers = {"filter": on_filter, "ping": on_ping}
 
-    # --- Channel layer → client (message types sent by events.broadcast, via ProcessFanOut) --
+    # --- Channel layer → client (frames sent by events.broadcast, via ProcessFanOut) --------
 
-    async def events_created(self, message: dict):
-        await self._forward(message["frames"])
-
-    async def events_updated(self, message: dict):
-        await self._forward(message["frames"])
-
-    async def _forward(self, frames: list[dict]):
+    async def frames_forward(self, frames: list[dict]):
+        """Send this client the frames its filter lets through, in order."""
         for frame in frames:
             if self.stream_filter.matches(
                 camera=frame["camera"], zone=frame["zone"], confidence=frame["confidence"]

@@ -132,7 +132,7 @@ def test_the_limit_survives_a_dropped_redis_connection_and_a_redis_outage_lets_d
     assert busy.post("/api/test-throttled/").status_code == 201
     # Redis drops the throttle's connection (a restart, a failover, an idle timeout): the
     # next request reconnects and is counted.
-    own_id = _redis_counter._command("CLIENT", "ID")
+    own_id = _redis_counter.redis.command(redis_url, "CLIENT", "ID")
     assert redis.Redis.from_url(redis_url).client_kill_filter(_id=own_id) == 1
     assert busy.post("/api/test-throttled/").status_code == 201
     assert busy.post("/api/test-throttled/").status_code == 429

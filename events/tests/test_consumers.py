@@ -23,6 +23,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from anpr.asgi import application
+from anpr.channel_layer_adapter import group_member_count
 from cameras.services import device_create, user_token_issue, user_token_revoke
 from cameras.tests.factories import CameraFactory, ZoneFactory
 from conftest import require_service
@@ -639,6 +640,31 @@ def test_over_redis_an_event_reaches_clients_of_every_web_process(site, layer_el
             await elsewhere.close_pools()
             await first.disconnect()
             await second.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.redis
+def test_over_redis_a_web_process_is_one_group_member_however_many_clients_it_serves(
+    site, layer_elsewhere
+):
+    # A stored read costs one layer message per web process, not one per open map: the
+    # process's clients share one membership (ProcessFanOut), and leave it with the last one.
+    async def scenario():
+        layer = get_channel_layer()
+        streams = [await open_stream(site["headers"]) for _ in range(3)]
+        try:
+            assert await group_member_count(layer=layer, group=EVENTS_GROUP) == 1
+            # Nor does a client receive from the layer itself (channel_layer_alias = None).
+            consumers = ProcessFanOut.current().consumers
+            assert [consumer.channel_layer for consumer in consumers] == [None] * 3
+            await ingest(site["device"], read(site["gate"], "MANY1"))
+            for communicator in streams:
+                assert (await next_frame(communicator))["event"]["plate"] == "MANY1"
+        finally:
+            for communicator in streams:
+                await communicator.disconnect()
+        assert await group_member_count(layer=layer, group=EVENTS_GROUP) == 0
 
     run(scenario)
 

@@ -4,15 +4,13 @@ consumers that end without their disconnect. On the real ASGI application, with 
 
 import asyncio
 import shutil
-import subprocess
 import time
 
 import pytest
-import redis
 from prometheus_client import REGISTRY
 
-from anpr.localserver import free_port
 from anpr.outage import CLOSE_TRY_AGAIN_LATER
+from anpr.tests.servers import RedisServer
 from cameras.services import device_create
 from cameras.tests.factories import CameraFactory
 from conftest import require_service
@@ -22,38 +20,6 @@ from events.consumers import CLOSE_STREAM_INTERRUPTED, ProcessFanOut
 from .test_consumers import ingest, open_stream, read, run, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class RedisServer:
-    """A redis-server on a port of its own that keeps nothing on disk: restarted, it is empty."""
-
-    def __init__(self, folder):
-        self.port = free_port()
-        self.folder = folder
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-            + ["--appendonly", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise AssertionError("redis-server did not start")
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait()
 
 
 @pytest.fixture
