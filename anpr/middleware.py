@@ -38,15 +38,12 @@ def masked_path(request) -> str:
 
 def request_logged(request, get_response):
     """get_response(request) under the request's id, which the answer carries back and the
-    log line names (RequestIdMiddleware, and anpr.handlers' direct ingest path). An answer
-    of None (the request is not served here after all) is passed on, unlogged."""
+    log line names."""
     request.request_id = request_id_from(request)
     token = request_id_var.set(request.request_id)
     started = time.perf_counter()
     try:
         response = get_response(request)
-        if response is None:
-            return None
         response[REQUEST_ID_HEADER] = request.request_id
         level = logging.INFO
         if response.status_code == 503:  # unavailable for now (an outage is logged once)
@@ -76,12 +73,6 @@ def request_logged(request, get_response):
         request_id_var.reset(token)
 
 
-def device_request_counted(response):
-    """Counts a device request by its status code (anpr_device_requests_total)."""
-    labelled(DEVICE_REQUESTS, str(response.status_code)).inc()
-    return response
-
-
 class RequestIdMiddleware:
     """Sets the request id for the logs and the response, and logs the request's outcome."""
 
@@ -102,4 +93,6 @@ class DeviceRequestsMetricsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        return device_request_counted(self.get_response(request))
+        response = self.get_response(request)
+        labelled(DEVICE_REQUESTS, str(response.status_code)).inc()
+        return response

@@ -75,3 +75,24 @@ def test_the_image_runs_as_a_non_root_user_with_a_health_check():
     assert "\nUSER anpr\n" in dockerfile
     assert "HEALTHCHECK" in dockerfile and "/health" in dockerfile
     assert "collectstatic" in dockerfile
+
+
+def _gunicorn_workers(monkeypatch, **env) -> int:
+    import runpy
+
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))["workers"]
+
+
+def test_gunicorn_starts_one_worker_per_usable_core_unless_told(monkeypatch):
+    """compose passes WEB_CONCURRENCY through, empty when unset: then one sync worker per CPU
+    this process may run on (more only take turns on the cores)."""
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    assert _gunicorn_workers(monkeypatch) == cores
+    assert _gunicorn_workers(monkeypatch, WEB_CONCURRENCY="") == cores
+    assert _gunicorn_workers(monkeypatch, WEB_CONCURRENCY="3") == 3
+    assert compose()["services"]["web"]["environment"]["WEB_CONCURRENCY"] == "${WEB_CONCURRENCY:-}"

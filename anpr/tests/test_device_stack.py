@@ -11,7 +11,7 @@ from django.utils import timezone
 from events.models import PlateEvent
 
 
-def _call(application, method, path, *, body=b"", headers=None):
+def wsgi_call(application, method, path, *, body=b"", headers=None):
     environ = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
@@ -32,7 +32,12 @@ def _call(application, method, path, *, body=b"", headers=None):
         answer["status"] = int(status.split()[0])
         answer["headers"] = {name.lower(): value for name, value in response_headers}
 
-    content = b"".join(application(environ, start_response))
+    result = application(environ, start_response)
+    try:
+        content = b"".join(result)
+    finally:
+        if hasattr(result, "close"):  # as a WSGI server does (Django sends request_finished)
+            result.close()
     return answer["status"], answer["headers"], content
 
 
@@ -44,7 +49,7 @@ def post_read(key: str, camera, event_id: str | None = None, **headers):
     read = {"camera": camera.slug, "plate": "AB12CDE", "captured_at": timezone.now().isoformat()}
     if event_id is not None:
         read["event_id"] = event_id
-    return _call(
+    return wsgi_call(
         application,
         "POST",
         "/api/events/ingest/",
@@ -72,7 +77,7 @@ def test_device_ingest_skips_the_browser_middleware_and_the_rest_keeps_it(device
     assert _device_requests("201") == created_before + 1  # counted by status
     assert "x-frame-options" not in headers and "vary" not in headers  # no browser stack
 
-    status, headers, _ = _call(application, "GET", "/api/cameras/")
+    status, headers, _ = wsgi_call(application, "GET", "/api/cameras/")
     assert status == 401
     assert headers["x-frame-options"] == "DENY"
     assert headers["x-content-type-options"] == "nosniff"
@@ -91,13 +96,13 @@ def test_device_paths_keep_the_https_redirect_and_the_host_check(device_with_key
     auth = {"HTTP_AUTHORIZATION": f"Token {key}"}
     settings.SECURE_SSL_REDIRECT = True  # read when the middleware is built
     application = application_with_device_stack(get_wsgi_application())
-    status, headers, _ = _call(application, "POST", "/api/events/ingest/", headers=auth)
+    status, headers, _ = wsgi_call(application, "POST", "/api/events/ingest/", headers=auth)
     assert status == 301 and headers["location"].startswith("https://")
 
     settings.SECURE_SSL_REDIRECT = False
     application = application_with_device_stack(get_wsgi_application())
     read = {"camera": camera.slug, "plate": "AB12CDE", "captured_at": timezone.now().isoformat()}
-    status, _, content = _call(
+    status, _, content = wsgi_call(
         application,
         "POST",
         "/api/events/ingest/",
@@ -109,9 +114,9 @@ def test_device_paths_keep_the_https_redirect_and_the_host_check(device_with_key
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_direct_ingest_path_answers_as_the_api_does(device_with_key, camera, settings):
-    """gunicorn hands POST /api/events/ingest/ straight to the ingest view's direct path;
-    its answers are the API's: created, duplicate, refused naming the field, throttled."""
+def test_device_ingest_answers_as_the_api_does(device_with_key, camera, settings):
+    """Through the device stack, POST /api/events/ingest/ answers as the API does: created,
+    duplicate, refused naming the field, unauthenticated, throttled."""
     from anpr.wsgi import application
 
     _, key = device_with_key
@@ -123,29 +128,33 @@ def test_the_direct_ingest_path_answers_as_the_api_does(device_with_key, camera,
         "captured_at": timezone.now().isoformat(),
     }
     body = json.dumps(read).encode()
-    status, headers, content = _call(
+    status, headers, content = wsgi_call(
         application, "POST", "/api/events/ingest/", body=body, headers=auth
     )
     assert status == 201 and headers["content-type"] == "application/json"
     first = json.loads(content)
     assert first == {"id": str(PlateEvent.objects.get().pk), "status": "created"}
     assert PlateEvent.objects.get().pk.version == 7  # ids in time order (anpr/ids.py)
-    status, _, content = _call(application, "POST", "/api/events/ingest/", body=body, headers=auth)
+    status, _, content = wsgi_call(
+        application, "POST", "/api/events/ingest/", body=body, headers=auth
+    )
     assert status == 200 and json.loads(content) == {"id": first["id"], "status": "duplicate"}
 
     bad = json.dumps({**read, "event_id": "direct-2", "confidence": 7}).encode()
-    status, _, content = _call(application, "POST", "/api/events/ingest/", body=bad, headers=auth)
+    status, _, content = wsgi_call(
+        application, "POST", "/api/events/ingest/", body=bad, headers=auth
+    )
     assert status == 400
     assert (
         json.loads(content)["code"] == "invalid" and "confidence" in json.loads(content)["errors"]
     )
 
-    status, _, content = _call(application, "POST", "/api/events/ingest/", body=body)
+    status, _, content = wsgi_call(application, "POST", "/api/events/ingest/", body=body)
     assert status == 401 and json.loads(content)["code"] == "not_authenticated"
 
     settings.INGEST_THROTTLE_RATE = "1/min"
-    _call(application, "POST", "/api/events/ingest/", body=body, headers=auth)
-    status, headers, content = _call(
+    wsgi_call(application, "POST", "/api/events/ingest/", body=body, headers=auth)
+    status, headers, content = wsgi_call(
         application, "POST", "/api/events/ingest/", body=body, headers=auth
     )
     assert status == 429 and json.loads(content)["code"] == "throttled"
@@ -154,11 +163,11 @@ def test_the_direct_ingest_path_answers_as_the_api_does(device_with_key, camera,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_direct_path_answers_batches_and_bad_json_and_leaves_uploads_to_the_view(
+def test_device_ingest_answers_batches_bad_json_and_uploads(
     device_with_key, camera, settings, tmp_path
 ):
-    """Every JSON body of a device is answered before Django's request cycle, in the API's
-    shapes; a multipart upload is served by the view, through the device stack."""
+    """Through the device stack a batch, a body that is not JSON and a multipart upload are
+    answered in the API's shapes, with the request id and an exact Content-Length."""
     from django.test.client import encode_multipart
 
     from anpr.wsgi import application
@@ -173,7 +182,7 @@ def test_the_direct_path_answers_batches_and_bad_json_and_leaves_uploads_to_the_
         {"event_id": "b-2", "camera": camera.slug, "plate": "AB12CDE", "confidence": 7},
         "not an event",
     ]
-    status, headers, content = _call(
+    status, headers, content = wsgi_call(
         application, "POST", "/api/events/ingest/", body=json.dumps(batch).encode(), headers=auth
     )
     assert status == 201, content
@@ -184,7 +193,7 @@ def test_the_direct_path_answers_batches_and_bad_json_and_leaves_uploads_to_the_
     assert [r["status"] for r in answer["results"]] == ["created", "rejected", "rejected"]
     assert set(answer["results"][1]["errors"]) == {"captured_at", "confidence"}
 
-    status, _, content = _call(
+    status, _, content = wsgi_call(
         application, "POST", "/api/events/ingest/", body=b'{"plate": "AB1', headers=auth
     )
     assert status == 400 and json.loads(content)["code"] == "parse_error"
@@ -198,7 +207,7 @@ def test_the_direct_path_answers_batches_and_bad_json_and_leaves_uploads_to_the_
             "plate_image": _named(image_bytes("PNG"), "crop.png"),
         },
     )
-    status, headers, content = _call(
+    status, headers, content = wsgi_call(
         application,
         "POST",
         "/api/events/ingest/",
@@ -217,7 +226,7 @@ def _named(content: bytes, name: str):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_database_lost_on_the_direct_path_is_a_logged_503_and_the_next_read_gets_in(
+def test_a_database_lost_during_device_ingest_is_a_logged_503_and_the_next_read_gets_in(
     device_with_key, camera, monkeypatch, caplog
 ):
     """The server vanishes without a word (its socket looks quiet, as after a failover): the
@@ -261,20 +270,13 @@ def test_a_database_lost_on_the_direct_path_is_a_logged_503_and_the_next_read_ge
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_direct_path_serves_under_a_script_prefix(device_with_key, camera):
-    """Behind a proxy that mounts the site under /anpr (SCRIPT_NAME), the direct path still
-    knows its URL, whichever prefix an earlier request left set."""
-    from django.urls import set_script_prefix
-
-    from anpr.handlers import _ingest_route
-
+def test_device_ingest_serves_under_a_script_prefix(device_with_key, camera):
+    """Behind a proxy that mounts the site under /anpr (SCRIPT_NAME), a device's read is
+    stored, and the request after it (no prefix) is too."""
     _, key = device_with_key
-    _ingest_route.cache_clear()
-    set_script_prefix("/anpr/")
-    try:
-        status, headers, content = post_read(key, camera, SCRIPT_NAME="/anpr")
-    finally:
-        set_script_prefix("/")
-        _ingest_route.cache_clear()
+    status, headers, content = post_read(key, camera, "prefixed-1", SCRIPT_NAME="/anpr")
     assert status == 201, content
     assert "x-request-id" in headers
+    status, _, content = post_read(key, camera, "plain-1")
+    assert status == 201, content
+    assert PlateEvent.objects.count() == 2
