@@ -5,5 +5,6 @@
   and zones a device may name; `results`: what became of each read.
 - `storage`: the SQL that writes a call's rows (PostgreSQL and SQLite) and the image files.
 - `update`: a read refined in place (`plate_event_update`).
+- `tracked_objects`: a tracked object's event (Frigate), created, refined, then final.
 - `rollup`: the hourly and daily statistics.
 """
