@@ -22,6 +22,7 @@ from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import HttpRequest
 from drf_spectacular.utils import inline_serializer
 from rest_framework import exceptions, serializers, status
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -189,6 +190,17 @@ READS_ANSWER = inline_serializer(
 # --- The view --------------------------------------------------------------------------------
 
 
+class AlwaysJSON(BaseContentNegotiation):
+    """Devices are answered in JSON whatever they send as `Accept` (agents send odd ones, and
+    a 406 would be retried forever); nothing to negotiate per request."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class DeviceIngestView(APIView):
     """The frame of every device-ingest endpoint: DRF authenticates the device key, checks
     that it is a device and throttles it; `answer` reads the body and stores its reads."""
@@ -198,6 +210,7 @@ class DeviceIngestView(APIView):
     throttle_classes = [DeviceIngestThrottle]
     parser_classes = []  # the body is read by this protocol, as devices send it
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
 
     def initialize_request(self, request, *args, **kwargs):
         self.http_request = request  # what `answer` reads: Django's request, not DRF's parsers

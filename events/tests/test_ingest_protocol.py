@@ -90,6 +90,15 @@ def test_a_bad_key_is_looked_up_once_and_answered_401(camera, key_lookups, url):
     assert key_lookups == ["not-a-key"]
 
 
+@pytest.mark.parametrize("url", [NATIVE, PLATE_RECOGNIZER])
+def test_a_device_is_answered_in_json_whatever_it_accepts(device_client, camera, url):
+    body = _read(camera) if url == NATIVE else _webhook(camera)
+    response = device_client.post(url, body, format="json", HTTP_ACCEPT="text/html")
+    assert response.status_code == 201, response.content
+    assert response["Content-Type"] == "application/json"
+    assert response.json()
+
+
 def _wsgi_post(application, path: str, body: bytes, headers: dict) -> tuple[int, bytes]:
     environ = {
         "REQUEST_METHOD": "POST",
