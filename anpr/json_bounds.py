@@ -7,10 +7,9 @@ outside holds at most MAX_DEPTH levels and MAX_BYTES of JSON text, refused with 
 the field: model fields through BoundedJSONField (the admin and the API agree), ingest through
 `json_bounds_error` (events/services/). Bodies are parsed by `json_parse` (or the API's
 JSONParser, anpr/api_defaults.py), which refuse a document nested more than BODY_MAX_DEPTH
-levels as malformed, so no later step (validation, error messages) recurses that deep. The one
-exception is the native device JSON body (events/api/ingest.py), parsed by plain json.loads to
-spare the hot path a walk: there each field is bounded by read_validate, and a field that must
-be a scalar is refused by its type before anything formats it.
+levels as malformed, so no later step (validation, error messages) recurses that deep. Device
+bodies (native and vendor) are read by `json_document` (events/api/device_ingest.py) under the
+same rule, which skips the walk when the text has too few brackets to nest that deep.
 """
 
 import json

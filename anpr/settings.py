@@ -428,7 +428,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CameraStatusEnum": "cameras.models.Camera.Status",
         "ZoneKindEnum": "cameras.models.Zone.Kind",
-        "IngestResultStatusEnum": ["created", "duplicate", "rejected"],
+        "IngestResultStatusEnum": "events.services.results.STATUSES",
     },
     # No badge fetched from validator.swagger.io: the docs make no request off this machine.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},

@@ -56,6 +56,23 @@ def device_key_from_request(request, path_key: str = "") -> str:
     return _header(request, "HTTP_X_API_KEY") or path_key
 
 
+#: Where a request keeps the device its key named (None: no such device). In request.META,
+#: the WSGI environ, so that whoever asks first (a handler answering before Django's, the
+#: authentication class) looks it up for all. "KEY" in the name: error reports mask it.
+DEVICE_FOUND_META = "cameras.device_of_key"
+_NOT_LOOKED_UP = object()
+
+
+def device_for_key_in_request(request, path_key: str = "") -> EdgeDevice | None:
+    """The active device whose key the request carries, or None (no key, or not a live one):
+    looked up once per request."""
+    device = request.META.get(DEVICE_FOUND_META, _NOT_LOOKED_UP)
+    if device is _NOT_LOOKED_UP:
+        device = device_for_key(key=device_key_from_request(request, path_key))
+        request.META[DEVICE_FOUND_META] = device
+    return device
+
+
 class DeviceKeyAuthentication(authentication.BaseAuthentication):
     """An edge device's key: `Authorization: Token <key>`, `X-API-Key: <key>`, or the
     `device_key` URL keyword for devices that cannot set headers."""
@@ -69,7 +86,7 @@ class DeviceKeyAuthentication(authentication.BaseAuthentication):
         key = device_key_from_request(request, path_key)
         if not key:
             return None
-        device = device_for_key(key=key)
+        device = device_for_key_in_request(request, path_key)
         if device is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked device key.")
         return DevicePrincipal(device), device

@@ -1,18 +1,18 @@
 """The native ingest endpoint: the hot path from edge devices.
 
-A lean APIView, not the CRUD machinery: the body is parsed once with the json module, mapped
-to ReadIns and handed to the ingest service; no ModelSerializer runs per event.
+A lean view over the device-ingest protocol (device_ingest.py): the body is parsed once with
+the json module, mapped to ReadIns and handed to the ingest service; no serializer runs per
+event. `json_ingest_directly` is the same answer for a server that answers a device's JSON
+POST before Django's handler (anpr/handlers.py).
 """
 
-import json
-
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
     inline_serializer,
@@ -20,27 +20,26 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, serializers, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from anpr.api import exception_handler
-from anpr.json_bounds import BODY_TOO_DEEP, json_parse
-from anpr.throttling import DeviceIngestThrottle, ingest_wait
-from cameras.authentication import (
-    DeviceKeyAuthentication,
-    IsEdgeDevice,
-    device_key_from_request,
-)
-from cameras.selectors import device_for_key
-from events.reads import ImageIn, read_from_native
+from anpr.throttling import ingest_wait
+from cameras.authentication import device_for_key_in_request
+from events.reads import read_from_native
 from events.services.ingest import plate_events_ingest
-from events.services.results import CREATED, DUPLICATE, REJECTED
+from events.services.results import CREATED, REJECTED, STATUSES, IngestResult
 
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request or one of its images is too large."
-    default_code = "too_large"
-
+from .device_ingest import (
+    READS_ANSWER,
+    DeviceIngestView,
+    image_from_upload,
+    is_multipart,
+    json_document,
+    reads_answer,
+    reads_ingest,
+    reads_limit_check,
+    request_body,
+    request_form,
+)
 
 _IMAGE_FIELDS = ("plate_image", "frame_image")
 _FORM_NUMBERS = frozenset(
@@ -55,36 +54,22 @@ _FORM_NUMBERS = frozenset(
     )
 )
 _FORM_JSON = frozenset(("candidates", "plate_box", "metadata"))
+_NOT_AN_EVENT = {"non_field_errors": ["Each event must be a JSON object."]}
 
-_RESULT = inline_serializer(
+_ONE_RESULT = inline_serializer(
     "IngestResult",
     {
-        "status": serializers.ChoiceField(choices=[CREATED, DUPLICATE, REJECTED]),
+        "status": serializers.ChoiceField(choices=list(STATUSES)),
         "id": serializers.UUIDField(allow_null=True),
-        "errors": serializers.DictField(
-            child=serializers.ListField(child=serializers.CharField()), required=False
+        "warnings": serializers.ListField(
+            child=serializers.CharField(), required=False, help_text="Only when there are any."
         ),
     },
 )
-_BATCH = inline_serializer(
-    "IngestBatchResponse",
-    {
-        "created": serializers.IntegerField(),
-        "duplicate": serializers.IntegerField(),
-        "rejected": serializers.IntegerField(),
-        "results": inline_serializer(
-            "IngestBatchItem",
-            {
-                "index": serializers.IntegerField(),
-                "status": serializers.ChoiceField(choices=[CREATED, DUPLICATE, REJECTED]),
-                "id": serializers.UUIDField(allow_null=True),
-                "errors": serializers.DictField(
-                    child=serializers.ListField(child=serializers.CharField()), required=False
-                ),
-            },
-            many=True,
-        ),
-    },
+_ANSWER = PolymorphicProxySerializer(
+    component_name="IngestAnswer",
+    serializers=[_ONE_RESULT, READS_ANSWER],
+    resource_type_field_name=None,
 )
 _EVENT_EXAMPLE = {
     "event_id": "gate-box-1:000123",
@@ -112,9 +97,14 @@ is 0..1 (7 is refused, not rescaled). Unknown fields are kept in `metadata`.
 
 **A batch** (a JSON list of up to `EVENT_BATCH_MAX_ITEMS` events, e.g. after being offline):
 stored in one transaction by one statement. **A bad item rejects only itself**: the answer
-has one result per item, in order (`created`, `duplicate` with the first id, or `rejected`
-with `errors` naming each field), so a device can drop what was refused and resend nothing
-else. `201` if anything was created, else `200`.
+has counts and one result per item, in order (`created`, `duplicate` with the first id, or
+`rejected` with `errors` naming each field; `warnings` for what was stored not quite as sent),
+so a device can drop what was refused and resend nothing else. `201` if anything was
+created, else `200`, also when every item was rejected (the same answer as the vendor
+endpoints'). An empty batch or a longer one is refused whole (`400`).
+
+**Bad JSON** is a `400` naming the field that held it (`body`, or the multipart field); a
+UTF-8 byte-order mark before the JSON is allowed.
 
 **Images**: `multipart/form-data` with the event's fields as form fields (or its JSON in an
 `event` field) and files `plate_image` and/or `frame_image`: JPEG, PNG or WebP, checked by
@@ -123,15 +113,8 @@ content; an image over `EVENT_IMAGE_MAX_BYTES`/`EVENT_IMAGE_MAX_PIXELS` or a bod
 image stores no event and no file."""
 
 
-class EventIngestView(APIView):
-    """POST a plate read (or a batch of them) from an edge device."""
-
-    authentication_classes = [DeviceKeyAuthentication]
-    permission_classes = [IsEdgeDevice]
-    throttle_classes = [DeviceIngestThrottle]
-    parser_classes = []  # read once: by the json module (dispatch) or as multipart (post)
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         operation_id="events_ingest",
         tags=["ingest"],
         summary="Ingest plate reads (one, a batch, or one with images)",
@@ -141,51 +124,64 @@ class EventIngestView(APIView):
             "multipart/form-data": OpenApiTypes.OBJECT,
         },
         responses={
-            201: OpenApiResponse(_RESULT, description="Stored (a batch: something was)."),
-            200: OpenApiResponse(_BATCH, description="Already stored (duplicate) / a batch."),
-            400: OpenApiResponse(description="Bad JSON or a refused event (fields named)."),
+            201: OpenApiResponse(_ANSWER, description="Stored (a batch: something was)."),
+            200: OpenApiResponse(
+                _ANSWER, description="Already stored (duplicate) / a batch that stored nothing."
+            ),
+            400: OpenApiResponse(description="Bad JSON, a refused event (fields named)."),
             401: OpenApiResponse(description="Missing, invalid or revoked device key."),
             403: OpenApiResponse(description="Not an edge device."),
             413: OpenApiResponse(description="The body or an image is too large."),
         },
         examples=[OpenApiExample("One event", value=_EVENT_EXAMPLE, request_only=True)],
     )
-    def post(self, request, device_key: str = ""):
-        # JSON bodies of a device are answered in dispatch (json_ingest_directly); what
-        # reaches here is a multipart upload (a refused key never does: DRF answers 401).
-        django_request = request._request
-        if django_request.content_type != "multipart/form-data":
-            raise exceptions.UnsupportedMediaType(django_request.content_type)
-        _size_check(django_request)
-        try:
-            body = _multipart_event(django_request)
-        except RequestDataTooBig:
-            raise _too_large() from None
-        [result] = plate_events_ingest(device=request.auth, reads=[read_from_native(body)])
-        return _one_event_answer(result)
+)
+class EventIngestView(DeviceIngestView):
+    """POST a plate read (or a batch of them) from an edge device."""
 
-    def dispatch(self, request, *args, **kwargs):
-        response = json_ingest_directly(request, kwargs.get("device_key", ""))
-        if response is not None:
-            return response
-        return super().dispatch(request, *args, **kwargs)
+    def answer(self, request, device):
+        return native_answer(request, device)
 
 
-def json_ingest_directly(request, path_key: str) -> HttpResponse | None:
+def native_answer(request: HttpRequest, device) -> HttpResponse:
+    """The answer to a device's native POST: one event (JSON or multipart) or a batch."""
+    try:
+        if is_multipart(request):
+            body = _multipart_event(request)
+        else:
+            body = json_document(request_body(request))
+            if isinstance(body, list):
+                return _batch_answer(device, body)
+            if not isinstance(body, dict):
+                raise exceptions.ValidationError(
+                    {"non_field_errors": ["Send one event (a JSON object) or a list of them."]}
+                )
+    except (exceptions.APIException, ValidationError) as error:
+        return exception_handler(error, {})
+    [result] = plate_events_ingest(device=device, reads=[read_from_native(body)])
+    return _one_event_answer(result)
+
+
+def json_ingest_directly(request: HttpRequest, path_key: str) -> HttpResponse | None:
     """The answer to a device's JSON POST (one event, a batch, or the error for it), or None
     when the request is not that: not a POST, multipart, or no or a bad device key. Nothing
-    has been read or counted then, and the DRF view answers it (401, a multipart upload).
+    has been read or counted then, and the view answers it (401, a multipart upload); the
+    device looked up here is kept on the request for the view.
 
-    Without DRF's request machinery (content negotiation, authenticator, permission and
-    throttle objects, response finalizing), which cost a quarter of the CPU of the hottest
-    request; the checks are the same, in the same order: key, throttle, size, body."""
-    if request.method != "POST" or request.content_type == "multipart/form-data":
+    For a server that answers before Django's handler (anpr/handlers.py): the checks of
+    EventIngestView, in its order (key, throttle, then the protocol's size and body), and its
+    answer rendered as DRF renders it."""
+    if request.method != "POST" or is_multipart(request):
         return None
-    device = device_for_key(key=device_key_from_request(request, path_key))
+    device = device_for_key_in_request(request, path_key)
     if device is None:
         return None
-    response = _json_ingest(request, device)
-    if isinstance(response, Response):  # rendered as DRF's view would render it
+    wait = ingest_wait(device)
+    if wait is not None:
+        response = exception_handler(exceptions.Throttled(wait), {})
+    else:
+        response = native_answer(request, device)
+    if isinstance(response, Response):
         response.accepted_renderer = _RENDERER
         response.accepted_media_type = _RENDERER.media_type
         response.renderer_context = {}
@@ -196,43 +192,9 @@ def json_ingest_directly(request, path_key: str) -> HttpResponse | None:
 _RENDERER = JSONRenderer()
 
 
-def _json_ingest(request, device) -> HttpResponse:
-    wait = ingest_wait(device)
-    if wait is not None:
-        return exception_handler(exceptions.Throttled(wait), {})
-    try:
-        _size_check(request)
-        try:
-            body = _json_body(request.body)
-        except RequestDataTooBig:
-            raise _too_large() from None
-        if isinstance(body, list):
-            return _batch(device, body)
-        if not isinstance(body, dict):
-            raise exceptions.ValidationError(
-                {"non_field_errors": ["Send one event (a JSON object) or a list of them."]}
-            )
-    except exceptions.APIException as error:
-        return exception_handler(error, {})
-    [result] = plate_events_ingest(device=device, reads=[read_from_native(body)])
-    return _one_event_answer(result)
-
-
-def _size_check(request) -> None:
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if length.isdigit() and int(length) > settings.EVENT_UPLOAD_MAX_BYTES:
-        raise PayloadTooLarge(f"The body is larger than {settings.EVENT_UPLOAD_MAX_BYTES} bytes.")
-
-
-def _too_large() -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"The request data is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
-    )
-
-
-def _one_event_answer(result) -> HttpResponse:
+def _one_event_answer(result: IngestResult) -> HttpResponse:
     """The answer to one event: 201/200 with its id (written as the JSON renderer would,
-    without a DRF Response: this is the hottest answer), 400 naming the fields, 413 for an
+    without a Response: this is the hottest answer), 400 naming the fields, 413 for an
     image too large (in the error shape of anpr.api.exception_handler)."""
     if result.status == REJECTED:
         if result.code == "too_large":
@@ -241,6 +203,11 @@ def _one_event_answer(result) -> HttpResponse:
                 status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
         return exception_handler(exceptions.ValidationError(result.errors), {})
+    if result.warnings:
+        return Response(
+            {"id": result.id, "status": result.status, "warnings": result.warnings},
+            status=status.HTTP_201_CREATED if result.status == CREATED else status.HTTP_200_OK,
+        )
     return HttpResponse(
         f'{{"id":"{result.id}","status":"{result.status}"}}',
         content_type="application/json",
@@ -248,69 +215,27 @@ def _one_event_answer(result) -> HttpResponse:
     )
 
 
-def _json_body(raw: bytes):
-    if not raw:
-        raise exceptions.ParseError("The body is empty; send a JSON event or a list of them.")
-    try:
-        # Not json_parse: no walk over the whole body on the hot path; read_validate bounds
-        # each JSON field (naming it), and the other fields are checked for their type.
-        return json.loads(raw)
-    except RecursionError:
-        raise exceptions.ParseError(f"Malformed JSON: {BODY_TOO_DEEP}") from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise exceptions.ParseError(f"Malformed JSON: {error}") from None
-
-
-def _batch(device, items: list) -> Response:
+def _batch_answer(device, items: list) -> Response:
+    """A batch: one result per item, in order; an item that is not an object rejects only
+    itself."""
     if not items:
         raise exceptions.ValidationError({"non_field_errors": ["The batch is empty."]})
-    if len(items) > settings.EVENT_BATCH_MAX_ITEMS:
-        raise exceptions.ValidationError(
-            {
-                "non_field_errors": [
-                    f"At most {settings.EVENT_BATCH_MAX_ITEMS} events per batch (got {len(items)})."
-                ]
-            }
-        )
-    reads, results = [], [None] * len(items)
-    positions = []
-    for position, item in enumerate(items):
-        if isinstance(item, dict):
-            reads.append(read_from_native(item))
-            positions.append(position)
-        else:
-            results[position] = {
-                "index": position,
-                "status": REJECTED,
-                "id": None,
-                "errors": {"non_field_errors": ["Each event must be a JSON object."]},
-            }
-    counts = {CREATED: 0, DUPLICATE: 0, REJECTED: len(items) - len(reads)}
-    for position, result in zip(
-        positions, plate_events_ingest(device=device, reads=reads), strict=True
-    ):
-        counts[result.status] += 1
-        entry = {"index": position, "status": result.status, "id": result.id}
-        if result.errors:
-            entry["errors"] = result.errors
-        results[position] = entry
-    return Response(
-        {**counts, "results": results},
-        status=status.HTTP_201_CREATED if counts[CREATED] else status.HTTP_200_OK,
-    )
+    reads_limit_check(len(items))
+    results = [IngestResult(REJECTED, errors=_NOT_AN_EVENT, code="invalid")] * len(items)
+    positions = [position for position, item in enumerate(items) if isinstance(item, dict)]
+    reads = [read_from_native(items[position]) for position in positions]
+    for position, result in zip(positions, reads_ingest(device=device, reads=reads), strict=True):
+        results[position] = result
+    return reads_answer(results)
 
 
-def _multipart_event(django_request) -> dict:
+def _multipart_event(request: HttpRequest) -> dict:
     """The event of a multipart request: its JSON in the `event` field, or its fields as form
     fields (numbers and JSON values converted), plus the image files."""
-    form = django_request.POST
-    files = django_request.FILES
+    form, files = request_form(request)
     errors = {}
     if "event" in form:
-        try:
-            body = json_parse(form["event"])
-        except ValueError as error:
-            raise exceptions.ValidationError({"event": [f"Malformed JSON: {error}"]}) from None
+        body = json_document(form["event"], field="event")
         if not isinstance(body, dict):
             raise exceptions.ValidationError({"event": ["Must be a JSON object."]})
     else:
@@ -323,20 +248,15 @@ def _multipart_event(django_request) -> dict:
                     errors[name] = ["Must be a number."]
             elif name in _FORM_JSON and value != "":
                 try:
-                    value = json_parse(value)
-                except ValueError:
-                    errors[name] = ["Must be JSON."]
+                    value = json_document(value, field=name)
+                except ValidationError as error:
+                    errors.update(error.message_dict)
             body[name] = value
     for name in files:
         if name not in _IMAGE_FIELDS:
             errors[name] = ["Unexpected file; send plate_image and/or frame_image."]
             continue
-        upload = files[name]
-        if upload.size > settings.EVENT_IMAGE_MAX_BYTES:
-            raise PayloadTooLarge(
-                f"{name}: the image is larger than {settings.EVENT_IMAGE_MAX_BYTES} bytes."
-            )
-        body[name] = ImageIn(content=upload.read(), filename=upload.name or f"{name}.jpg")
+        body[name] = image_from_upload(files[name], field=name)
     if errors:
         raise exceptions.ValidationError(errors)
     return body

@@ -1,63 +1,45 @@
 """Ingest of the edge vendors' own payloads, unchanged: Plate Recognizer, OpenALPR / Rekor
-agents and Frigate relays. Each view parses the body, lets its dialect module map it to
-ReadIns (events/dialects/) and stores them with the same service as the native API, so a
-vendor read and a native read become the same row under the same rules.
+agents and Frigate relays. Each view reads the body with the device-ingest protocol
+(device_ingest.py), lets its dialect module map the document to ReadIns (events/dialects/)
+and stores them with the same service as the native API, so a vendor read and a native read
+become the same row under the same rules, answered the same way.
 
 Devices authenticate with their key: `Authorization: Token <key>` (what Plate Recognizer
 Stream sends), `X-API-Key`, or, for agents that cannot set headers, in the URL path
 (`/api/ingest/openalpr/<key>/`; our logs mask it, and proxies in front must too).
 """
 
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import exceptions, serializers, status
-from rest_framework.response import Response
-from rest_framework.views import APIView
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 
-from anpr.throttling import DeviceIngestThrottle
-from cameras.authentication import DeviceKeyAuthentication, IsEdgeDevice
 from cameras.models import SensorSettings
 from cameras.services import device_touch
-from events.dialects import frigate, json_document, openalpr, platerecognizer
-from events.reads import ImageIn
-from events.services.ingest import plate_events_ingest
-from events.services.results import CREATED, DUPLICATE, REJECTED, IngestResult
+from events.dialects import frigate, openalpr, platerecognizer
+from events.services.tracked_objects import tracked_object_ingest
 
-from .ingest import PayloadTooLarge
-
-_STATUSES = [CREATED, frigate.UPDATED, DUPLICATE, REJECTED]
-_RESPONSE = inline_serializer(
-    "VendorIngestResponse",
-    {
-        "detail": serializers.CharField(),
-        **{name: serializers.IntegerField() for name in _STATUSES},
-        "results": inline_serializer(
-            "VendorIngestItem",
-            {
-                "index": serializers.IntegerField(help_text="The read's place in the payload."),
-                "status": serializers.CharField(
-                    help_text="created, updated, duplicate or rejected, as in the native "
-                    "batch; updated: a Frigate object's event refined in place.",
-                ),
-                "id": serializers.UUIDField(allow_null=True),
-                "errors": serializers.DictField(
-                    child=serializers.ListField(child=serializers.CharField()), required=False
-                ),
-            },
-            many=True,
-        ),
-    },
+from .device_ingest import (
+    READS_ANSWER,
+    DeviceIngestView,
+    image_from_upload,
+    is_multipart,
+    json_document,
+    reads_answer,
+    reads_ingest,
+    request_body,
+    request_form,
 )
+
 _RESPONSES = {
-    200: OpenApiResponse(_RESPONSE, description="Nothing new stored (duplicates, or ignored)."),
-    201: OpenApiResponse(_RESPONSE, description="At least one event created or updated."),
-    400: OpenApiResponse(description="Not the vendor's document, or every read was rejected."),
+    200: OpenApiResponse(
+        READS_ANSWER, description="Nothing stored: duplicates, rejected reads, or nothing to store."
+    ),
+    201: OpenApiResponse(READS_ANSWER, description="At least one event created or updated."),
+    400: OpenApiResponse(description="Not the vendor's document, or more reads than a batch."),
     401: OpenApiResponse(description="Missing, invalid or revoked device key."),
-    413: OpenApiResponse(description="The body or an image is too large."),
+    413: OpenApiResponse(description="The body or an uploaded image is too large."),
 }
 
 
@@ -69,96 +51,13 @@ class VendorIngestSchema(AutoSchema):
         return f"ingest_{self.view.vendor}{suffix}"
 
 
-class VendorIngestView(APIView):
-    """The shared frame of the vendor endpoints: device key, body size, the response."""
-
+class VendorIngestView(DeviceIngestView):
     vendor = ""  # set by each subclass; names its operations in the schema
     schema = VendorIngestSchema()
-    authentication_classes = [DeviceKeyAuthentication]
-    permission_classes = [IsEdgeDevice]
-    throttle_classes = [DeviceIngestThrottle]
-    parser_classes = []  # bodies are read as the vendors send them (any content type)
-
-    def post(self, request, device_key: str = ""):
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > settings.EVENT_UPLOAD_MAX_BYTES:
-            raise PayloadTooLarge(
-                f"The body is larger than {settings.EVENT_UPLOAD_MAX_BYTES} bytes."
-            )
-        try:
-            return self.ingest(request, request.auth)
-        except RequestDataTooBig:
-            raise PayloadTooLarge(
-                f"The request data is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
-            ) from None
-
-    def ingest(self, request, device) -> Response:
-        """Parse the vendor's body, store its reads, answer with results_response."""
-        raise NotImplementedError
 
 
-def _document(request):
-    """The JSON document of a request (raw body; a UTF-8 BOM is allowed)."""
-    return json_document(request._request.body)
-
-
-def reads_store(device, reads) -> list[IngestResult]:
-    """The reads of one payload, stored like a native batch (and held to its size)."""
-    if len(reads) > settings.EVENT_BATCH_MAX_ITEMS:
-        raise exceptions.ValidationError(
-            {
-                "results": [
-                    f"At most {settings.EVENT_BATCH_MAX_ITEMS} plate reads per request "
-                    f"(got {len(reads)})."
-                ]
-            }
-        )
-    return plate_events_ingest(device=device, reads=reads) if reads else []
-
-
-def results_response(results: list[IngestResult], detail: str = "") -> Response:
-    """One result per read in the native batch's shape (counts, then `results` with index,
-    status, id, errors). 201 when something was stored; when every read was rejected, the
-    API's error shape (400, or 413 for an image too large) naming the fields, results beside."""
-    counts = dict.fromkeys(_STATUSES, 0)
-    items = []
-    for index, result in enumerate(results):
-        counts[result.status] += 1
-        item = {"index": index, "status": result.status, "id": result.id}
-        if result.errors:
-            item["errors"] = result.errors
-        items.append(item)
-    if results and counts[REJECTED] == len(results):
-        too_large = any(r.code == "too_large" for r in results)
-        body = {
-            "detail": "An image is too large." if too_large else "Invalid input.",
-            "code": "too_large" if too_large else "invalid",
-            "errors": results[0].errors
-            if len(results) == 1
-            else {
-                f"results[{i}].{field}": messages
-                for i, r in enumerate(results)
-                for field, messages in r.errors.items()
-            },
-            **counts,
-            "results": items,
-        }
-        return Response(body, status=413 if too_large else 400)
-    if not detail:
-        detail = (
-            ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "No plate; nothing stored."
-        )
-    stored = counts[CREATED] or counts[frigate.UPDATED]
-    return Response(
-        {"detail": detail, **counts, "results": items},
-        status=status.HTTP_201_CREATED if stored else status.HTTP_200_OK,
-    )
-
-
-class PlateRecognizerIngestView(VendorIngestView):
-    vendor = "platerecognizer"
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         tags=["ingest"],
         summary="Plate Recognizer webhooks and Snapshot responses, as the vendor sends them",
         description=(
@@ -176,36 +75,29 @@ class PlateRecognizerIngestView(VendorIngestView):
         },
         responses=_RESPONSES,
     )
-    def post(self, request, device_key: str = ""):
-        return super().post(request, device_key)
+)
+class PlateRecognizerIngestView(VendorIngestView):
+    vendor = "platerecognizer"
 
-    def ingest(self, request, device):
+    def answer(self, request, device):
         upload = None
-        django_request = request._request
-        if django_request.content_type == "multipart/form-data":
-            raw = django_request.POST.get("json")
-            if raw is None:
-                raise exceptions.ValidationError(
+        if is_multipart(request):
+            form, files = request_form(request)
+            if "json" not in form:
+                raise ValidationError(
                     {"json": ["Required: the multipart field holding the webhook document."]}
                 )
-            document = json_document(raw, "json")
-            file = django_request.FILES.get("upload")
-            if file is not None:
-                if file.size > settings.EVENT_IMAGE_MAX_BYTES:
-                    raise PayloadTooLarge(
-                        f"upload: the image is larger than {settings.EVENT_IMAGE_MAX_BYTES} bytes."
-                    )
-                upload = ImageIn(content=file.read(), filename=file.name or "upload.jpg")
+            document = json_document(form["json"], field="json")
+            if "upload" in files:
+                upload = image_from_upload(files["upload"], field="upload")
         else:
-            document = _document(request)
+            document = json_document(request_body(request))
         reads = platerecognizer.reads_from_document(document, upload=upload)
-        return results_response(reads_store(device, reads))
+        return reads_answer(reads_ingest(device=device, reads=reads))
 
 
-class OpenAlprIngestView(VendorIngestView):
-    vendor = "openalpr"
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         tags=["ingest"],
         summary="OpenALPR / Rekor Scout agent posts, as the agent sends them",
         description=(
@@ -221,24 +113,24 @@ class OpenAlprIngestView(VendorIngestView):
         request={"application/json": OpenApiTypes.OBJECT},
         responses=_RESPONSES,
     )
-    def post(self, request, device_key: str = ""):
-        return super().post(request, device_key)
+)
+class OpenAlprIngestView(VendorIngestView):
+    vendor = "openalpr"
 
-    def ingest(self, request, device):
-        message = openalpr.message_from_document(_document(request))
+    def answer(self, request, device):
+        message = openalpr.message_from_document(json_document(request_body(request)))
         if message.data_type == openalpr.HEARTBEAT:
-            cameras = list(_cameras_named(device, message.camera_ids))
-            device_touch(device=device, cameras=cameras)
-            return results_response([], detail="Heartbeat recorded.")
+            device_touch(device=device, cameras=list(_cameras_named(device, message.camera_ids)))
+            return reads_answer([], detail="Heartbeat recorded.")
         if message.data_type == openalpr.RESULTS and not _stores_frame_results(
             device, message.camera_ids
         ):
-            return results_response(
+            return reads_answer(
                 [], detail="Per-frame alpr_results are not stored for this camera; ignored."
             )
         if not message.reads:
-            return results_response([], detail="Nothing to store (a preview group, or no plate).")
-        return results_response(reads_store(device, message.reads))
+            return reads_answer([], detail="Nothing to store (a preview group, or no plate).")
+        return reads_answer(reads_ingest(device=device, reads=message.reads))
 
 
 def _cameras_named(device, camera_ids: list[str]):
@@ -255,10 +147,8 @@ def _stores_frame_results(device, camera_ids: list[str]) -> bool:
     ).exists()
 
 
-class FrigateIngestView(VendorIngestView):
-    vendor = "frigate"
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         tags=["ingest"],
         summary="Frigate MQTT messages relayed over HTTP",
         description=(
@@ -273,10 +163,14 @@ class FrigateIngestView(VendorIngestView):
         request={"application/json": OpenApiTypes.OBJECT},
         responses=_RESPONSES,
     )
-    def post(self, request, device_key: str = ""):
-        return super().post(request, device_key)
+)
+class FrigateIngestView(VendorIngestView):
+    vendor = "frigate"
 
-    def ingest(self, request, device):
-        return results_response(
-            frigate.frigate_message_ingest(device=device, message=_document(request))
+    def answer(self, request, device):
+        frigate_read = frigate.read_from_message(json_document(request_body(request)))
+        if frigate_read is None:
+            return reads_answer([])
+        return reads_answer(
+            [tracked_object_ingest(device=device, read=frigate_read.read, ended=frigate_read.ended)]
         )

@@ -6,7 +6,8 @@ confidences to 0..1, turns Unix times into aware datetimes and base64 crops into
 then applies our rules (this device's cameras, plate, future times, images by content)
 exactly as for the native API. A document that is not the vendor's shape raises Django's
 ValidationError naming the vendor's field (`data.results[0].score`): a 400 from the API.
-Only Frigate's module also writes, because a tracked object's event is updated in place.
+Dialects only translate: the body is read by the device-ingest protocol
+(events/api/device_ingest.py), and what they map is written by the services.
 """
 
 import base64
@@ -15,26 +16,11 @@ from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 
-from anpr.json_bounds import json_parse
 from events.reads import ImageIn
 
 
 def invalid(field: str, message: str) -> ValidationError:
     return ValidationError({field: [message]})
-
-
-def json_document(raw: bytes | str, field: str = "body"):
-    """Parse JSON (a UTF-8 byte-order mark, which some agents send, is allowed; a document
-    nested too deep is not valid here: anpr/json_bounds.py)."""
-    if isinstance(raw, bytes):
-        try:
-            raw = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise invalid(field, "Not UTF-8 text.") from None
-    try:
-        return json_parse(raw.removeprefix("\ufeff"))
-    except ValueError as error:
-        raise invalid(field, f"Not valid JSON: {error}.") from None
 
 
 def as_dict(value, field: str) -> dict:

@@ -8,10 +8,8 @@ Messages (the topic prefix is configurable in Frigate, default `frigate`):
   "timestamp", "plate_box", "name"}`. Other types (descriptions, faces) are ignored.
 
 One tracked object is one event: the Frigate object id is the event id. A message without a
-plate stores nothing. The first message with a plate creates the event (and, as for every
-created event, plans its export deliveries: once per object, at creation); later messages
-update it in place while the object is open (plate, score, box; an earlier different plate
-is kept as a candidate), and `end` makes it final: later messages change nothing.
+plate is no read. What becomes of a read (created, refined in place while the object is open,
+final after `end`) is decided by events/services/tracked_objects.py.
 `captured_at` is the object's start time (`start_time`, or the id, which Frigate builds as
 "<start time>-<random>"), so it stays put while the object is refined. Frigate's zones and
 speeds (mph or km/h, per Frigate's config) go to metadata. Scores are already 0..1.
@@ -19,22 +17,12 @@ speeds (mph or km/h, per Frigate's config) go to metadata. Scores are already 0.
 
 from dataclasses import dataclass
 
-from django.db import transaction
-
-from cameras.models import EdgeDevice
-from events.models import PlateEvent
 from events.reads import ReadIn
-from events.services.ingest import plate_events_ingest
-from events.services.results import DUPLICATE, REJECTED, IngestResult, ReadRejected
-from events.services.update import plate_event_update
 
 from . import as_dict, as_list, compact, epoch_seconds, invalid, optional_number, text
 
 SOURCE = "frigate"
-UPDATED = "updated"
 EVENT_TYPES = ("new", "update", "end")
-#: metadata key set by `end`: the object is closed, its event final.
-ENDED = "frigate_ended"
 
 
 @dataclass
@@ -89,8 +77,6 @@ def _read_from_event(tracked: dict, *, ended: bool) -> FrigateRead | None:
             end_time=tracked.get("end_time"),
         ),
     )
-    if ended:
-        read.metadata[ENDED] = True
     return FrigateRead(read=read, ended=ended)
 
 
@@ -129,61 +115,3 @@ def _start_from_id(object_id: str, field: str, fallback=None):
         if fallback is None or not dash:
             raise invalid(field, "Expected Frigate's '<start time>-<random>' id.") from None
         return epoch_seconds(fallback, "timestamp")
-
-
-# --- The life of a tracked object -----------------------------------------------------------
-
-
-def frigate_message_ingest(*, device: EdgeDevice, message) -> list[IngestResult]:
-    """Create, update in place, or leave alone the event of the message's tracked object.
-
-    Returns one result (created / updated / duplicate / rejected) or none when the message
-    carries no plate. Used by the HTTP endpoint and `manage.py frigate_listen` alike.
-    """
-    frigate = read_from_message(message)
-    if frigate is None:
-        return []
-    read = frigate.read
-    results = plate_events_ingest(device=device, reads=[read])
-    if results[0].status != DUPLICATE:
-        return results
-    with transaction.atomic():
-        # one writer per object at a time (relays may race); the lock covers this row only
-        event = (
-            PlateEvent.objects.select_for_update(of=("self",))
-            .select_related("camera", "device")
-            .get(pk=results[0].id)
-        )
-        if event.metadata.get(ENDED) or not _changes(event, frigate):
-            return results
-        _merge(event, read)
-        try:
-            plate_event_update(event=event, read=read)
-        except ReadRejected as rejected:  # what the merge kept no longer passes: say so
-            return [IngestResult(REJECTED, errors=rejected.errors, code=rejected.code)]
-    return [IngestResult(UPDATED, id=event.pk)]
-
-
-def _changes(event: PlateEvent, frigate: FrigateRead) -> bool:
-    read = frigate.read
-    return (
-        frigate.ended
-        or read.plate.strip() != event.plate_raw
-        or read.confidence != event.confidence
-        or (read.plate_box is not None and read.plate_box != event.plate_box)
-    )
-
-
-def _merge(event: PlateEvent, read: ReadIn) -> None:
-    """What the message does not say stays as the event had it (an `lpr` update names no
-    vehicle type or zones); earlier, different plates are kept as candidates."""
-    read.vehicle_type = read.vehicle_type or event.vehicle_type_raw
-    read.plate_box = read.plate_box if read.plate_box is not None else event.plate_box
-    read.metadata = {**event.metadata, **read.metadata}
-    plate = read.plate.strip()
-    candidates = [
-        c for c in event.candidates or [] if isinstance(c, dict) and c.get("plate") != plate
-    ]
-    if event.plate_raw != plate and all(c.get("plate") != event.plate_raw for c in candidates):
-        candidates.append({"plate": event.plate_raw, "confidence": event.confidence})
-    read.candidates = candidates

@@ -5,6 +5,7 @@
   and zones a device may name; `results`: what became of each read.
 - `storage`: the SQL that writes a call's rows (PostgreSQL and SQLite) and the image files.
 - `update`: a read refined in place (`plate_event_update`).
+- `tracked_objects`: a tracked object's event (Frigate), created, refined, then final.
 - `rollup`: the hourly and daily statistics; `retention`: the purge (`events_purge`).
 
 What other apps do with stored reads is registered in events/after_store.py, not written here.

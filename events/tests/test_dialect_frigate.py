@@ -66,7 +66,9 @@ def test_new_update_end_is_one_event_with_the_final_plate(relay):
 
     documented = post(client, sample("frigate_event.json"))  # verbatim: ABC12345, 0.933451
     assert documented.status_code == 201, documented.json()
-    assert documented.json()["results"] == [{"index": 0, "status": "updated", "id": event_id}]
+    assert documented.json()["results"] == [
+        {"index": 0, "status": "updated", "id": event_id, "warnings": []}
+    ]
 
     ended = post(client, event_message("end", "ABC12345", 0.933451))
     assert ended.json()["results"][0]["status"] == "updated"
@@ -137,8 +139,6 @@ def test_other_tracked_object_updates_store_nothing(relay):
         ({"type": "bogus"}, "type"),
         ({**sample("frigate_tracked_object_update_lpr.json"), "score": "high"}, "score"),
         ({**sample("frigate_tracked_object_update_lpr.json"), "id": ""}, "id"),
-        ({**sample("frigate_tracked_object_update_lpr.json"), "camera": "garage"}, "camera"),
-        ({**sample("frigate_tracked_object_update_lpr.json"), "score": 95}, "confidence"),
         ({"type": "new", "after": ["not", "an", "object"]}, "after"),
     ],
 )
@@ -147,6 +147,21 @@ def test_bad_messages_are_refused_naming_the_field(relay, message, field):
     response = post(client, message)
     assert response.status_code == 400
     assert field in response.json()["errors"], response.json()
+    assert not PlateEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"), [({"camera": "garage"}, "camera"), ({"score": 95}, "confidence")]
+)
+def test_a_read_our_rules_refuse_is_a_200_with_its_result_naming_the_field(relay, change, field):
+    """The message was Frigate's: the answer is its result (a 4xx would be retried forever)."""
+    client, _, _ = relay
+    response = post(client, {**sample("frigate_tracked_object_update_lpr.json"), **change})
+    assert response.status_code == 200, response.content
+    assert response.json()["rejected"] == 1
+    [result] = response.json()["results"]
+    assert result["status"] == "rejected" and result["id"] is None
+    assert field in result["errors"], result
     assert not PlateEvent.objects.exists()
 
 

@@ -120,7 +120,9 @@ def test_captured_agent_group_stores_its_base64_crops_and_a_resend_is_a_duplicat
 
     again = APIClient().post(f"{URL}{issued.key}/", raw, content_type="application/json")
     assert again.status_code == 200
-    assert again.json()["results"] == [{"index": 0, "status": "duplicate", "id": str(event.pk)}]
+    assert again.json()["results"] == [
+        {"index": 0, "status": "duplicate", "id": str(event.pk), "warnings": []}
+    ]
     assert PlateEvent.objects.count() == 1
     assert len(media_files(settings.MEDIA_ROOT)) == 2
 
@@ -233,8 +235,6 @@ def test_preview_groups_are_skipped(agent):
         ({"data_type": "alpr_something"}, "data_type"),
         ({"best_confidence": "high"}, "best_confidence"),
         ({"epoch_start": "yesterday"}, "epoch_start"),
-        ({"camera_id": 4321}, "camera"),  # not a camera of this device
-        ({"best_confidence": 9387}, "confidence"),  # 93.87 x 100: not a percentage
     ],
 )
 def test_bad_groups_are_refused_naming_the_field(agent, change, field):
@@ -249,12 +249,35 @@ def test_bad_groups_are_refused_naming_the_field(agent, change, field):
     assert not PlateEvent.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"camera_id": 4321}, "camera"),  # not a camera of this device
+        ({"best_confidence": 9387}, "confidence"),  # 93.87 x 100: not a percentage
+    ],
+)
+def test_a_group_our_rules_refuse_is_a_200_with_its_result_naming_the_field(agent, change, field):
+    """The agent's document was read: the answer is its result, also when it is a refusal
+    (the agent retries any other answer, and the read would be refused every time)."""
+    client, _ = agent
+    group = without_placeholder_crops(sample("openalpr_alpr_group.json"))
+    group.update(change)
+
+    response = client.post(URL, group, format="json")
+
+    assert response.status_code == 200, response.content
+    assert (response.json()["created"], response.json()["rejected"]) == (0, 1)
+    [result] = response.json()["results"]
+    assert result["status"] == "rejected" and field in result["errors"], result
+    assert not PlateEvent.objects.exists()
+
+
 def test_a_user_is_not_an_agent(agent, operator_client):
     response = operator_client.post(URL, sample("openalpr_heartbeat.json"), format="json")
     assert response.status_code == 403
 
 
-def test_crops_or_bodies_over_the_limits_are_413_with_no_row_and_no_file(settings):
+def test_a_crop_over_the_limit_rejects_its_read_and_a_body_over_it_is_a_413(settings):
     camera = CameraFactory(external_id="106232737")
     _, issued = device_create(name="home-agent", cameras=[camera])
     raw = (PAYLOADS / "openalpr_alpr_group_captured_agent_2.8.101.json").read_bytes()
@@ -263,8 +286,9 @@ def test_crops_or_bodies_over_the_limits_are_413_with_no_row_and_no_file(setting
 
     settings.EVENT_IMAGE_MAX_BYTES = 4096  # the vehicle crop has 7 kB
     crop_too_large = client.post(URL, raw, content_type="application/json")
-    assert crop_too_large.status_code == 413
-    assert "frame_image" in crop_too_large.json()["errors"]
+    assert crop_too_large.status_code == 200, crop_too_large.content
+    [result] = crop_too_large.json()["results"]
+    assert result["status"] == "rejected" and "frame_image" in result["errors"]
 
     settings.EVENT_UPLOAD_MAX_BYTES = 10_000  # the document has 19 kB
     body_too_large = client.post(URL, raw, content_type="application/json")

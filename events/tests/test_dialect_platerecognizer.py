@@ -83,7 +83,9 @@ def test_stream_webhook_as_multipart_stores_the_upload_and_a_resend_is_not_a_sec
 
     again = post()  # Stream retries a webhook it thinks failed
     assert again.status_code == 200
-    assert again.json()["results"] == [{"index": 0, "status": "duplicate", "id": str(event.pk)}]
+    assert again.json()["results"] == [
+        {"index": 0, "status": "duplicate", "id": str(event.pk), "warnings": []}
+    ]
     assert PlateEvent.objects.count() == 1
     assert len(media_files(settings.MEDIA_ROOT)) == 1
 
@@ -96,8 +98,9 @@ def test_a_text_file_posing_as_the_upload_is_refused_with_no_row_and_no_file(cam
         URL, {"json": document, "upload": _file(b"not a picture", "frame.jpg")}, format="multipart"
     )
 
-    assert response.status_code == 400
-    assert "frame_image" in response.json()["errors"]
+    assert response.status_code == 200, response.content  # read: answered with its result
+    [result] = response.json()["results"]
+    assert result["status"] == "rejected" and "frame_image" in result["errors"]
     assert not PlateEvent.objects.exists()
     assert media_files(settings.MEDIA_ROOT) == []
 
@@ -217,8 +220,10 @@ def test_a_camera_id_that_is_not_the_devices_is_refused_naming_the_camera(camera
 
     response = client.post(URL, document, format="json")
 
-    assert response.status_code == 400
-    assert "camera-9" in response.json()["errors"]["camera"][0]
+    assert response.status_code == 200, response.content
+    [result] = response.json()["results"]
+    assert result["status"] == "rejected"
+    assert "camera-9" in result["errors"]["camera"][0]
     assert not PlateEvent.objects.exists()
 
 
@@ -232,11 +237,6 @@ def test_a_camera_id_that_is_not_the_devices_is_refused_naming_the_camera(camera
             b'"score": "high"}]}}',
             "data.results[0].score",
         ),
-        (b'{"data": {"timestamp": "yesterday", "results": [{"plate": "ab1"}]}}', "captured_at"),
-        (
-            b'{"data": {"timestamp": "2100-01-01T00:00:00Z", "results": [{"plate": "ab1"}]}}',
-            "captured_at",
-        ),
     ],
 )
 def test_bad_documents_are_refused_naming_the_field(camera_1, body, field):
@@ -244,6 +244,27 @@ def test_bad_documents_are_refused_naming_the_field(camera_1, body, field):
     response = client.post(URL, body, content_type="application/json")
     assert response.status_code == 400
     assert field in response.json()["errors"], response.json()
+    assert not PlateEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["yesterday", "2100-01-01T00:00:00Z"],  # not a time; too far in the future
+)
+def test_reads_our_rules_refuse_are_a_200_with_one_result_each(camera_1, timestamp):
+    """The document was read: the answer is one result per read, also when every read was
+    rejected (the vendor retries any other answer, and would be refused every time)."""
+    client, _, _ = device_client(camera_1)
+    document = {"data": {"timestamp": timestamp, "results": [{"plate": "ab1"}, {"plate": "cd2"}]}}
+    response = client.post(URL, document, format="json")
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert (data["created"], data["rejected"], data["detail"]) == (0, 2, "2 rejected")
+    assert [(r["index"], r["status"]) for r in data["results"]] == [
+        (0, "rejected"),
+        (1, "rejected"),
+    ]
+    assert all("captured_at" in r["errors"] for r in data["results"])
     assert not PlateEvent.objects.exists()
 
 
@@ -295,5 +316,7 @@ def test_a_payload_with_more_reads_than_a_batch_allows_is_refused_whole(settings
     response = client.post(URL, sample("platerecognizer_snapshot_webhook.json"), format="json")
 
     assert response.status_code == 400  # two plates, one allowed
-    assert "results" in response.json()["errors"]
+    assert response.json()["errors"] == {
+        "non_field_errors": ["At most 1 reads per request (got 2)."]
+    }
     assert not PlateEvent.objects.exists()

@@ -88,6 +88,41 @@ def test_a_batch_rejects_only_its_bad_items(device_client):
     assert PlateEvent.objects.count() == 2
 
 
+def test_a_batch_whose_every_item_is_rejected_is_a_200_with_one_result_each(device_client):
+    """A body that was read is answered with its results, whatever became of them: a 4xx
+    would make the agent resend reads that would be refused again on every retry."""
+    body = [_event(event_id="1", confidence=7), "not an event", _event(event_id="2", plate="")]
+    response = _post(device_client, body)
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert (data["created"], data["updated"], data["duplicate"], data["rejected"]) == (0, 0, 0, 3)
+    assert data["detail"] == "3 rejected"
+    assert [(r["index"], r["status"], r["id"]) for r in data["results"]] == [
+        (0, "rejected", None),
+        (1, "rejected", None),
+        (2, "rejected", None),
+    ]
+    assert [set(r["errors"]) for r in data["results"]] == [
+        {"confidence"},
+        {"non_field_errors"},
+        {"plate"},
+    ]
+    assert all(r["warnings"] == [] for r in data["results"])
+    assert PlateEvent.objects.count() == 0
+
+
+def test_one_event_keeps_its_400_when_refused(device_client):
+    response = _post(device_client, _event(confidence=7))
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"confidence"}
+
+
+def test_an_empty_batch_is_refused_whole(device_client):
+    response = _post(device_client, [])
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"non_field_errors": ["The batch is empty."]}
+
+
 def test_a_batch_over_the_limit_is_refused_whole(device_client, settings):
     settings.EVENT_BATCH_MAX_ITEMS = 3
     response = _post(device_client, [_event(event_id=str(n)) for n in range(4)])
@@ -117,12 +152,23 @@ def test_a_bad_event_is_a_400_naming_the_field(device_client, settings, body, fi
     _assert_nothing_stored(settings)
 
 
-def test_bad_json_is_a_400(device_client, settings):
+def test_bad_json_is_a_400_naming_the_body(device_client, settings):
     response = device_client.post(URL, b'{"plate": "AB1', content_type="application/json")
     assert response.status_code == 400
-    assert response.json()["code"] == "parse_error"
-    assert "Malformed JSON" in response.json()["detail"]
+    assert response.json()["code"] == "invalid"
+    [error] = response.json()["errors"]["body"]
+    assert error.startswith("Not valid JSON: ")
+    not_text = device_client.post(URL, b'{"plate": "\xff"}', content_type="application/json")
+    assert not_text.status_code == 400
+    assert not_text.json()["errors"] == {"body": ["Not UTF-8 text."]}
     _assert_nothing_stored(settings)
+
+
+def test_a_utf8_byte_order_mark_before_the_json_is_allowed(device_client, camera):
+    body = "\ufeff".encode() + json.dumps(_event(camera=camera.slug)).encode()
+    response = device_client.post(URL, body, content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert PlateEvent.objects.filter(pk=response.json()["id"]).exists()
 
 
 def test_another_devices_camera_is_refused_by_name(device_client, settings):

@@ -17,6 +17,8 @@ from events.models import PlateEvent
 URL = "/api/events/ingest/"
 TOO_DEEP = f"Nested deeper than {MAX_DEPTH} levels."
 BODY_TOO_DEEP = f"The JSON is nested deeper than {BODY_MAX_DEPTH} levels."
+#: What every device endpoint says of a body (or a JSON form field) nested too deep.
+NOT_JSON_TOO_DEEP = f"Not valid JSON: {BODY_TOO_DEEP}"
 
 pytestmark = pytest.mark.django_db
 
@@ -36,12 +38,12 @@ def _post(client, body, url=URL):
     ("fields", "field", "message"),
     [
         ({"metadata": {"a": nested(MAX_DEPTH)}}, "metadata", TOO_DEEP),
-        ({"metadata": {"a": nested(200)}}, "metadata", TOO_DEEP),
+        ({"metadata": {"a": nested(BODY_MAX_DEPTH - 4)}}, "metadata", TOO_DEEP),
         ({"lane": nested(MAX_DEPTH)}, "metadata", TOO_DEEP),  # unknown fields land in metadata
         ({"candidates": nested(MAX_DEPTH + 1)}, "candidates", TOO_DEEP),
         ({"metadata": {"blob": "x" * MAX_BYTES}}, "metadata", f"At most {MAX_BYTES} bytes"),
         ({"plate_box": [nested(40), 1, 2, 3]}, "plate_box", "Must be four numbers"),
-        ({"zone": nested(500)}, "zone", "Must be the zone's name or id."),
+        ({"zone": nested(BODY_MAX_DEPTH - 4)}, "zone", "Must be the zone's name or id."),
     ],
 )
 def test_a_read_out_of_bounds_is_refused_naming_the_field(
@@ -62,10 +64,23 @@ def test_a_read_within_the_bounds_is_stored(device_client):
     assert PlateEvent.objects.get().metadata == metadata
 
 
-def test_a_body_too_deep_for_python_is_a_parse_error(device_client):
-    response = _post(device_client, deep_text(5000))
+@pytest.mark.parametrize(
+    "body",
+    [
+        deep_text(5000),  # too deep for Python's parser
+        _event(metadata={"a": nested(200)}),
+        [_event(zone=nested(500))],
+    ],
+)
+def test_a_body_nested_too_deep_is_a_400_naming_the_body(device_client, body):
+    response = _post(device_client, body)
     assert response.status_code == 400
-    assert response.json() == {"detail": f"Malformed JSON: {BODY_TOO_DEEP}", "code": "parse_error"}
+    assert response.json() == {
+        "detail": "Invalid input.",
+        "code": "invalid",
+        "errors": {"body": [NOT_JSON_TOO_DEEP]},
+    }
+    assert not PlateEvent.objects.exists()
 
 
 def test_in_a_batch_the_deep_read_rejects_only_itself(device_client):
@@ -84,11 +99,11 @@ def test_in_a_batch_the_deep_read_rejects_only_itself(device_client):
 @pytest.mark.parametrize(
     ("form", "field", "message"),
     [
-        ({"event": deep_text(5000)}, "event", f"Malformed JSON: {BODY_TOO_DEEP}"),
+        ({"event": deep_text(5000)}, "event", NOT_JSON_TOO_DEEP),
         ({"event": json.dumps(_event(metadata={"a": nested(40)}))}, "metadata", TOO_DEEP),
         ({**_event(), "metadata": json.dumps({"a": nested(40)})}, "metadata", TOO_DEEP),
-        ({**_event(), "metadata": deep_text(5000)}, "metadata", "Must be JSON."),
-        ({**_event(), "candidates": deep_text(5000)}, "candidates", "Must be JSON."),
+        ({**_event(), "metadata": deep_text(5000)}, "metadata", NOT_JSON_TOO_DEEP),
+        ({**_event(), "candidates": deep_text(5000)}, "candidates", NOT_JSON_TOO_DEEP),
     ],
 )
 def test_multipart_reads_are_held_to_the_same_bounds(device_client, form, field, message):
@@ -106,7 +121,7 @@ def test_each_vendor_endpoint_refuses_a_deep_body(device_client, vendor, levels)
     response = _post(device_client, text, url=f"/api/ingest/{vendor}/")
     assert response.status_code == 400, response.content
     [error] = response.json()["errors"]["body"]
-    assert error == f"Not valid JSON: {BODY_TOO_DEEP}."
+    assert error == NOT_JSON_TOO_DEEP
     assert not PlateEvent.objects.exists()
 
 
@@ -114,7 +129,7 @@ def test_plate_recognizer_multipart_refuses_a_deep_json_field(device_client):
     device_client.raise_request_exception = False
     response = device_client.post("/api/ingest/platerecognizer/", {"json": deep_text(5000)})
     assert response.status_code == 400, response.content
-    assert response.json()["errors"]["json"] == [f"Not valid JSON: {BODY_TOO_DEEP}."]
+    assert response.json()["errors"]["json"] == [NOT_JSON_TOO_DEEP]
 
 
 def test_the_mqtt_listener_drops_a_deep_message_and_keeps_listening(device_with_key):

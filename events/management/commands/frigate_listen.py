@@ -19,9 +19,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 from django.db.models import Q
 
-from anpr.json_bounds import json_parse
 from cameras.models import EdgeDevice
-from events.dialects.frigate import frigate_message_ingest
+from events.api.device_ingest import json_document
+from events.dialects.frigate import read_from_message
+from events.services.tracked_objects import tracked_object_ingest
 
 logger = logging.getLogger("events.frigate")
 
@@ -108,11 +109,15 @@ class FrigateListener:
             )
             return []
         try:
-            message = json_parse(payload)
-            results = frigate_message_ingest(device=device, message=message)
-        except (ValueError, ValidationError) as error:
+            frigate_read = read_from_message(json_document(payload))
+        except ValidationError as error:
             logger.warning("Frigate message on %s refused: %s", topic, error)
             return []
+        if frigate_read is None:
+            return []  # no plate: nothing to store
+        results = [
+            tracked_object_ingest(device=device, read=frigate_read.read, ended=frigate_read.ended)
+        ]
         for result in results:
             if result.errors:
                 logger.warning("Frigate read on %s rejected: %s", topic, result.errors)

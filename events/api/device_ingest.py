@@ -1,0 +1,224 @@
+"""The device-ingest protocol: how an edge device's request is read and answered, the same for
+the native endpoint (events/api/ingest.py) and every vendor endpoint (vendor_views.py).
+
+- Reading: a body declared over EVENT_UPLOAD_MAX_BYTES, or read over
+  DATA_UPLOAD_MAX_MEMORY_SIZE, is a 413; JSON is read by `json_document` (a UTF-8 byte-order
+  mark allowed, nesting bounded), a bad document is a 400 naming its field (`body`, or the
+  multipart field that held it); an uploaded image over EVENT_IMAGE_MAX_BYTES is a 413.
+- Limits: at most EVENT_BATCH_MAX_ITEMS reads per request (`reads_ingest`).
+- Answer: `reads_answer`, counts and one result per read. A body that was read answers 201
+  if any read was stored (created or updated), else 200, also when every read was rejected:
+  agents retry any other answer, and a refused read would be refused on every retry. 4xx is
+  for a request unusable as a whole (key, size, an unparseable body, an empty or over-long
+  batch, the rate).
+- The view: `DeviceIngestView`, whose authentication, permission and throttle run as DRF runs
+  them, the device looked up once per request (cameras.authentication.device_for_key_in_request).
+"""
+
+import json
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.http import HttpRequest
+from drf_spectacular.utils import inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from anpr.json_bounds import BODY_MAX_DEPTH, json_body_bounded
+from anpr.throttling import DeviceIngestThrottle
+from cameras.authentication import DeviceKeyAuthentication, IsEdgeDevice
+from events.reads import ImageIn, ReadIn
+from events.services.ingest import plate_events_ingest
+from events.services.results import CREATED, STATUSES, UPDATED, IngestResult
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request or one of its images is too large."
+    default_code = "too_large"
+
+
+# --- Reading the request ---------------------------------------------------------------------
+
+
+def _declared_size_check(request: HttpRequest) -> None:
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if length.isdigit() and int(length) > settings.EVENT_UPLOAD_MAX_BYTES:
+        raise PayloadTooLarge(f"The body is larger than {settings.EVENT_UPLOAD_MAX_BYTES} bytes.")
+
+
+def _read_too_large() -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"The request data is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+    )
+
+
+def request_body(request: HttpRequest) -> bytes:
+    """The raw body, held to the size limits."""
+    _declared_size_check(request)
+    try:
+        return request.body
+    except RequestDataTooBig:
+        raise _read_too_large() from None
+
+
+def request_form(request: HttpRequest):
+    """The form fields and files of a multipart body, held to the size limits."""
+    _declared_size_check(request)
+    try:
+        return request.POST, request.FILES
+    except RequestDataTooBig:
+        raise _read_too_large() from None
+
+
+def is_multipart(request: HttpRequest) -> bool:
+    return request.content_type == "multipart/form-data"
+
+
+def json_document(raw: bytes | str, *, field: str = "body"):
+    """A JSON document from a device: a UTF-8 byte-order mark (which some agents send) is
+    allowed; one nested more than BODY_MAX_DEPTH levels is refused like malformed JSON
+    (anpr/json_bounds.py), so nothing after it recurses that deep. Django's ValidationError
+    naming `field` when it is not JSON: a 400 from the API."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ValidationError({field: ["Not UTF-8 text."]}) from None
+    text = raw.removeprefix("\ufeff")
+    if not text or text.isspace():
+        raise ValidationError({field: ["The JSON document is empty."]})
+    try:
+        if text.count("[") + text.count("{") <= BODY_MAX_DEPTH:
+            # it cannot nest deeper than it has brackets: counting them (in C) spares the
+            # walk over the document for all but large ones
+            return json.loads(text)
+        return json_body_bounded(lambda: json.loads(text))
+    except ValueError as error:  # json.JSONDecodeError is one
+        reason = str(error).removesuffix(".")
+        raise ValidationError({field: [f"Not valid JSON: {reason}."]}) from None
+
+
+def image_from_upload(upload, *, field: str) -> ImageIn:
+    """An uploaded image file, held to EVENT_IMAGE_MAX_BYTES (413); the ingest service checks
+    its content."""
+    if upload.size > settings.EVENT_IMAGE_MAX_BYTES:
+        raise PayloadTooLarge(
+            f"{field}: the image is larger than {settings.EVENT_IMAGE_MAX_BYTES} bytes."
+        )
+    return ImageIn(content=upload.read(), filename=upload.name or f"{field}.jpg")
+
+
+# --- Storing and answering -------------------------------------------------------------------
+
+
+def reads_limit_check(count: int) -> None:
+    """At most EVENT_BATCH_MAX_ITEMS reads in one request; more is refused whole (400)."""
+    if count > settings.EVENT_BATCH_MAX_ITEMS:
+        raise exceptions.ValidationError(
+            {
+                "non_field_errors": [
+                    f"At most {settings.EVENT_BATCH_MAX_ITEMS} reads per request (got {count})."
+                ]
+            }
+        )
+
+
+def reads_ingest(*, device, reads: list[ReadIn]) -> list[IngestResult]:
+    """The reads of one request, held to the batch limit and stored in one call."""
+    reads_limit_check(len(reads))
+    return plate_events_ingest(device=device, reads=reads) if reads else []
+
+
+def reads_answer(results: list[IngestResult], *, detail: str = "") -> Response:
+    """Counts, then one result per read in order (index, status, id, `errors` when rejected,
+    `warnings`): 201 if any read was stored, else 200."""
+    counts = dict.fromkeys(STATUSES, 0)
+    items = []
+    for index, result in enumerate(results):
+        counts[result.status] += 1
+        item = {"index": index, "status": result.status, "id": result.id}
+        if result.errors:
+            item["errors"] = result.errors
+        item["warnings"] = result.warnings
+        items.append(item)
+    if not detail:
+        detail = (
+            ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "No plate; nothing stored."
+        )
+    stored = counts[CREATED] or counts[UPDATED]
+    return Response(
+        {"detail": detail, **counts, "results": items},
+        status=status.HTTP_201_CREATED if stored else status.HTTP_200_OK,
+    )
+
+
+#: The one OpenAPI schema of `reads_answer`, for the native batch and every vendor endpoint.
+READS_ANSWER = inline_serializer(
+    "IngestBatchResponse",
+    {
+        "detail": serializers.CharField(help_text="What was done, in words."),
+        **{name: serializers.IntegerField() for name in STATUSES},
+        "results": inline_serializer(
+            "IngestBatchItem",
+            {
+                "index": serializers.IntegerField(help_text="The read's place in the request."),
+                "status": serializers.ChoiceField(
+                    choices=list(STATUSES),
+                    help_text="updated: a tracked object's event refined in place (Frigate).",
+                ),
+                "id": serializers.UUIDField(allow_null=True),
+                "errors": serializers.DictField(
+                    child=serializers.ListField(child=serializers.CharField()),
+                    required=False,
+                    help_text="Rejected: the message(s) per field.",
+                ),
+                "warnings": serializers.ListField(
+                    child=serializers.CharField(),
+                    help_text="Stored, but not quite as sent (e.g. a part left out).",
+                ),
+            },
+            many=True,
+        ),
+    },
+)
+
+
+# --- The view --------------------------------------------------------------------------------
+
+
+class AlwaysJSON(BaseContentNegotiation):
+    """Devices are answered in JSON whatever they send as `Accept` (agents send odd ones, and
+    a 406 would be retried forever); nothing to negotiate per request."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class DeviceIngestView(APIView):
+    """The frame of every device-ingest endpoint: DRF authenticates the device key, checks
+    that it is a device and throttles it; `answer` reads the body and stores its reads."""
+
+    authentication_classes = [DeviceKeyAuthentication]
+    permission_classes = [IsEdgeDevice]
+    throttle_classes = [DeviceIngestThrottle]
+    parser_classes = []  # the body is read by this protocol, as devices send it
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
+
+    def initialize_request(self, request, *args, **kwargs):
+        self.http_request = request  # what `answer` reads: Django's request, not DRF's parsers
+        return super().initialize_request(request, *args, **kwargs)
+
+    def post(self, request, device_key: str = ""):
+        return self.answer(self.http_request, request.auth)
+
+    def answer(self, request: HttpRequest, device):
+        """The answer to the device's POST, read from Django's `request`."""
+        raise NotImplementedError
