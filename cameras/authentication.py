@@ -57,8 +57,9 @@ def device_key_from_request(request, path_key: str = "") -> str:
 
 
 #: Where a request keeps the device its key named (None: no such device). In request.META,
-#: the WSGI environ, so that whoever asks first (a handler answering before Django's, the
-#: authentication class) looks it up for all. "KEY" in the name: error reports mask it.
+#: which DRF's request shares with Django's, so that whoever asks first (the authentication
+#: class, the ingest view, the throttle) looks it up for all. "KEY" in the name: error reports
+#: mask it.
 DEVICE_FOUND_META = "cameras.device_of_key"
 _NOT_LOOKED_UP = object()
 

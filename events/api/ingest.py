@@ -2,8 +2,7 @@
 
 A lean view over the device-ingest protocol (device_ingest.py): the body is parsed once with
 the json module, mapped to ReadIns and handed to the ingest service; no serializer runs per
-event. `json_ingest_directly` is the same answer for a server that answers a device's JSON
-POST before Django's handler (anpr/handlers.py).
+event.
 """
 
 from django.core.exceptions import ValidationError
@@ -18,12 +17,9 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import exceptions, serializers, status
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from anpr.api import exception_handler
-from anpr.throttling import ingest_wait
-from cameras.authentication import device_for_key_in_request
 from events.reads import read_from_native
 from events.services.ingest import plate_events_ingest
 from events.services.results import CREATED, REJECTED, STATUSES, IngestResult
@@ -160,36 +156,6 @@ def native_answer(request: HttpRequest, device) -> HttpResponse:
         return exception_handler(error, {})
     [result] = plate_events_ingest(device=device, reads=[read_from_native(body)])
     return _one_event_answer(result)
-
-
-def json_ingest_directly(request: HttpRequest, path_key: str) -> HttpResponse | None:
-    """The answer to a device's JSON POST (one event, a batch, or the error for it), or None
-    when the request is not that: not a POST, multipart, or no or a bad device key. Nothing
-    has been read or counted then, and the view answers it (401, a multipart upload); the
-    device looked up here is kept on the request for the view.
-
-    For a server that answers before Django's handler (anpr/handlers.py): the checks of
-    EventIngestView, in its order (key, throttle, then the protocol's size and body), and its
-    answer rendered as DRF renders it."""
-    if request.method != "POST" or is_multipart(request):
-        return None
-    device = device_for_key_in_request(request, path_key)
-    if device is None:
-        return None
-    wait = ingest_wait(device)
-    if wait is not None:
-        response = exception_handler(exceptions.Throttled(wait), {})
-    else:
-        response = native_answer(request, device)
-    if isinstance(response, Response):
-        response.accepted_renderer = _RENDERER
-        response.accepted_media_type = _RENDERER.media_type
-        response.renderer_context = {}
-        response.render()
-    return response
-
-
-_RENDERER = JSONRenderer()
 
 
 def _one_event_answer(result: IngestResult) -> HttpResponse:

@@ -127,8 +127,8 @@ def _wsgi_post(application, path: str, body: bytes, headers: dict) -> tuple[int,
 def test_under_the_device_stack_a_key_is_looked_up_once_too(
     device_with_key, camera, key_lookups, settings
 ):
-    """A server that answers a device's JSON before Django's handler (anpr/handlers.py) and
-    the view it falls back to share the one look-up (a bad key: the view answers 401)."""
+    """Through gunicorn's device stack (anpr/handlers.py) a key is looked up once as well,
+    and a bad one answers 401."""
     from django.core.wsgi import get_wsgi_application
 
     from anpr.handlers import application_with_device_stack

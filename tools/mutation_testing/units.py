@@ -38,7 +38,6 @@ UNITS = {
         targets={
             "cameras/authentication.py": None,
             "cameras/selectors.py": ("_device_for_digest",),
-            "events/api/ingest.py": ("json_ingest_directly",),
         },
         tests=("cameras/tests/test_device_auth_exact.py",),
     ),
@@ -118,9 +117,6 @@ EQUIVALENT = {
     ),
     ("cameras/authentication.py", "DeviceKeyAuthentication", "'' -> 'X' #2"): (
         "the branch for a request without parser_context: DRF's Request always has one"
-    ),
-    ("events/api/ingest.py", "json_ingest_directly", "response.render() -> pass"): (
-        "Django's handler renders a response that is not rendered yet"
     ),
 }
 
