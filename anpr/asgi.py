@@ -22,12 +22,12 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from cameras.websocket_auth import WebsocketAuthMiddleware  # noqa: E402
+from core.outage import websocket_outage_closed  # noqa: E402
 from events.routing import websocket_urlpatterns  # noqa: E402
 
 from .asgi_guards import root_path_configured  # noqa: E402
 from .body_limit import asgi_body_limited  # noqa: E402
-from .outage import websocket_outage_closed  # noqa: E402
-from .websocket_auth import WebsocketAuthMiddleware  # noqa: E402
 
 application = root_path_configured(
     ProtocolTypeRouter(

@@ -152,7 +152,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "anpr.middleware.RequestIdMiddleware",
+    "core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -172,8 +172,8 @@ MIDDLEWARE = [
 # rather than django-prometheus's many per-request metrics.
 DEVICE_PATH_PREFIXES = ("/api/events/ingest/", "/api/ingest/")
 DEVICE_MIDDLEWARE = [
-    "anpr.middleware.DeviceRequestsMetricsMiddleware",
-    "anpr.middleware.RequestIdMiddleware",
+    "core.middleware.DeviceRequestsMetricsMiddleware",
+    "core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
@@ -218,7 +218,7 @@ if not EMBEDDED:
     # client-side and never prepare. (Sessions are kept by any supported pooler, see README.)
     _db.setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
     # A server that does not answer (a host gone, a firewall dropping packets) fails a
-    # request after this many seconds, as a 503 (anpr.outage), not after psycopg's two
+    # request after this many seconds, as a 503 (core.outage), not after psycopg's two
     # minutes; ?connect_timeout= in the URL sets another.
     _db["OPTIONS"].setdefault("connect_timeout", 5)
     if DB_CONNECTIONS == "pool":
@@ -388,10 +388,10 @@ REST_FRAMEWORK = {
         # clear 403, not a misleading 401.
         "cameras.authentication.DeviceKeyAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["anpr.api_defaults.ModelRolePermission"],
-    # DRF's parsers, with a JSON parser that refuses bodies nested too deep (anpr/json_bounds.py).
+    "DEFAULT_PERMISSION_CLASSES": ["core.api_defaults.ModelRolePermission"],
+    # DRF's parsers, with a JSON parser that refuses bodies nested too deep (core/json_bounds.py).
     "DEFAULT_PARSER_CLASSES": [
-        "anpr.api_defaults.JSONParser",
+        "core.api_defaults.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -399,10 +399,10 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "anpr.api_defaults.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api_defaults.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "anpr.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -574,7 +574,7 @@ PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 1000, minimum=1)
 PURGE_SCHEDULE = os.environ.get("PURGE_SCHEDULE", "30 3 * * *").strip()
 try:
     CELERY_BEAT_SCHEDULE["events-purge"] = {
-        "task": "anpr.tasks.events_purge_scheduled",
+        "task": "events.tasks.events_purge_scheduled",
         "schedule": crontab(*PURGE_SCHEDULE.split()),
     }
 except (TypeError, ValueError):
@@ -603,12 +603,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "anpr.logging.JsonFormatter"},
-        "plain": {"()": "anpr.logging.PlainFormatter"},
+        "json": {"()": "core.logging.JsonFormatter"},
+        "plain": {"()": "core.logging.PlainFormatter"},
     },
     "filters": {
-        "request_id": {"()": "anpr.logging.RequestIdFilter"},
-        "outage_answered": {"()": "anpr.outage.OutageAnsweredFilter"},
+        "request_id": {"()": "core.logging.RequestIdFilter"},
+        "outage_answered": {"()": "core.outage.OutageAnsweredFilter"},
     },
     "handlers": {
         "console": {
@@ -621,7 +621,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # Its line per 503 (with the traceback of an unreachable database): an outage is
-        # logged once by anpr.outage; each request is in the request log.
+        # logged once by core.outage; each request is in the request log.
         "django.request": {"filters": ["outage_answered"]},
     },
 }

@@ -3,8 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import health, metrics, views
-from .security import LimitedAdminAuthenticationForm
+from core import health, metrics
+from core.security import LimitedAdminAuthenticationForm, SignInView
+from events.views import live_map
 
 # Device ingest is resolved first: it is most of the traffic, and Django tries patterns in
 # order (no pattern here overlaps another, so the order changes nothing else).
@@ -19,8 +20,8 @@ api_patterns = [
 
 urlpatterns = [
     path("api/", include(api_patterns)),
-    path("", views.live_map, name="home"),
-    path("login/", views.SignInView.as_view(), name="login"),
+    path("", live_map, name="home"),
+    path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="/login/"), name="logout"),
     path("health", health.liveness, name="health"),
     path("liveness", health.liveness, name="liveness"),
@@ -29,10 +30,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler400 = "anpr.errors.bad_request"
-handler403 = "anpr.errors.permission_denied"
-handler404 = "anpr.errors.not_found"
-handler500 = "anpr.errors.server_error"
+handler400 = "core.errors.bad_request"
+handler403 = "core.errors.permission_denied"
+handler404 = "core.errors.not_found"
+handler500 = "core.errors.server_error"
 
 admin.site.login_form = LimitedAdminAuthenticationForm
 admin.site.site_header = "ANPR console"

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from anpr import masking
+from core import masking
 
 from . import services
 from .models import Camera, DeviceKey, EdgeDevice, ModelConfig, SensorSettings, UserApiToken, Zone

@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, router
 from django.db.models import Q
 
-from anpr.json_bounds import BoundedJSONField
+from core.json_bounds import BoundedJSONField
 
 from .validators import validate_geojson_area, validate_image_polygon
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 
-from anpr.db import fetch_models, select_columns
+from core.db import fetch_models, select_columns
 
 from .directory import device_directory
 from .models import (

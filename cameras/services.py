@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from anpr import masking
+from core import masking
 
 from .models import (
     KEY_PREFIX_LENGTH,

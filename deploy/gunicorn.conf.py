@@ -35,7 +35,7 @@ graceful_timeout = 30
 # restarted every 70 seconds.
 max_requests = 500_000
 max_requests_jitter = 50_000
-# Django's request log (anpr.middleware) is the access log: it masks device keys in paths.
+# Django's request log (core.middleware) is the access log: it masks device keys in paths.
 accesslog = None
 errorlog = "-"
 preload_app = False

@@ -9,9 +9,9 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from anpr.timestamps import TimestampLookupsAdmin
+from core.timestamps import TimestampLookupsAdmin
 
-from .models import EventStatistics, PlateEvent
+from .models import EventStatistics, PlateEvent, PurgeRun
 from .selectors import plate_events_search
 
 
@@ -113,3 +113,38 @@ class EventStatisticsAdmin(ReadOnlyAdmin):
     list_filter = ("camera",)
     list_select_related = ("camera", "zone")
     show_full_result_count = False
+
+
+# The record of retention runs (read-only).
+@admin.register(PurgeRun)
+class PurgeRunAdmin(TimestampLookupsAdmin, admin.ModelAdmin):
+    list_display = (
+        "started_at",
+        "trigger",
+        "events_deleted",
+        "deliveries_deleted",
+        "events_held",
+        "images_cleared",
+        "files_deleted",
+        "orphan_files_deleted",
+        "plates_forgotten",
+        "finished_at",
+        "failed",
+    )
+    list_filter = ("trigger",)
+    date_hierarchy = "started_at"
+    readonly_fields = [field.name for field in PurgeRun._meta.fields]
+
+    @admin.display(boolean=True, description="Failed")
+    def failed(self, obj):
+        return bool(obj.error)
+
+    # Written only by the purge itself: an audit record nobody edits.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

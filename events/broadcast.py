@@ -30,8 +30,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import get_script_prefix, set_script_prefix
 from django.utils import timezone
 
-from anpr.channel_layer_adapter import group_member_count
 from cameras.models import Camera, Zone
+from core.channel_layer_adapter import group_member_count
 
 from . import representation
 from .image_links import image_link_site
@@ -137,7 +137,7 @@ class _SenderLoop:
     round trips whatever it carries, so under load this is most of the live stream's cost; a
     quiet process sends at once.
     Before building frames the task asks Redis whether any web process is in the group
-    (anpr.channel_layer_adapter; trusted for LISTENING_TRUSTED_FOR when the answer is yes):
+    (core.channel_layer_adapter; trusted for LISTENING_TRUSTED_FOR when the answer is yes):
     if none is, the events are dropped (they were committed before the answer, so a map that
     joins later loads them from the REST API) and the next look is NOBODY_LISTENING_RECHECK
     later. Started lazily, so a forked worker gets its own."""

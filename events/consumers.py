@@ -4,7 +4,7 @@ Protocol (JSON text frames):
 
 - Connect with the browser's session from one of the site's origins (its own scheme, host
   and port, or CSRF_TRUSTED_ORIGINS; any other `Origin` has the handshake refused, see
-  anpr/websocket_auth.py), or with a user API token (`Authorization: Bearer <token>` or
+  cameras/websocket_auth.py), or with a user API token (`Authorization: Bearer <token>` or
   `?token=`; any or no `Origin`). Device keys are refused. Other refusals are accepted and
   closed at once, because a refused handshake reaches a browser only as code 1006 with no
   reason:
@@ -46,11 +46,11 @@ from django.conf import settings
 from django.contrib import auth
 from django.db import InterfaceError, OperationalError
 
-from anpr.json_bounds import json_parse
-from anpr.metrics import WEBSOCKET_CONNECTIONS
-from anpr.outage import CLOSE_TRY_AGAIN_LATER, outage_noted
-from anpr.websocket_auth import bearer_token
 from cameras.selectors import user_for_token
+from cameras.websocket_auth import bearer_token
+from core.json_bounds import json_parse
+from core.metrics import WEBSOCKET_CONNECTIONS
+from core.outage import CLOSE_TRY_AGAIN_LATER, outage_noted
 
 from .broadcast import EVENTS_GROUP, LIVE_MESSAGE_TYPES
 

@@ -4,8 +4,8 @@ import django_filters
 from django.apps import apps
 from django.db.models import Exists, OuterRef, Subquery
 
-from anpr.timestamps import TimestampFilter
 from cameras.models import Camera
+from core.timestamps import TimestampFilter
 
 from .models import PlateEvent
 from .reads import plate_normalize

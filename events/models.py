@@ -4,9 +4,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from anpr.ids import time_ordered_uuid
-from anpr.json_bounds import BoundedJSONField
 from cameras.models import Camera, EdgeDevice, Zone
+from core.ids import time_ordered_uuid
+from core.json_bounds import BoundedJSONField
 
 
 def event_image_name(*, camera_slug: str, captured_at, event_id, kind: str, extension: str) -> str:

@@ -2,6 +2,8 @@
 
 from celery import shared_task
 
+from .models import PurgeRun
+from .services.retention import events_purge
 from .services.rollup import event_statistics_rollup
 
 
@@ -9,3 +11,11 @@ from .services.rollup import event_statistics_rollup
 def event_statistics_rollup_task() -> int:
     """Keep the hourly statistics current (beat runs it every STATS_ROLLUP_INTERVAL s)."""
     return event_statistics_rollup()
+
+
+@shared_task(name="events.tasks.events_purge_scheduled", acks_late=True, ignore_result=True)
+def events_purge_scheduled() -> dict:
+    """The nightly retention run (what `manage.py purge_events --orphans` does). Safe to run
+    twice: a second run finds nothing left to remove."""
+    result = events_purge(trigger=PurgeRun.Trigger.SCHEDULE, orphans=True)
+    return {"events_deleted": result.events_deleted, "images_cleared": result.images_cleared}

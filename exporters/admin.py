@@ -3,8 +3,8 @@
 from django import forms
 from django.contrib import admin, messages
 
-from anpr import masking
-from anpr.timestamps import TimestampLookupsAdmin
+from core import masking
+from core.timestamps import TimestampLookupsAdmin
 
 from . import services
 from .models import ExportDelivery, ExporterConfig

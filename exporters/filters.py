@@ -1,6 +1,6 @@
 import django_filters
 
-from anpr.timestamps import TimestampFilter
+from core.timestamps import TimestampFilter
 
 from .models import ExportDelivery, ExporterConfig
 

@@ -7,9 +7,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from anpr.ids import time_ordered_uuid
-from anpr.json_bounds import BoundedJSONField
 from cameras.models import Camera, Zone
+from core.ids import time_ordered_uuid
+from core.json_bounds import BoundedJSONField
 from events.models import PlateEvent
 from events.reads import plate_normalize
 

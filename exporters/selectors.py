@@ -4,7 +4,7 @@ admin."""
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
-from anpr.db import fetch_models, select_columns
+from core.db import fetch_models, select_columns
 from events.models import PlateEvent
 
 from .models import ExportDelivery, ExportDeliveryEvent, ExporterConfig

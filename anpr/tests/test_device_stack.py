@@ -134,7 +134,7 @@ def test_device_ingest_answers_as_the_api_does(device_with_key, camera, settings
     assert status == 201 and headers["content-type"] == "application/json"
     first = json.loads(content)
     assert first == {"id": str(PlateEvent.objects.get().pk), "status": "created"}
-    assert PlateEvent.objects.get().pk.version == 7  # ids in time order (anpr/ids.py)
+    assert PlateEvent.objects.get().pk.version == 7  # ids in time order (core/ids.py)
     status, _, content = wsgi_call(
         application, "POST", "/api/events/ingest/", body=body, headers=auth
     )

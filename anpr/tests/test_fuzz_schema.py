@@ -4,7 +4,7 @@ schemathesis reads the schema `/api/schema/` serves, sends every operation its e
 generated requests through the real application (in-process WSGI, every middleware, the test
 database: PostgreSQL in CI), as an admin (a user API token) and as an edge device (a device
 key), and checks only `not_a_server_error`. Its generated times found the filters PostgreSQL
-refuses (anpr/timestamps.py). Derandomized (Hypothesis derives the seed from the test) with
+refuses (core/timestamps.py). Derandomized (Hypothesis derives the seed from the test) with
 FUZZ_MAX_EXAMPLES per operation: the same requests on every run, within about three minutes
 on a two-core machine.
 

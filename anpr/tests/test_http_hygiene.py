@@ -8,8 +8,8 @@ from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
 
-from anpr.security import _failures_key
 from anpr.tests.fresh_process import settings_printed
+from core.security import _failures_key
 
 pytestmark = pytest.mark.django_db
 
@@ -122,7 +122,7 @@ def test_the_limit_survives_a_dropped_redis_connection_and_a_redis_outage_lets_d
 ):
     import redis
 
-    from anpr.throttling import _redis_counter
+    from core.throttling import _redis_counter
 
     settings.REDIS_URL = redis_url
     settings.INGEST_THROTTLE_RATE = "2/min"
@@ -152,7 +152,7 @@ def test_a_busy_device_is_counted_in_redis_every_percent_of_its_limit_or_fifty_m
 
     import redis
 
-    from anpr.throttling import SYNC_SECONDS, _count
+    from core.throttling import SYNC_SECONDS, _count
 
     settings.REDIS_URL = redis_url
     key = f"throttle:ingest:test-{time.time()}:1"

@@ -11,34 +11,20 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("anpr", "cameras", "events", "exporters")
+APPS = ("anpr", "core", "cameras", "events", "exporters", "devtools")
 
-#: Which of our apps each app may import. The project wiring in `anpr` may import every app;
-#: apps may import the shared plumbing of `anpr` (everything in it that is not wiring).
+#: Which of our apps each app may import. `anpr` is the project's wiring (settings, urls,
+#: servers, Celery): it may import every app, and only management commands (entry points
+#: nothing imports) may import it. `core` is the plumbing every app may import; it imports no
+#: app. `devtools` (benchmarks, not in the image) may import
+#: anything, and nothing imports it.
 ALLOWED = {
-    "cameras": set(),
-    "events": {"cameras"},
-    "exporters": {"events", "cameras"},
+    "core": set(),
+    "cameras": {"core"},
+    "events": {"core", "cameras"},
+    "exporters": {"core", "events", "cameras"},
+    "devtools": {"core", "cameras", "events", "exporters", "anpr"},
 }
-#: The modules of `anpr` that wire the project together (with the package itself, which loads
-#: Celery: settings, urls, servers, the beat tasks, the admin site): they may import apps, and
-#: only management commands (entry points nothing imports) may import them.
-ANPR_WIRING = (
-    "anpr.admin",
-    "anpr.asgi",
-    "anpr.celery",
-    "anpr.daphne_server",
-    "anpr.handlers",
-    "anpr.management",
-    "anpr.settings",
-    "anpr.tasks",
-    "anpr.urls",
-    "anpr.views",
-    "anpr.wsgi",
-)
-#: Plumbing modules that still import an app, until the plumbing gets its own package: the
-#: websocket authentication looks a user's API token up through cameras (which owns tokens).
-PLUMBING_USES = {"anpr.websocket_auth": {"cameras"}}
 
 
 def _module_name(path: Path) -> str:
@@ -143,13 +129,7 @@ def _app_of(module: str) -> str | None:
     parts = module.split(".")
     if parts[0] not in APPS or {"tests", "migrations"} & set(parts):
         return None
-    if parts[0] != "anpr":
-        return parts[0]
-    if module == "anpr" or any(
-        module == wiring or module.startswith(wiring + ".") for wiring in ANPR_WIRING
-    ):
-        return "anpr-wiring"
-    return module  # each plumbing module on its own: they are leaves, not one app
+    return parts[0]
 
 
 def _app_graph(graph) -> dict[str, dict[str, tuple[str, str]]]:
@@ -161,22 +141,16 @@ def _app_graph(graph) -> dict[str, dict[str, tuple[str, str]]]:
             continue
         for target in sorted(targets):
             destination = _app_of(target)
-            if destination == "anpr-wiring" and ".management.commands." in module:
-                continue  # an entry point: nothing imports it, so it closes no cycle
             if destination and destination != source:
                 apps.setdefault(source, {}).setdefault(destination, (module, target))
     return apps
 
 
 def _allowed(source: str, destination: str, importer: str) -> bool:
-    if source == "anpr-wiring":
-        return True
-    if destination == "anpr-wiring":
-        return ".management.commands." in importer
-    if destination.startswith("anpr."):  # the shared plumbing
-        return True
-    if source.startswith("anpr."):  # plumbing imports no app
-        return destination in PLUMBING_USES.get(source, set())
+    if source == "anpr":
+        return destination != "devtools"
+    if destination == "anpr":
+        return ".management.commands." in importer or source == "devtools"
     return destination in ALLOWED.get(source, set())
 
 

@@ -6,9 +6,9 @@ from django.urls import path
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from anpr.throttling import DeviceIngestThrottle
 from anpr.urls import handler400, handler403, handler404, handler500, urlpatterns
 from cameras.authentication import DeviceKeyAuthentication, IsEdgeDevice
+from core.throttling import DeviceIngestThrottle
 
 
 class BoomView(APIView):

@@ -5,8 +5,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from rest_framework import serializers
 
-from anpr import masking
-from anpr.api import ModelCleanSerializer
+from core import masking
+from core.api import ModelCleanSerializer
 
 from .. import services
 from ..models import Camera, DeviceKey, EdgeDevice, ModelConfig, SensorSettings, Zone

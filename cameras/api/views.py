@@ -14,7 +14,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from anpr.api import ConfigViewSet
+from core.api import ConfigViewSet
 
 from .. import selectors, services
 from ..authentication import DeviceKeyAuthentication, IsEdgeDevice

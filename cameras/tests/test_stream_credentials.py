@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from anpr.masking import MASK
 from cameras.models import Camera
+from core.masking import MASK
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ from django.contrib.auth.models import Group
 from django.core.management.base import OutputWrapper
 from django.db import connection, transaction
 
-from anpr.ids import time_ordered_uuid
 from cameras.models import Camera, EdgeDevice, Zone
+from core.ids import time_ordered_uuid
 from events.models import EventDailyStatistics, EventStatistics, PlateCountSet, PlateEvent
 from events.reads import plate_confusion_key
 from events.services import storage

@@ -27,9 +27,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from anpr.json_bounds import BODY_MAX_DEPTH, json_body_bounded
-from anpr.throttling import DeviceIngestThrottle
 from cameras.authentication import DeviceKeyAuthentication, IsEdgeDevice
+from core.json_bounds import BODY_MAX_DEPTH, json_body_bounded
+from core.throttling import DeviceIngestThrottle
 from events.reads import ImageIn, ReadIn
 from events.services.ingest import plate_events_ingest
 from events.services.results import CREATED, STATUSES, UPDATED, IngestResult
@@ -81,7 +81,7 @@ def is_multipart(request: HttpRequest) -> bool:
 def json_document(raw: bytes | str, *, field: str = "body"):
     """A JSON document from a device: a UTF-8 byte-order mark (which some agents send) is
     allowed; one nested more than BODY_MAX_DEPTH levels is refused like malformed JSON
-    (anpr/json_bounds.py), so nothing after it recurses that deep. Django's ValidationError
+    (core/json_bounds.py), so nothing after it recurses that deep. Django's ValidationError
     naming `field` when it is not JSON: a 400 from the API."""
     if isinstance(raw, bytes):
         try:

@@ -19,7 +19,7 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
-from anpr.api import exception_handler
+from core.api import exception_handler
 from events.reads import read_from_native
 from events.services.ingest import plate_events_ingest
 from events.services.results import CREATED, REJECTED, STATUSES, IngestResult
@@ -161,7 +161,7 @@ def native_answer(request: HttpRequest, device) -> HttpResponse:
 def _one_event_answer(result: IngestResult) -> HttpResponse:
     """The answer to one event: 201/200 with its id (written as the JSON renderer would,
     without a Response: this is the hottest answer), 400 naming the fields, 413 for an
-    image too large (in the error shape of anpr.api.exception_handler)."""
+    image too large (in the error shape of core.api.exception_handler)."""
     if result.status == REJECTED:
         if result.code == "too_large":
             return Response(

@@ -16,7 +16,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from anpr.timestamps import timestamp_check
+from core.timestamps import timestamp_check
 
 ORDERINGS = ("-captured_at", "captured_at")
 

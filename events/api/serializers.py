@@ -3,7 +3,7 @@
 from django.utils import timezone
 from rest_framework import serializers
 
-from anpr.timestamps import TimestampField
+from core.timestamps import TimestampField
 
 from .. import representation
 from ..image_links import image_link_site

@@ -11,7 +11,7 @@ router.register("events", PlateEventViewSet, basename="event")
 
 urlpatterns = [
     path("events/ingest/", EventIngestView.as_view(), name="event-ingest"),
-    # For devices that cannot set headers; anpr.logging masks the key in every log line.
+    # For devices that cannot set headers; core.logging masks the key in every log line.
     path(
         "events/ingest/<str:device_key>/",
         EventIngestKeyInPathView.as_view(),
@@ -24,7 +24,7 @@ urlpatterns = [
 ]
 
 # The vendors' own payloads; each also takes the device key in the path, for agents that
-# cannot set headers (anpr.logging masks /api/ingest/<vendor>/<key>/ in every log line).
+# cannot set headers (core.logging masks /api/ingest/<vendor>/<key>/ in every log line).
 for _vendor, _view in (
     ("platerecognizer", vendor_views.PlateRecognizerIngestView),
     ("openalpr", vendor_views.OpenAlprIngestView),

@@ -13,9 +13,9 @@ from contextlib import nullcontext
 from django.db import connection, transaction
 from django.utils import timezone
 
-from anpr.metrics import ingest_observe
 from cameras.models import EdgeDevice
 from cameras.services import device_touch
+from core.metrics import ingest_observe
 from events.after_store import after_store_pending, after_store_run
 from events.broadcast import broadcast_events
 from events.models import PlateEvent

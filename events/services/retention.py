@@ -1,7 +1,7 @@
 """Retention: events and images past their time go; the hourly counts stay (they hold no
 plates), so history charts survive; the plates leave the statistics with their events.
 
-`events_purge` is what `manage.py purge_events` and the nightly beat task (anpr.tasks) run.
+`events_purge` is what `manage.py purge_events` and the nightly beat task (events.tasks) run.
 
 - Events older than EVENT_RETENTION_DAYS are deleted; a camera's retention_days overrides it.
   An event exactly at the cut-off stays ("older than" is strict).

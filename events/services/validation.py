@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
-from anpr.ids import time_ordered_uuid
-from anpr.json_bounds import TOO_DEEP, json_bounds_error
-from anpr.timestamps import timestamp_check
 from cameras.models import Camera, EdgeDevice, Zone
+from core.ids import time_ordered_uuid
+from core.json_bounds import TOO_DEEP, json_bounds_error
+from core.timestamps import timestamp_check
 from events.models import PlateEvent, event_image_name
 from events.reads import ImageIn, ReadIn, plate_confusion_key, plate_normalize
 
@@ -135,7 +135,7 @@ _NUL = "Must not contain NUL characters."
 
 def _json(errors, name, value):
     """Plain JSON the database will store and read back: no NaN or Infinity, no NUL, nothing
-    unencodable, within the depth and size bounds (anpr/json_bounds.py; the encoding done
+    unencodable, within the depth and size bounds (core/json_bounds.py; the encoding done
     here for NaN and NUL gives the size, and the nesting is walked only past MAX_DEPTH
     brackets)."""
     try:

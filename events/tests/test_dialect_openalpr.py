@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from anpr.logging import redact
 from cameras.models import Camera, EdgeDevice
 from cameras.services import device_create
 from cameras.tests.factories import CameraFactory, SensorSettingsFactory
+from core.logging import redact
 from events.models import PlateEvent
 from events.tests.images import media_files
 

@@ -339,7 +339,7 @@ def test_a_key_in_the_path_never_reaches_the_logs(device_with_key, caplog):
     'Unauthorized: <path>' warning for a wrong key."""
     import logging
 
-    from anpr.logging import JsonFormatter, PlainFormatter
+    from core.logging import JsonFormatter, PlainFormatter
 
     _, key = device_with_key
     wrong = "anprd_" + "x" * 43

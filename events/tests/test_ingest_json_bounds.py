@@ -1,4 +1,4 @@
-"""A device's JSON is held to the bounds of anpr/json_bounds.py on every ingest path: a read
+"""A device's JSON is held to the bounds of core/json_bounds.py on every ingest path: a read
 whose metadata nested ~930 levels was stored and then made the event list a 500 for everyone.
 Native single and batch, multipart, each vendor's endpoint and the MQTT listener answer a
 clear refusal naming the field (or the body), store nothing, and the list keeps answering."""
@@ -7,10 +7,10 @@ import json
 from datetime import timedelta
 
 import pytest
+from anpr.tests.test_json_bounds import deep_text, nested
 from django.utils import timezone
 
-from anpr.json_bounds import BODY_MAX_DEPTH, MAX_BYTES, MAX_DEPTH
-from anpr.tests.test_json_bounds import deep_text, nested
+from core.json_bounds import BODY_MAX_DEPTH, MAX_BYTES, MAX_DEPTH
 from events.management.commands.frigate_listen import FrigateListener
 from events.models import PlateEvent
 

@@ -9,11 +9,11 @@ import time
 import pytest
 from prometheus_client import REGISTRY
 
-from anpr.outage import CLOSE_TRY_AGAIN_LATER
 from anpr.tests.servers import RedisServer
 from cameras.services import device_create
 from cameras.tests.factories import CameraFactory
 from conftest import require_service
+from core.outage import CLOSE_TRY_AGAIN_LATER
 from events import broadcast
 from events.consumers import CLOSE_STREAM_INTERRUPTED, ProcessFanOut
 

@@ -337,7 +337,7 @@ def test_a_real_worker_runs_the_nightly_purge_from_the_broker(settings):
     from celery.signals import task_postrun
 
     from anpr.celery import app
-    from anpr.tasks import events_purge_scheduled
+    from events.tasks import events_purge_scheduled
 
     expired = event_at(timezone.now() - timedelta(days=31), images=True)
     kept = event_at(timezone.now() - timedelta(days=29))

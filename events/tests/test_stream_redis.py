@@ -14,8 +14,8 @@ import pytest
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 
-from anpr.channel_layer_adapter import group_member_count
 from conftest import require_service
+from core.channel_layer_adapter import group_member_count
 from events import broadcast
 from events.broadcast import EVENTS_GROUP, NOBODY_LISTENING_RECHECK
 from events.consumers import (

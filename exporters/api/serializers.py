@@ -1,12 +1,12 @@
 """Request and response shapes of the exporters API. Secrets are write-only: responses say only
 whether the secret is set (`has_secret`) and mask header values and the URL's query (where
-tokens live); see anpr.masking."""
+tokens live); see core.masking."""
 
 from rest_framework import serializers
 
-from anpr import masking
-from anpr.api import ModelCleanSerializer
 from cameras.models import Camera, Zone
+from core import masking
+from core.api import ModelCleanSerializer
 
 from .. import services
 from ..models import ExportDelivery, ExporterConfig

@@ -6,8 +6,8 @@ from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from anpr.api import ConfigViewSet, Conflict
-from anpr.api_defaults import ModelRolePermission
+from core.api import ConfigViewSet, Conflict
+from core.api_defaults import ModelRolePermission
 
 from .. import selectors, services
 from ..filters import ExportDeliveryFilter, ExporterConfigFilter

@@ -9,8 +9,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from anpr import masking
 from cameras.models import Camera
+from core import masking
 from events.models import PlateEvent
 
 from ..models import ExportDelivery, ExporterConfig
@@ -63,7 +63,7 @@ def exporter_secrets_resolve(
 ) -> dict:
     """The url, headers and secret to write for an exporter (None: not submitted), as
     {field: value} for those that change. The API and the admin answer masks
-    (anpr.masking); a mask sent back keeps the stored value. A new scheme, host or port drops
+    (core.masking); a mask sent back keeps the stored value. A new scheme, host or port drops
     the stored secret, header values and URL query unless new ones are submitted: whoever
     may edit the URL must not be able to send the stored credentials elsewhere."""
     stored = exporter or ExporterConfig()

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from anpr.db import fetch_models
+from core.db import fetch_models
 
 from ..models import ExportDelivery, ExporterConfig
 from .queue import deliveries_enqueue

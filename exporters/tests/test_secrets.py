@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from anpr.masking import MASK
+from core.masking import MASK
 from exporters.models import ExporterConfig
 from exporters.tests.sink import Reply, Sink
 

@@ -17,9 +17,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from anpr.ids import time_ordered_uuid
 from cameras.models import Camera, EdgeDevice, ModelConfig, SensorSettings, Zone
 from cameras.services import device_create
+from core.ids import time_ordered_uuid
 from events.models import PlateEvent
 from events.reads import plate_confusion_key, plate_normalize
 

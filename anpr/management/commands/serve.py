@@ -56,7 +56,7 @@ class Command(BaseCommand):
                     # No --proxy-headers: the quick start faces clients directly, and trusting
                     # X-Forwarded-For would let them pick the address that /metrics and the
                     # admin sign-in limit look at.
-                    # Our request log (anpr.middleware) masks device keys in paths; daphne's
+                    # Our request log (core.middleware) masks device keys in paths; daphne's
                     # own access log would print them.
                     "--access-log",
                     os.devnull,

@@ -13,7 +13,7 @@ from django.http import Http404
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from anpr.timestamps import TimestampField
+from core.timestamps import TimestampField
 
 from .outage import outage_response
 
@@ -73,7 +73,7 @@ class ModelCleanSerializer(serializers.ModelSerializer):
 
     #: Fields that full_clean should not look at (set on the serializer, e.g. reverse relations)
     clean_exclude: tuple[str, ...] = ()
-    #: Times held to what PostgreSQL stores (anpr/timestamps.py).
+    #: Times held to what PostgreSQL stores (core/timestamps.py).
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: TimestampField,

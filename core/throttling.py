@@ -10,9 +10,9 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
-from anpr.redis_client import ProcessRedisConnection
+from core.redis_client import ProcessRedisConnection
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("anpr.throttling")
 
 _PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 
@@ -28,7 +28,7 @@ class _RedisCounter:
     """A round trip to Redis per SYNC_SECONDS or per 1% of the limit rather than per request:
     a device sending at a rate its limit allows is counted (nearly) request by request, and a
     busy one costs Redis a command now and then. Commands go on the process's own connection
-    (anpr.redis_client says why not through redis.Redis). The first count of a window also
+    (core.redis_client says why not through redis.Redis). The first count of a window also
     sets the key's expiry."""
 
     def __init__(self):

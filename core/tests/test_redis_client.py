@@ -1,7 +1,7 @@
-"""anpr.redis_client holds a redis-py connection itself instead of going through redis.Redis:
+"""core.redis_client holds a redis-py connection itself instead of going through redis.Redis:
 these tests hold it to what it rests on, against a real Redis, so a redis-py that changes
 how a held connection replies, reconnects or reads a URL fails here, not as a throttle that
-counts nothing (anpr.throttling lets every request in when Redis fails)."""
+counts nothing (core.throttling lets every request in when Redis fails)."""
 
 import os
 import shutil
@@ -11,9 +11,9 @@ import uuid
 import pytest
 import redis
 
-from anpr.redis_client import ProcessRedisConnection
 from anpr.tests.servers import RedisServer
 from conftest import require_service
+from core.redis_client import ProcessRedisConnection
 
 pytestmark = pytest.mark.redis
 

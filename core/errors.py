@@ -1,7 +1,7 @@
 """Django's own 404 and 500 answers: JSON in the API's error shape under /api/, the usual
 pages elsewhere. (DRF views already answer their errors as JSON through
-anpr.api.exception_handler; these cover a URL no view matches and an unhandled exception.)
-An unreachable database is not a 500 but a 503 with Retry-After, on every path (anpr.outage)."""
+core.api.exception_handler; these cover a URL no view matches and an unhandled exception.)
+An unreachable database is not a 500 but a 503 with Retry-After, on every path (core.outage)."""
 
 import sys
 

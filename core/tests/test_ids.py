@@ -3,7 +3,7 @@
 import time
 import uuid
 
-from anpr.ids import time_ordered_uuid
+from core.ids import time_ordered_uuid
 
 
 def test_ids_are_rfc_9562_version_7_and_carry_their_millisecond():

@@ -6,7 +6,7 @@ device read made the event list answer 500 for every user. So each JSON value we
 outside holds at most MAX_DEPTH levels and MAX_BYTES of JSON text, refused with a 400 naming
 the field: model fields through BoundedJSONField (the admin and the API agree), ingest through
 `json_bounds_error` (events/services/). Bodies are parsed by `json_parse` (or the API's
-JSONParser, anpr/api_defaults.py), which refuse a document nested more than BODY_MAX_DEPTH
+JSONParser, core/api_defaults.py), which refuse a document nested more than BODY_MAX_DEPTH
 levels as malformed, so no later step (validation, error messages) recurses that deep. Device
 bodies (native and vendor) are read by `json_document` (events/api/device_ingest.py) under the
 same rule, which skips the walk when the text has too few brackets to nest that deep.

@@ -1,4 +1,4 @@
-"""anpr.channel_layer_adapter reads channels-redis's storage of groups: these tests hold it to
+"""core.channel_layer_adapter reads channels-redis's storage of groups: these tests hold it to
 what channels-redis's public group_add, group_discard and group_send do on a real Redis, so a
 channels-redis that stores groups differently fails here, not silently in production (the
 live stream would then build frames for nobody, or none for an open map)."""
@@ -12,7 +12,7 @@ import redis
 from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
 
-from anpr.channel_layer_adapter import group_member_count
+from core.channel_layer_adapter import group_member_count
 
 pytestmark = pytest.mark.redis
 

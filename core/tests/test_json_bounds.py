@@ -1,4 +1,4 @@
-"""JSON from outside is held to a depth and a size (anpr/json_bounds.py): a value nested
+"""JSON from outside is held to a depth and a size (core/json_bounds.py): a value nested
 ~1,000 levels deep was stored and then broke every reader. The rule itself, the vendors'
 published documents within it, and the configuration API, its parser and the admin."""
 
@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from anpr.json_bounds import (
+from cameras.models import Camera, ModelConfig, SensorSettings, Zone
+from cameras.tests.factories import square
+from core.json_bounds import (
     BODY_MAX_DEPTH,
     MAX_BYTES,
     MAX_DEPTH,
@@ -16,8 +18,6 @@ from anpr.json_bounds import (
     json_depth_exceeds,
     json_parse,
 )
-from cameras.models import Camera, ModelConfig, SensorSettings, Zone
-from cameras.tests.factories import square
 from exporters.models import ExporterConfig
 
 PAYLOADS = Path(__file__).parents[2] / "events" / "tests" / "payloads"

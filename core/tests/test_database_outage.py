@@ -16,10 +16,9 @@ from rest_framework.test import APIClient
 
 import anpr.wsgi  # noqa: F401 - sets logging up again when imported: before caplog, not in a test
 from anpr.asgi import application
-from anpr.outage import CLOSE_TRY_AGAIN_LATER
+from anpr.tests.test_device_stack import post_read
 from conftest import require_service
-
-from .test_device_stack import post_read
+from core.outage import CLOSE_TRY_AGAIN_LATER
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

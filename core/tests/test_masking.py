@@ -2,7 +2,7 @@
 
 import pytest
 
-from anpr.masking import (
+from core.masking import (
     MASK,
     headers_masked,
     headers_unmasked,

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from .test_device_stack import post_read
+from anpr.tests.test_device_stack import post_read
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="PostgreSQL's persistent connections"

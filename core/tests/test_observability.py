@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from anpr import metrics
-from anpr.logging import JsonFormatter, PlainFormatter, redact
+from core import metrics
+from core.logging import JsonFormatter, PlainFormatter, redact
 
 pytestmark = pytest.mark.django_db
 
@@ -208,7 +208,7 @@ def test_metrics_of_several_processes_add_up_through_the_multiprocess_folder(tmp
     env.pop("REDIS_URL", None)
     env["DATA_DIR"] = str(tmp_path / "data")
     count = (
-        "import django; django.setup(); from anpr import metrics; "
+        "import django; django.setup(); from core import metrics; "
         "metrics.EVENTS_ACCEPTED.labels(source='native', camera='north-gate').inc(2)"
     )
     for _ in range(2):  # two worker processes, each gone afterwards
@@ -216,7 +216,7 @@ def test_metrics_of_several_processes_add_up_through_the_multiprocess_folder(tmp
         assert done.returncode == 0, done.stderr
     scrape = (
         "import django; django.setup(); "
-        "from anpr.metrics import _process_registry; "
+        "from core.metrics import _process_registry; "
         "import prometheus_client; "
         "print(prometheus_client.generate_latest(_process_registry()).decode())"
     )

@@ -1,4 +1,4 @@
-"""Times from outside are held to what PostgreSQL stores (anpr/timestamps.py): the fuzzer
+"""Times from outside are held to what PostgreSQL stores (core/timestamps.py): the fuzzer
 found `until=4283-06-10T23:25:55-16:19` (an offset PostgreSQL refuses) answering 500. Every
 time filter, field, ingest time and cursor answers a 400 naming the parameter instead, and
 the edges PostgreSQL accepts still work. These run on the test database (PostgreSQL in CI)."""
@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone as django_timezone
 
-from anpr.timestamps import timestamp_check
+from core.timestamps import timestamp_check
 
 OFFSET = "The UTC offset must be between -15:59 and +15:59 (e.g. Z or +01:00)."
 RANGE = "Must be between the years 2 and 9998 (UTC)."

@@ -5,6 +5,8 @@ import logging
 
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
@@ -75,3 +77,16 @@ def _failure_counted(key: str, username: str) -> None:
         except ValueError:  # expired between add() and incr()
             cache.add(key, 1, timeout=settings.ADMIN_LOGIN_LOCKOUT_SECONDS)
     logger.warning("admin sign-in failed", extra={"username": username})
+
+
+class SignInForm(LimitedAdminAuthenticationForm):
+    """The admin's sign-in limit without its staff-only rule: viewers watch the live map."""
+
+    def confirm_login_allowed(self, user):
+        AuthenticationForm.confirm_login_allowed(self, user)
+
+
+class SignInView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    authentication_form = SignInForm
+    redirect_authenticated_user = True

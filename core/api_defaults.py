@@ -1,10 +1,10 @@
-"""The API's default permission, pagination and JSON parser (apart from anpr.api, which
+"""The API's default permission, pagination and JSON parser (apart from core.api, which
 imports DRF's views: DRF imports these while its views module loads)."""
 
 from rest_framework import pagination, parsers, permissions
 from rest_framework.exceptions import ParseError
 
-from anpr.json_bounds import json_body_bounded
+from core.json_bounds import json_body_bounded
 
 
 class ModelRolePermission(permissions.DjangoModelPermissions):

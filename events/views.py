@@ -1,32 +1,14 @@
-"""Pages of the project itself (not of one app): the live map, which is the home page, and
-the sign-in page it sends browsers to."""
+"""The live map, the home page: cameras, zones and each new read as it arrives."""
 
 from django.conf import settings
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
-from django.contrib.auth.forms import AuthenticationForm
 from django.db.models import Min
 from django.shortcuts import render
 
 from cameras.models import SensorSettings
 
-from .security import LimitedAdminAuthenticationForm
-
 #: Heartbeat interval of a camera without sensor settings (SensorSettings' default).
 DEFAULT_HEARTBEAT_SECONDS = 60
-
-
-class SignInForm(LimitedAdminAuthenticationForm):
-    """The admin's sign-in limit without its staff-only rule: viewers watch the live map."""
-
-    def confirm_login_allowed(self, user):
-        AuthenticationForm.confirm_login_allowed(self, user)
-
-
-class SignInView(auth_views.LoginView):
-    template_name = "registration/login.html"
-    authentication_form = SignInForm
-    redirect_authenticated_user = True
 
 
 def _offline_after_seconds() -> dict[int, int]:

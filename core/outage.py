@@ -7,7 +7,7 @@ warning, and the first new connection after it an info line; the failures in bet
 the request log only, without a traceback.
 
 Nothing here runs while the database answers: the answer is made where exceptions are already
-handled (anpr.api.exception_handler for DRF views; Django's handler500, anpr.errors.server_error,
+handled (core.api.exception_handler for DRF views; Django's handler500, core.errors.server_error,
 for everything else over HTTP, the direct device path included; websocket_outage_closed for
 websockets), and the end of an outage is noticed by a receiver of connection_created that is
 connected only while one lasts.
@@ -23,7 +23,7 @@ from django.db.backends.signals import connection_created
 from django.http import JsonResponse
 from psycopg_pool import PoolTimeout
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("anpr.outage")
 
 #: Seconds a client is asked to wait before trying again.
 RETRY_AFTER_SECONDS = 5

@@ -12,7 +12,7 @@ import logging
 import re
 from datetime import UTC, datetime
 
-#: The id of the request being served (set by anpr.middleware.RequestIdMiddleware).
+#: The id of the request being served (set by core.middleware.RequestIdMiddleware).
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
 MASK = "***"
