@@ -5,7 +5,7 @@ listens, and the channel-layer API has no "who is in this group". channels-redis
 group as a sorted set of channel → time (re)joined, on the shard its consistent hash picks,
 under its `_group_key`, and counts a membership as ended group_expiry seconds after it was
 (re)joined. This is the one module that reads those internals;
-anpr/tests/test_channel_layer_adapter.py checks them against channels-redis's public
+core/tests/test_channel_layer_adapter.py checks them against channels-redis's public
 group_add and group_discard on a real Redis, so an upgrade that changes them fails there.
 """
 

@@ -7,7 +7,7 @@ the commit that made this module). The ingest throttle sends a command on most r
 device posting within its limit, so it holds one connection instead: made by redis-py's
 public ConnectionPool.from_url (the URL's database, credentials and TLS are read by redis-py,
 not here) and used through redis-py's public connection interface (send_command,
-read_response, disconnect). anpr/tests/test_redis_client.py checks what this rests on against
+read_response, disconnect). core/tests/test_redis_client.py checks what this rests on against
 a real Redis: replies, the URL's database, a dropped connection, a restarted server and a
 fork.
 """

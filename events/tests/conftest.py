@@ -22,3 +22,9 @@ def site(viewer):
         "headers": session_headers(viewer),
         "viewer": viewer,
     }
+
+
+@pytest.fixture
+def device(device_with_key):
+    """An edge device with a key (the key is device_with_key's)."""
+    return device_with_key[0]

@@ -25,11 +25,6 @@ def _read(**overrides) -> ReadIn:
 
 
 @pytest.fixture
-def device(device_with_key):
-    return device_with_key[0]
-
-
-@pytest.fixture
 def steps():
     """Register test steps under names of apps still to come; removed afterwards."""
     registered = []

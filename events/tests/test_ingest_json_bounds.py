@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from anpr.tests.test_json_bounds import deep_text, nested
+from core.tests.test_json_bounds import deep_text, nested
 from django.utils import timezone
 
 from core.json_bounds import BODY_MAX_DEPTH, MAX_BYTES, MAX_DEPTH

@@ -2,10 +2,8 @@
 looked up once per request, whichever path serves it, and the view's declared authentication
 and throttle are what answers a device's JSON and multipart posts alike."""
 
-import io
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 import cameras.authentication
+from anpr.tests.test_device_stack import wsgi_call
 from cameras.services import device_create
 from cameras.tests.factories import CameraFactory
 from events.models import PlateEvent
@@ -99,30 +98,6 @@ def test_a_device_is_answered_in_json_whatever_it_accepts(device_client, camera,
     assert response.json()
 
 
-def _wsgi_post(application, path: str, body: bytes, headers: dict) -> tuple[int, bytes]:
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "HTTP_HOST": "testserver",
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": sys.stderr,
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-        **headers,
-    }
-    answer = {}
-
-    def start_response(status, response_headers, exc_info=None):
-        answer["status"] = int(status.split()[0])
-
-    content = b"".join(application(environ, start_response))
-    return answer["status"], content
-
-
 @pytest.mark.django_db(transaction=True)
 def test_under_the_device_stack_a_key_is_looked_up_once_too(
     device_with_key, camera, key_lookups, settings
@@ -138,12 +113,16 @@ def test_under_the_device_stack_a_key_is_looked_up_once_too(
     _, key = device_with_key
     body = json.dumps(_read(camera)).encode()
 
-    status, content = _wsgi_post(application, NATIVE, body, {"HTTP_X_API_KEY": key})
+    status, _, content = wsgi_call(
+        application, "POST", NATIVE, body=body, headers={"HTTP_X_API_KEY": key}
+    )
     assert status == 201, content
     assert key_lookups == [key]
 
     key_lookups.clear()
-    status, content = _wsgi_post(application, NATIVE, body, {"HTTP_X_API_KEY": "not-a-key"})
+    status, _, content = wsgi_call(
+        application, "POST", NATIVE, body=body, headers={"HTTP_X_API_KEY": "not-a-key"}
+    )
     assert status == 401, content
     assert key_lookups == ["not-a-key"]
 

@@ -17,7 +17,7 @@ from core.outage import CLOSE_TRY_AGAIN_LATER
 from events import broadcast
 from events.consumers import CLOSE_STREAM_INTERRUPTED, ProcessFanOut
 
-from .test_consumers import ingest, open_stream, read, run, session_headers
+from .stream import ingest, open_stream, read, run, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

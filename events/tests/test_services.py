@@ -28,11 +28,6 @@ def _read(**overrides) -> ReadIn:
     return ReadIn(**values)
 
 
-@pytest.fixture
-def device(device_with_key):
-    return device_with_key[0]
-
-
 def test_a_read_is_stored_normalized(device, camera):
     zone = ZoneFactory(camera=camera, name="Gate A")
     [result] = plate_events_ingest(
