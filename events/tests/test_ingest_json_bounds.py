@@ -7,10 +7,10 @@ import json
 from datetime import timedelta
 
 import pytest
-from core.tests.test_json_bounds import deep_text, nested
 from django.utils import timezone
 
 from core.json_bounds import BODY_MAX_DEPTH, MAX_BYTES, MAX_DEPTH
+from core.tests.test_json_bounds import deep_text, nested
 from events.management.commands.frigate_listen import FrigateListener
 from events.models import PlateEvent
 
