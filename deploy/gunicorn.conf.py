@@ -6,23 +6,33 @@ folder is emptied when gunicorn starts (old workers' files would count twice) an
 worker's live gauges are dropped.
 """
 
+import math
 import os
 import shutil
 
 
 def cores() -> int:
-    """The CPUs this process may run on (a container's cpuset included)."""
+    """The CPUs this process may use: those it may run on (a container's cpuset), fewer if a
+    CPU quota (cgroup v2 cpu.max, e.g. `docker --cpus`) allows less time than that."""
     try:
-        return len(os.sched_getaffinity(0))
+        usable = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        usable = os.cpu_count() or 1
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as limit:
+            quota, period = limit.read().split()[:2]
+    except (OSError, ValueError):
+        return usable
+    if quota == "max":
+        return usable
+    return max(1, min(usable, math.ceil(int(quota) / int(period))))
 
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # A sync worker spends most of a request on the CPU: one per core keeps the cores busy, and
 # more only take turns on them (with PostgreSQL, where it shares the machine): on 2 cores, 4
 # workers used more CPU per read than 2 (README, "Speed in production").
-workers = int(os.environ.get("WEB_CONCURRENCY") or cores())
+workers = int(os.environ.get("WEB_CONCURRENCY") or 0) or cores()
 worker_class = "sync"
 # A sync worker is busy for the whole request: a stuck one is killed after this many seconds.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))

@@ -1,6 +1,7 @@
 """The deployment files: compose.yaml against the Compose Specification and our own checks
 (what .ci/run runs), and the image's promises (non-root, health check, static files)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,12 +88,31 @@ def _gunicorn_workers(monkeypatch, **env) -> int:
 
 
 def test_gunicorn_starts_one_worker_per_usable_core_unless_told(monkeypatch):
-    """compose passes WEB_CONCURRENCY through, empty when unset: then one sync worker per CPU
-    this process may run on (more only take turns on the cores)."""
-    import os
-
-    cores = len(os.sched_getaffinity(0))
+    """compose passes WEB_CONCURRENCY through, 0 when unset: then one sync worker per CPU this
+    process may use (more only take turns on the cores)."""
+    cores = runpy_cores()
     assert _gunicorn_workers(monkeypatch) == cores
-    assert _gunicorn_workers(monkeypatch, WEB_CONCURRENCY="") == cores
+    assert _gunicorn_workers(monkeypatch, WEB_CONCURRENCY="0") == cores
     assert _gunicorn_workers(monkeypatch, WEB_CONCURRENCY="3") == 3
-    assert compose()["services"]["web"]["environment"]["WEB_CONCURRENCY"] == "${WEB_CONCURRENCY:-}"
+    assert compose()["services"]["web"]["environment"]["WEB_CONCURRENCY"] == "${WEB_CONCURRENCY:-0}"
+
+
+def runpy_cores() -> int:
+    import runpy
+
+    return runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))["cores"]()
+
+
+def test_gunicorn_accepts_the_worker_count_compose_passes_when_none_is_set():
+    """gunicorn reads WEB_CONCURRENCY itself, as an integer, before the config file: an empty
+    value would stop the web container from starting."""
+    import subprocess
+    import sys
+
+    environment = {**os.environ, "WEB_CONCURRENCY": "0"}
+    checked = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "-c", "deploy/gunicorn.conf.py",
+         "anpr.wsgi"],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr[-2000:]

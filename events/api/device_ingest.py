@@ -20,6 +20,7 @@ import json
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParserError
 from drf_spectacular.utils import inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
@@ -66,12 +67,15 @@ def request_body(request: HttpRequest) -> bytes:
 
 
 def request_form(request: HttpRequest):
-    """The form fields and files of a multipart body, held to the size limits."""
+    """The form fields and files of a multipart body, held to the size limits; a body that is
+    not multipart as declared (no boundary, cut short) is a 400 naming `body`."""
     _declared_size_check(request)
     try:
         return request.POST, request.FILES
     except RequestDataTooBig:
         raise _read_too_large() from None
+    except MultiPartParserError as error:
+        raise ValidationError({"body": [f"Not a valid multipart body: {error}"]}) from None
 
 
 def is_multipart(request: HttpRequest) -> bool:
@@ -85,10 +89,11 @@ def json_document(raw: bytes | str, *, field: str = "body"):
     naming `field` when it is not JSON: a 400 from the API."""
     if isinstance(raw, bytes):
         try:
-            raw = raw.decode("utf-8-sig")
+            text = raw.decode("utf-8-sig")  # one byte-order mark, not two
         except UnicodeDecodeError:
             raise ValidationError({field: ["Not UTF-8 text."]}) from None
-    text = raw.removeprefix("\ufeff")
+    else:
+        text = raw.removeprefix("\ufeff")
     if not text or text.isspace():
         raise ValidationError({field: ["The JSON document is empty."]})
     try:

@@ -48,4 +48,7 @@ class EventImageLinkView(APIView):
         except BadSignature:
             raise PermissionDenied("This image link is not valid or has expired.") from None
         names = PlateEvent.objects.filter(pk=event_id).values_list(f"{kind}_image", flat=True)
-        return image_file_response(name=next(iter(names), ""))
+        response = image_file_response(name=next(iter(names), ""))
+        # Not kept by the receiver's caches past the link's life (nor shared between them).
+        response["Cache-Control"] = "no-store"
+        return response

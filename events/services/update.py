@@ -101,9 +101,7 @@ def plate_event_update(*, event: PlateEvent, read: ReadIn) -> PlateEvent:
 def _updated_copy(event: PlateEvent, changes: dict) -> PlateEvent:
     """The event as the update leaves it, for the after-store steps (the caller's instance
     changes only once the transaction has committed)."""
-    updated = copy.copy(event)
-    updated._state = copy.copy(event._state)
-    updated._state.fields_cache = dict(event._state.fields_cache)
+    updated = copy.copy(event)  # a model's copy has its own state and loaded relations
     for name, value in changes.items():
         setattr(updated, name, value)
     return updated

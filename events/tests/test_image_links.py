@@ -56,6 +56,7 @@ def test_an_exporter_link_opens_the_image_without_a_session(device_with_key, pub
     response = _open(payload["plate_image"])
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
     assert b"".join(response.streaming_content) == image_bytes("PNG")
+    assert response["Cache-Control"] == "no-store"  # not kept past the link's life
     # The API's own image URL still wants a signed-in viewer.
     assert APIClient().get(f"/api/events/{event.id}/images/plate/").status_code in (401, 403)
 

@@ -198,3 +198,13 @@ def test_every_published_sample_is_accepted_at_its_vendors_endpoint(sample):
     assert answer["rejected"] == 0, answer
     assert answer["created"] + answer["updated"] == len(answer["results"])
     assert PlateEvent.objects.count() == len(answer["results"])
+
+
+@pytest.mark.parametrize("url", [NATIVE, PLATE_RECOGNIZER])
+def test_a_multipart_body_without_its_boundary_is_a_400_naming_the_body(device_client, url):
+    response = device_client.generic(
+        "POST", url, b"--x\r\nnot a part", content_type="multipart/form-data"
+    )
+    assert response.status_code == 400, response.content
+    assert "body" in response.json()["errors"]
+    assert PlateEvent.objects.count() == 0
