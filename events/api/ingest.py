@@ -140,20 +140,18 @@ class EventIngestView(DeviceIngestView):
 
 
 def native_answer(request: HttpRequest, device) -> HttpResponse:
-    """The answer to a device's native POST: one event (JSON or multipart) or a batch."""
-    try:
-        if is_multipart(request):
-            body = _multipart_event(request)
-        else:
-            body = json_document(request_body(request))
-            if isinstance(body, list):
-                return _batch_answer(device, body)
-            if not isinstance(body, dict):
-                raise exceptions.ValidationError(
-                    {"non_field_errors": ["Send one event (a JSON object) or a list of them."]}
-                )
-    except (exceptions.APIException, ValidationError) as error:
-        return exception_handler(error, {})
+    """The answer to a device's native POST: one event (JSON or multipart) or a batch. A
+    request unusable as a whole raises, and DRF answers it in the API's error shape."""
+    if is_multipart(request):
+        body = _multipart_event(request)
+    else:
+        body = json_document(request_body(request))
+        if isinstance(body, list):
+            return _batch_answer(device, body)
+        if not isinstance(body, dict):
+            raise exceptions.ValidationError(
+                {"non_field_errors": ["Send one event (a JSON object) or a list of them."]}
+            )
     [result] = plate_events_ingest(device=device, reads=[read_from_native(body)])
     return _one_event_answer(result)
 
