@@ -192,6 +192,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "core.pages.operator_navigation",
             ],
         },
     },
@@ -356,6 +357,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # The live map's sign-in page: viewers are not staff, so they cannot use the admin's.
 LOGIN_URL = "/login/"
+# Where signing in lands without a ?next=: the live map (Django's default is a profile page
+# this project does not have).
+LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")

@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
@@ -23,6 +25,7 @@ urlpatterns = [
     path("", live_map, name="home"),
     path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="/login/"), name="logout"),
+    path("favicon.ico", lambda request: redirect(static("operators/favicon.svg")), name="favicon"),
     path("health", health.liveness, name="health"),
     path("liveness", health.liveness, name="liveness"),
     path("ready", health.readiness, name="ready"),

@@ -6,3 +6,12 @@ class EventsConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "events"
+
+    def ready(self):
+        from core.pages import OperatorPage, operator_page_register
+
+        operator_page_register(
+            OperatorPage(
+                url_name="home", label="Live map", order=10, permission="events.view_plateevent"
+            )
+        )
