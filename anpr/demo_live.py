@@ -34,6 +34,7 @@ CONFIG_INTERVAL = 60.0
 #: One read in this many carries a plate crop and a frame (multipart).
 IMAGE_EVERY = 3
 BACKOFF_MAX = 30.0
+UNREACHABLE_WARN_AFTER = 5
 
 
 def demo_keys_issue() -> list[tuple[str, str, object]]:
@@ -92,14 +93,15 @@ class DemoPoster:
 
     def run(self, stop: threading.Event) -> None:
         failures = 0
+        warned = False
         turn = 0
         while not stop.is_set():
             device = self.devices[turn % len(self.devices)]
             try:
                 self.step(device)
-                if failures:
+                if warned:
                     logger.warning("Demo devices: the server answers again.")
-                failures = 0
+                failures, warned = 0, False
                 turn += 1
                 wait = self.interval / len(self.devices)
             except ServerBusy as busy:
@@ -108,8 +110,10 @@ class DemoPoster:
             except requests.RequestException as error:
                 failures += 1
                 wait = min(BACKOFF_MAX, 0.5 * 2**failures)
-                if failures == 1 or failures % 10 == 0:  # one line, not one per retry
+                # Silent while a server starts (about 15 s of retries), then one line.
+                if failures == UNREACHABLE_WARN_AFTER:
                     logger.warning("Demo devices: %s unreachable (%s); retrying.", self.url, error)
+                    warned = True
             stop.wait(wait * (0.8 + 0.4 * self.rng.random()) if failures else wait)
 
     def step(self, device: DemoDevice) -> None:
