@@ -6,6 +6,7 @@ from django.db.models import Min
 from django.shortcuts import render
 
 from cameras.models import SensorSettings
+from events.reads import OCR_CONFUSION_GROUPS
 
 #: Heartbeat interval of a camera without sensor settings (SensorSettings' default).
 DEFAULT_HEARTBEAT_SECONDS = 60
@@ -36,5 +37,7 @@ def live_map(request):
         "defaultOfflineAfter": DEFAULT_HEARTBEAT_SECONDS * settings.CAMERA_OFFLINE_AFTER_HEARTBEATS,
         "api": {"cameras": "/api/cameras/", "zones": "/api/zones/", "events": "/api/events/"},
         "stream": "/ws/events/",
+        # The plate box folds live reads as the API's `q` does (one home: events.reads).
+        "plateConfusionGroups": OCR_CONFUSION_GROUPS,
     }
     return render(request, "live_map.html", {"live_config": config})
