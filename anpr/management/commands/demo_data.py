@@ -125,7 +125,7 @@ class Command(BaseCommand):
             )
         )
         for device, key in keys:
-            self.stdout.write(f"Device {device.name} key (shown only once): {key}")
+            self.stdout.write(f"Device {device.name} key (shown once): {key}")
 
     def _cameras_and_zones(self):
         cameras, zones = {}, []

@@ -99,8 +99,13 @@ class Command(BaseCommand):
         from django.contrib.auth.models import Group
 
         user.groups.add(Group.objects.get(name="admin"))
-        line = f"Admin user 'admin', password (shown only once): {password}"
-        self.stdout.write(self.style.WARNING(line))
+        line = f"Created the admin user 'admin' with password: {password}"
+        self.stdout.write(
+            self.style.WARNING(
+                f"{line}\nThis is shown only once; change it in the admin (or "
+                "`manage.py changepassword`)."
+            )
+        )
         return [line]
 
     def _load_demo_once(self) -> list[str]:
@@ -113,7 +118,7 @@ class Command(BaseCommand):
 
         loader = DemoData(stdout=self.stdout, stderr=self.stderr)
         call_command(loader)
-        return [f"Device {name} key (shown only once): {key}" for name, key in loader.demo_keys]
+        return [f"Device {name} key (shown once): {key}" for name, key in loader.demo_keys]
 
     def _live_keys_issue(self) -> list:
         from anpr.demo_live import demo_keys_issue
