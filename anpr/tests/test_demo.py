@@ -165,3 +165,24 @@ def test_the_sweep_and_rollup_log_only_when_they_did_something(caplog, device_wi
     assert [r.getMessage() for r in caplog.records if r.name == "events.tasks"] == [
         "Statistics rollup: 1 hourly buckets recomputed."
     ]
+
+
+@pytest.mark.django_db
+def test_demo_data_live_posts_with_fresh_keys_until_ctrl_c_then_revokes_them(monkeypatch):
+    from cameras.models import DeviceKey
+
+    call_command("demo_data", "--events", "0", stdout=io.StringIO())
+    posted_with = {}
+
+    def post_until_ctrl_c(*, url, keys):
+        posted_with.update(keys, url=url)
+        assert DeviceKey.objects.filter(revoked_at__isnull=True).count() == 4
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("anpr.demo_live.demo_post_forever", post_until_ctrl_c)
+    out = io.StringIO()
+    call_command("demo_data", "--live", "--url", "http://127.0.0.1:9", stdout=out)
+    assert posted_with["url"] == "http://127.0.0.1:9"
+    assert {"demo-edge-north", "demo-edge-south"} <= posted_with.keys()
+    assert DeviceKey.objects.filter(revoked_at__isnull=True).count() == 2  # the demo's own
+    assert "keys for this run are revoked" in out.getvalue()
