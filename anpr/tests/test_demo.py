@@ -186,3 +186,20 @@ def test_demo_data_live_posts_with_fresh_keys_until_ctrl_c_then_revokes_them(mon
     assert {"demo-edge-north", "demo-edge-south"} <= posted_with.keys()
     assert DeviceKey.objects.filter(revoked_at__isnull=True).count() == 2  # the demo's own
     assert "keys for this run are revoked" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_demo_cameras_were_last_seen_at_their_latest_read():
+    from django.db.models import Max
+
+    from cameras.models import Camera
+
+    call_command(
+        "demo_data", "--events", "200", "--days", "1", "--images", "0", stdout=io.StringIO()
+    )
+    latest = dict(
+        PlateEvent.objects.values_list("camera").annotate(latest=Max("received_at")).order_by()
+    )
+    assert latest and {c.pk: c.last_seen_at for c in Camera.objects.all()} == {
+        pk: latest.get(pk) for pk in Camera.objects.values_list("pk", flat=True)
+    }

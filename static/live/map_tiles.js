@@ -28,6 +28,8 @@
 
   function showPlain(map, text) {
     new PlainTiles({ className: "plain-tiles", maxZoom: 19 }).addTo(map);
+    map.getContainer().dataset.tiles = text ? "plain" : "none";
+    if (!text) return;
     const label = L.control({ position: "topright" });
     label.onAdd = () => {
       const box = L.DomUtil.create("div", "tiles-notice notice");
@@ -36,13 +38,12 @@
       return box;
     };
     label.addTo(map);
-    map.getContainer().dataset.tiles = "plain";
   }
 
-  /** Put the background under `map`; returns nothing, marks the map's data-tiles. */
+  /** Put the background under `map`; its data-tiles says which: remote, plain, none. */
   function attach(map, config) {
-    if (!config.tileUrl) {
-      showPlain(map, "No map tiles configured (MAP_TILE_URL)");
+    if (!config.tileUrl) { // switched off on purpose: the grid, without a notice
+      showPlain(map, null);
       return;
     }
     const layer = L.tileLayer(config.tileUrl, { attribution: config.tileAttribution, maxZoom: 19 });

@@ -111,6 +111,7 @@ class Command(BaseCommand):
                 created = self._events(rng, cameras, zones, devices, events=events, days=days)
                 self._images(created, seed=seed, count=images, written=written)
                 PlateEvent.objects.bulk_create(created, batch_size=1000)
+                self._last_seen(created)
         except BaseException:
             images_delete(written)
             raise
@@ -289,6 +290,17 @@ class Command(BaseCommand):
                 )
             )
         return rows
+
+    def _last_seen(self, events: list) -> None:
+        """Cameras and devices were last heard from at their latest read, as ingest records
+        it: the map shows a camera online if that was within its offline limit."""
+        latest = {}
+        for event in events:
+            for row in (event.camera, event.device):
+                key = (type(row), row.pk)
+                latest[key] = max(latest.get(key, event.received_at), event.received_at)
+        for (model, pk), moment in latest.items():
+            model.objects.filter(pk=pk).update(last_seen_at=moment)
 
     def _images(self, events: list, *, seed: int, count: int, written: list[str]) -> None:
         """A plate crop and a frame for the `count` most recent reads, written where ingest
