@@ -32,8 +32,10 @@ def _db_connections_checked(sender=None, **kwargs):
 
 
 #: Periodic tasks that run every few seconds and usually find nothing to do: Celery's lines
-#: for them (beat sending, the worker receiving, success) would be about 15 a minute of noise
-#: in a terminal or a log store. The tasks log themselves when they did something.
+#: for them (beat sending, the worker receiving, success) are about 15 a minute, which in
+#: `manage.py serve`'s terminal bury everything else. serve's worker drops them
+#: (ANPR_QUIET_PERIODIC_TASKS=1); a deployment's beat and worker logs keep them as the record
+#: that beat keeps time. The tasks themselves log only when they did something.
 QUIET_WHEN_IDLE = frozenset(
     {"exporters.tasks.exporter_deliveries_sweep", "events.tasks.event_statistics_rollup"}
 )
@@ -53,8 +55,9 @@ class PeriodicNoiseFilter(logging.Filter):
         return True
 
 
-for _name in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):
-    logging.getLogger(_name).addFilter(PeriodicNoiseFilter())
+if os.environ.get("ANPR_QUIET_PERIODIC_TASKS") == "1":
+    for _name in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):
+        logging.getLogger(_name).addFilter(PeriodicNoiseFilter())
 
 
 @worker_ready.connect

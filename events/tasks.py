@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 @shared_task(name="events.tasks.event_statistics_rollup", ignore_result=True)
 def event_statistics_rollup_task() -> int:
     """Keep the hourly statistics current (beat runs it every STATS_ROLLUP_INTERVAL s). Logs
-    only when it recomputed something: Celery's own lines for it are filtered (anpr/celery.py)."""
+    only when it recomputed something (serve's worker also drops Celery's lines for it)."""
     buckets = event_statistics_rollup()
     if buckets:
         logger.info("Statistics rollup: %d hourly buckets recomputed.", buckets)

@@ -50,7 +50,7 @@ def exporter_deliver(delivery_id: str) -> str:
 @shared_task(name="exporters.tasks.exporter_deliveries_sweep", ignore_result=True)
 def exporter_deliveries_sweep() -> int:
     """Beat: queue due retries, lost messages and deliveries of dead workers. Logs only when
-    it queued something: Celery's own lines for it are filtered (anpr/celery.py)."""
+    it queued something (serve's worker also drops Celery's lines for it)."""
     queued = services.deliveries_sweep()
     if queued:
         logger.info("Export sweep: %d deliveries queued.", queued)

@@ -172,7 +172,11 @@ class Command(BaseCommand):
             "--schedule",
             settings.CELERY_BEAT_SCHEDULE_FILENAME,
         ]
-        env = {**os.environ, "ANPR_WORKER_READY_FILE": str(ready_file)}
+        env = {
+            **os.environ,
+            "ANPR_WORKER_READY_FILE": str(ready_file),
+            "ANPR_QUIET_PERIODIC_TASKS": "1",  # no line per idle sweep (anpr/celery.py)
+        }
         return subprocess.Popen(command, env=env, process_group=0)
 
     def _poster(self, url: str, issued: list) -> subprocess.Popen:
