@@ -5,7 +5,6 @@ from rest_framework import serializers
 
 from cameras.models import Camera
 from cameras.selectors import camera_reference
-
 from core.timestamps import TimestampField
 
 from .. import representation
