@@ -230,7 +230,10 @@ def event_statistics(
     else:
         distinct, top_plates = plates_from_rows(raw, top=top)
     series = []
-    if stack == "camera":
+    if stack == "camera" and camera is not None:  # one camera: its series is the buckets
+        counts = [entry[0] for _, entry in sorted(buckets.items())]
+        series = [{"camera": camera, "counts": counts}] if total else []
+    elif stack == "camera":
         series = _camera_series(
             start=start,
             end=end,

@@ -70,6 +70,8 @@ def test_counts_are_stacked_per_camera_busiest_first(gap, viewer_client):
         b["count"] for b in body["buckets"]
     ]
     assert viewer_client.get(URL, WINDOW).json()["series"] == []
+    one = viewer_client.get(URL, {**WINDOW, "stack": "camera", "camera": "beurs"}).json()
+    assert one["series"] == [{"camera": beurs.pk, "counts": [1, 0, 0, 0, 2, 0]}]
 
 
 def test_days_are_stacked_too_whole_days_and_edge_hours_alike(gap, viewer_client):
