@@ -3,15 +3,13 @@ drawn (one series per busy camera, every hour of the window), the top plates and
 with their state are listed, nothing is fetched from outside, and dark mode draws the chart
 in the dark scheme's colours.
 
-Run with `pytest -m browser`. The screenshot goes to docs/screenshots/dashboard.png only with
-SCREENSHOTS_WRITE=1 (the README's picture is made on purpose, not by every test run).
+Run with `pytest -m browser`. Its screenshots go to tmp_path: the documentation's pictures are
+made on purpose by `manage.py screenshots` (docs/development.md), not by every test run.
 """
-
-import os
 
 import pytest
 
-from .browser import ROOT, ServerStack, launch_chromium, sign_in
+from .browser import ServerStack, launch_chromium, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -45,14 +43,6 @@ def stack(tmp_path):
     server.create()
     yield server
     server.destroy()
-
-
-def _screenshot_path(tmp_path, name: str):
-    if os.environ.get("SCREENSHOTS_WRITE") == "1":
-        folder = ROOT / "docs" / "screenshots"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / name
-    return tmp_path / name
 
 
 def test_the_dashboard_draws_the_demo_in_light_and_dark(stack, tmp_path):
@@ -126,6 +116,6 @@ def test_the_dashboard_draws_the_demo_in_light_and_dark(stack, tmp_path):
             page.wait_for_function("window.dashboard.body.buckets.length <= 25")
             page.wait_for_function(CHART_DRAWN)
             name = "dashboard.png" if scheme == "light" else "dashboard-dark.png"
-            page.screenshot(path=str(_screenshot_path(tmp_path, name)))
+            page.screenshot(path=str(tmp_path / name))
             context.close()
         browser.close()
