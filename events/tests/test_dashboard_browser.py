@@ -59,7 +59,7 @@ def test_the_dashboard_draws_the_demo_in_light_and_dark(stack, tmp_path):
             )
             page = context.new_page()
             outside = []
-            page.on("request", outside.append)
+            page.on("request", lambda request, seen=outside: seen.append(request.url))
             sign_in(page, stack.url, "watcher", "watch-the-gate-42", next_path="/dashboard/")
             page.wait_for_url(f"{stack.url}/dashboard/")
             expect(page.locator('.topbar .pages a[aria-current="page"]')).to_have_text("Dashboard")
@@ -110,7 +110,7 @@ def test_the_dashboard_draws_the_demo_in_light_and_dark(stack, tmp_path):
             expect(page.locator("#window-since")).to_be_hidden()
             page.wait_for_function("window.dashboard.body.buckets.length >= 24 * 7")
 
-            outside = [r.url for r in outside if not r.url.startswith(("data:", stack.url))]
+            outside = [url for url in outside if not url.startswith(("data:", stack.url))]
             assert outside == [], f"the dashboard fetched from outside: {outside}"
             page.select_option("#window-preset", "24h")
             page.wait_for_function("window.dashboard.body.buckets.length <= 25")
