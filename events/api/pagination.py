@@ -21,6 +21,14 @@ from core.timestamps import timestamp_check
 ORDERINGS = ("-captured_at", "captured_at")
 
 
+def event_ordering(params) -> str:
+    """The `ordering` query parameter, checked: the order of pages and of a CSV export."""
+    ordering = params.get("ordering", ORDERINGS[0])
+    if ordering not in ORDERINGS:
+        raise exceptions.ValidationError({"ordering": [f"Use one of: {', '.join(ORDERINGS)}."]})
+    return ordering
+
+
 class EventCursorPagination(BasePagination):
     cursor_query_param = "cursor"
     page_size = 50
@@ -28,9 +36,7 @@ class EventCursorPagination(BasePagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         params = request.query_params
-        ordering = params.get("ordering", ORDERINGS[0])
-        if ordering not in ORDERINGS:
-            raise exceptions.ValidationError({"ordering": [f"Use one of: {', '.join(ORDERINGS)}."]})
+        ordering = event_ordering(params)
         size = self._page_size(params.get("page_size"))
         descending = ordering.startswith("-")
         cursor = params.get(self.cursor_query_param)
