@@ -2,20 +2,19 @@
 IXBX88 (the OCR-tolerant search), its detail shows both images, Export CSV downloads it, and
 the back button returns to the search before.
 
-Run with `pytest -m browser` (a separate invocation; see setup.cfg). The screenshot goes to
-tmp_path, or to docs/screenshots/search.png with SCREENSHOTS_WRITE=1.
+Run with `pytest -m browser` (a separate invocation; see setup.cfg). Its screenshots go to
+tmp_path: the documentation's picture of the page is made by `manage.py screenshots`.
 """
 
 import csv
 import io
 import json
-import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 
-from .browser import ROOT, ServerStack, launch_chromium, sign_in
+from .browser import ServerStack, launch_chromium, sign_in
 from .images import image_bytes
 
 pytestmark = pytest.mark.browser
@@ -76,10 +75,6 @@ def test_search_finds_a_misread_plate_shows_its_images_and_exports_csv(stack, tm
     post_read(stack, seeded["key"], "1XBX88", minutes_ago=5, images=True)
     post_read(stack, seeded["key"], "ZZ99ZZZ", minutes_ago=3, images=False)
     post_read(stack, seeded["key"], "KL45MNP", minutes_ago=1, images=False)
-    screenshots = ROOT / "docs" / "screenshots"
-    if os.environ.get("SCREENSHOTS_WRITE") != "1":
-        screenshots = tmp_path
-    screenshots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         context = browser.new_context(
@@ -110,6 +105,7 @@ def test_search_finds_a_misread_plate_shows_its_images_and_exports_csv(stack, tm
         page.wait_for_function(
             "img => img.complete && img.naturalWidth === 120", arg=thumbnail.element_handle()
         )
+        page.screenshot(path=str(tmp_path / "search.png"))
 
         # The detail: both images and the vehicle.
         page.locator('#results tr[data-plate="1XBX88"]').click()
@@ -123,7 +119,7 @@ def test_search_finds_a_misread_plate_shows_its_images_and_exports_csv(stack, tm
             )
         for text in ("Volvo", "V70", "blue", "car", "Damrak"):
             expect(detail).to_contain_text(text)
-        page.screenshot(path=str(screenshots / "search.png"))
+        page.screenshot(path=str(tmp_path / "search-detail.png"))
         page.keyboard.press("Escape")
         expect(detail).to_be_hidden()
 
