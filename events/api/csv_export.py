@@ -90,10 +90,13 @@ async def _chunks_async(chunks, *, gzip: bool):
     client takes it (see `plate_events_csv_response`)."""
     step = sync_to_async(next, thread_sensitive=True)
     compressor = zlib.compressobj(6, zlib.DEFLATED, 31) if gzip else None  # 31: gzip framing
-    while (chunk := await step(chunks, None)) is not None:
-        data = chunk.encode()
-        if compressor is not None:  # flushed per chunk, so each chunk leaves at once
-            data = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
-        yield data
-    if compressor is not None:
-        yield compressor.flush()
+    try:
+        while (chunk := await step(chunks, None)) is not None:
+            data = chunk.encode()
+            if compressor is not None:  # flushed per chunk, so each chunk leaves at once
+                data = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+            yield data
+        if compressor is not None:
+            yield compressor.flush()
+    finally:  # also when the client went away: the cursor is closed where it was opened
+        await sync_to_async(chunks.close, thread_sensitive=True)()

@@ -42,6 +42,8 @@ def test_viewers_export_anonymous_and_devices_are_refused(
     assert [row["plate"] for row in _rows(operator_client.get(URL, {"format": "csv"}))] == [
         "AB12CDE"
     ]
+    by_accept = viewer_client.get(URL, HTTP_ACCEPT="text/csv")  # content negotiation too
+    assert [row["plate"] for row in _rows(by_accept)] == ["AB12CDE"]
     anonymous = api_client.get(URL, {"format": "csv"})
     assert anonymous.status_code == 401
     assert anonymous["Content-Type"] == "application/json"

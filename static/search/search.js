@@ -327,6 +327,7 @@
   }
   window.addEventListener("popstate", load);
 
+  exportLink.title = `The same search as a CSV file: every page, at most ${config.exportMaxRows} reads`;
   buildForm();
   formFill(new URLSearchParams(location.search));
   fillLists();
