@@ -147,6 +147,26 @@ def test_search_finds_a_misread_plate_shows_its_images_and_exports_csv(stack, tm
         plates = results.evaluate_all("rows => rows.map(r => r.dataset.plate)")
         assert plates == ["1XBX88", "ZZ99ZZZ", "KL45MNP"]  # oldest first
 
+        # Pages: the API's cursors as Next and Previous links of this page.
+        page.goto(f"{stack.url}/search/?page_size=2")
+        expect(results).to_have_count(2)
+        expect(page.locator("#previous")).to_be_hidden()
+        page.click("#next")
+        expect(results).to_have_count(1)
+        assert "cursor=" in page.url
+        expect(page.locator('#results tr[data-plate="1XBX88"]')).to_have_count(1)  # the oldest
+        page.click("#previous")
+        expect(results).to_have_count(2)
+        expect(page.locator('#results tr[data-plate="KL45MNP"]')).to_have_count(1)
+
+        # A filter from the form's Filters: nothing matches, and the page says so.
+        page.click("#more-filters summary")
+        page.select_option("#filter-vehicle_type", "truck")
+        page.press("#filter-q", "Enter")
+        page.wait_for_url("**vehicle_type=truck**")
+        expect(results).to_have_count(0)
+        expect(page.locator("#results-empty")).to_be_visible()
+
         # Dark mode follows the system, through the shared colours.
         page.emulate_media(color_scheme="dark")
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")

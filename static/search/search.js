@@ -222,6 +222,7 @@
   function exportHref(query) {
     const exported = new URLSearchParams(query);
     exported.delete("cursor");
+    exported.delete("page_size");
     exported.set("format", "csv");
     return `${config.api.events}?${exported}`;
   }
@@ -231,7 +232,7 @@
     formFill(query);
     exportLink.href = exportHref(query);
     const api = new URLSearchParams(query);
-    api.set("page_size", String(PAGE_SIZE));
+    if (!api.has("page_size")) api.set("page_size", String(PAGE_SIZE)); // a link may set it
     const loading = Symbol("load");
     state.loading = loading;
     status.classList.remove("error");
