@@ -10,6 +10,7 @@ server that is not up yet and backs off on 429/503 (Retry-After) and on network 
 
 import json
 import logging
+import os
 import random
 import signal
 import sys
@@ -206,7 +207,16 @@ def main() -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    threading.Thread(target=_stop_when_orphaned, args=(stop,), daemon=True).start()
     demo_post_forever(url=url, keys=keys, stop=stop)
+
+
+def _stop_when_orphaned(stop: threading.Event) -> None:
+    """If `serve` is killed outright (no chance to stop its children), stop posting."""
+    parent = os.getppid()
+    while not stop.wait(1.0):
+        if os.getppid() != parent:
+            stop.set()
 
 
 if __name__ == "__main__":

@@ -114,9 +114,13 @@ def test_serve_live_prints_credentials_last_posts_through_the_api_and_stops_once
         os.killpg(process.pid, signal.SIGINT)
         assert process.wait(timeout=30) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        if process.poll() is None:  # a failed assertion: stop it as a terminal's Ctrl-C would
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
     time.sleep(0.5)
     assert sum("Warm shutdown" in line for line in output.lines) == 1, output.lines
     with pytest.raises(requests.ConnectionError):

@@ -64,7 +64,10 @@ class Command(BaseCommand):
         live_keys = self._live_keys_issue() if live else []
         ready_file = Path(tempfile.mkdtemp(prefix="anpr-serve-")) / "worker-ready"
         children = []
-        signal.signal(signal.SIGTERM, _interrupt)  # stop the children as Ctrl-C does
+        # Stop the children as Ctrl-C does; SIGHUP too (a closed terminal reaches only this
+        # command's process group, not the children's).
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _interrupt)
         try:
             children.append(self._daphne(host, port, quiet_requests=live))
             if not no_worker:
@@ -228,8 +231,8 @@ class Command(BaseCommand):
             pass
 
     def _stop(self, children) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # not cut short
+            signal.signal(signum, signal.SIG_IGN)
         for child in children:
             if child.poll() is None:
                 child.terminate()
