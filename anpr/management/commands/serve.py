@@ -63,6 +63,7 @@ class Command(BaseCommand):
         url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
         live_keys = self._live_keys_issue() if live else []
         ready_file = Path(tempfile.mkdtemp(prefix="anpr-serve-")) / "worker-ready"
+        self.stdout.flush()  # what came so far, before the children's output (stdout a pipe)
         children = []
         # Stop the children as Ctrl-C does; SIGHUP too (a closed terminal reaches only this
         # command's process group, not the children's).
@@ -218,9 +219,10 @@ class Command(BaseCommand):
         if live:
             lines.append("Demo devices are posting a read every few seconds (--live).")
         lines.append("Ctrl-C stops everything.")
-        self.stdout.write(self.style.SUCCESS("\n".join(lines)))
-        for line in credentials:
-            self.stdout.write(self.style.WARNING(line))
+        block = [self.style.SUCCESS("\n".join(lines))]
+        block += [self.style.WARNING(line) for line in credentials]
+        # One write: a worker's log line cannot land between the credentials.
+        self.stdout.write("\n".join(block))
         self.stdout.flush()
 
     def _wait(self, children) -> None:
