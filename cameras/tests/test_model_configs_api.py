@@ -169,7 +169,7 @@ def test_a_concurrent_second_active_version_is_a_400_not_a_500(operator):
     request passes validation, its INSERT waits on the unique index, and when the other
     transaction commits the database refuses it. The answer is still a 400 on is_active."""
     if connection.vendor != "postgresql":
-        require_service("PostgreSQL", "needs concurrent writers; SQLite serializes writes")
+        require_service("PostgreSQL", "concurrent writers (SQLite serializes writes)")
     inserted, finished = threading.Event(), threading.Event()
     failure = []
 

@@ -16,7 +16,7 @@ def test_concurrent_activations_leave_exactly_one_active_version():
     """Two operators activate different versions of one model at the same moment: both
     succeed in turn (the model's versions are locked), and one version is active."""
     if connection.vendor != "postgresql":
-        require_service("PostgreSQL", "needs concurrent writers; SQLite serializes writes")
+        require_service("PostgreSQL", "concurrent writers (SQLite serializes writes)")
     versions = [
         ModelConfigFactory(name="plate-ocr", version=f"1.{n}.0", is_active=n == 0) for n in range(3)
     ]

@@ -11,7 +11,7 @@ from anpr.tests.test_device_stack import post_read
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql",
-    reason="PostgreSQL is not available: tests PostgreSQL's persistent connections",
+    reason="needs PostgreSQL: its persistent connections are what is tested",
 )
 
 

@@ -131,7 +131,7 @@ def test_a_lone_read_is_one_insert_without_a_transaction_when_no_step_has_work(
     """The hottest path: one read, no image, no exporter enabled. An enabled exporter makes
     it a transaction that also writes the delivery."""
     if connection.vendor != "postgresql":
-        require_service("PostgreSQL", "the lone INSERT … RETURNING path is PostgreSQL's")
+        require_service("PostgreSQL", "the one-read INSERT … RETURNING path is PostgreSQL's own")
     opened = []
     atomic = transaction.atomic
 
