@@ -5,7 +5,8 @@ must also know which errors it can get and what they look like. `ApiAutoSchema` 
 DEFAULT_SCHEMA_CLASS) adds them to each operation by what the operation is, so a new endpoint
 is covered without a word of its own:
 
-- needs a user or a device (any permission but AllowAny): 401 and 403;
+- reads credentials (any authentication class): 401; needs a permission (any but AllowAny):
+  403;
 - has a path parameter, or a `page` (a page past the last is a 404): 404;
 - has a request body or query parameters: 400; a request body: 413, and 415 when DRF's
   parsers read it;
@@ -93,8 +94,10 @@ class ApiAutoSchema(AutoSchema):
         query = [p for p in parameters if p["in"] == "query"]
         has_body = "requestBody" in operation
         statuses = {503}
+        if self.view.authentication_classes:  # bad credentials are refused even where
+            statuses.add(401)  # anonymous callers are let in
         if any(not issubclass(p, AllowAny) for p in self.view.permission_classes):
-            statuses |= {401, 403}
+            statuses.add(403)
         if any(p["in"] == "path" for p in parameters) or any(p["name"] == "page" for p in query):
             statuses.add(404)
         if has_body or query:
