@@ -135,7 +135,10 @@ def test_the_errors_the_api_answers_are_the_documented_ones(
     for path, method, response, status in answers:
         assert response.status_code == status, (path, response.content)
         assert response["Content-Type"] == "application/json"
-        jsonschema.validate(response.json(), _documented(openapi, path, method, status))
+        body, documented = response.json(), _documented(openapi, path, method, status)
+        jsonschema.validate(body, documented)
+        properties = openapi["components"]["schemas"]["ApiError"]["properties"]
+        assert set(body) <= set(properties), (path, status, body)  # nothing undocumented
     assert int(throttled["Retry-After"]) > 0
 
 
