@@ -7,7 +7,8 @@ is covered without a word of its own:
 
 - reads credentials (any authentication class): 401; needs a permission (any but AllowAny):
   403;
-- has a path parameter, or a `page` (a page past the last is a 404): 404;
+- has a path parameter (but a credential a view names in `path_credentials`, refused with a
+  401), or a `page` (a page past the last is a 404): 404;
 - has a request body or query parameters: 400; a request body: 413, and 415 when DRF's
   parsers read it;
 - a view that declares `conflict_actions` (core.api.ConfigViewSet: a row still referenced, a
@@ -98,7 +99,9 @@ class ApiAutoSchema(AutoSchema):
             statuses.add(401)  # anonymous callers are let in
         if any(not issubclass(p, AllowAny) for p in self.view.permission_classes):
             statuses.add(403)
-        if any(p["in"] == "path" for p in parameters) or any(p["name"] == "page" for p in query):
+        credentials = getattr(self.view, "path_credentials", ())
+        looked_up = [p for p in parameters if p["in"] == "path" and p["name"] not in credentials]
+        if looked_up or any(p["name"] == "page" for p in query):
             statuses.add(404)
         if has_body or query:
             statuses.add(400)

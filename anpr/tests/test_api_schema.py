@@ -38,7 +38,7 @@ def test_every_operation_lists_the_errors_it_can_answer(openapi):
         assert 503 in statuses, where  # the database out of reach (core.outage)
         if {} not in operation.get("security", [{}]):  # anonymous may not call it
             assert {401, 403} <= statuses, where
-        if "{" in path:
+        if "{" in path and "{device_key}" not in path:  # a key in the path is a credential
             assert 404 in statuses, where
         if "requestBody" in operation:
             assert {400, 413} <= statuses, where
@@ -60,6 +60,7 @@ def test_errors_specific_to_an_operation_are_listed_where_they_occur(openapi):
     # 429 with Retry-After: only the throttled device ingest.
     throttled = {path for path, _, op in _operations(openapi) if 429 in _statuses(op)}
     assert "/api/events/ingest/" in throttled and "/api/ingest/frigate/{device_key}/" in throttled
+    assert 404 not in _statuses(paths["/api/events/ingest/{device_key}/"]["post"])
     assert all("ingest" in path for path in throttled), throttled
     ingest = paths["/api/events/ingest/"]["post"]["responses"]
     assert "Retry-After" in ingest["429"]["headers"]
