@@ -469,6 +469,9 @@ STATS_ROLLUP_INTERVAL = env_float("STATS_ROLLUP_INTERVAL", 60.0)
 # Seconds a statistics answer is cached at most (it is dropped anyway when the rollup runs);
 # 0 computes every answer afresh.
 STATS_CACHE_SECONDS = env_int("STATS_CACHE_SECONDS", 60, minimum=0)
+# Most events in one CSV export (GET /api/events/?format=csv, the search page's Export CSV);
+# a query matching more is refused with a 400 naming the limit, never cut silently.
+CSV_EXPORT_MAX_ROWS = env_int("CSV_EXPORT_MAX_ROWS", 100_000, minimum=1)
 CELERY_BEAT_SCHEDULE["events-stats-rollup"] = {
     "task": "events.tasks.event_statistics_rollup",
     "schedule": STATS_ROLLUP_INTERVAL,

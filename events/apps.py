@@ -23,3 +23,8 @@ class EventsConfig(AppConfig):
                 permission="events.view_plateevent",
             )
         )
+        operator_page_register(
+            OperatorPage(
+                url_name="search", label="Search", order=30, permission="events.view_plateevent"
+            )
+        )
