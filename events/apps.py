@@ -20,7 +20,7 @@ class EventsConfig(AppConfig):
                 url_name="dashboard",
                 label="Dashboard",
                 order=20,
-                permission="events.view_plateevent",
+                permission="events.view_eventstatistics",  # what its data asks for
             )
         )
         operator_page_register(

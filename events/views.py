@@ -28,7 +28,7 @@ def live_map(request):
 
 
 @login_required
-@permission_required("events.view_plateevent", raise_exception=True)
+@permission_required("events.view_eventstatistics", raise_exception=True)
 def dashboard(request):
     """Reads over a window stacked by camera, the top and distinct plates, and each camera's
     last news and state: drawn in the browser from GET /api/events/stats/."""

@@ -22,7 +22,7 @@ from rest_framework.exceptions import ValidationError
 from ..csv_export import plate_events_csv_chunks
 from ..image_links import image_link_site
 from ..models import PlateEvent
-from .pagination import event_ordering
+from .pagination import event_ordering, events_ordered
 
 #: An Accept-Encoding that takes gzip (as Django's GZipMiddleware reads it).
 ACCEPTS_GZIP = re.compile(r"\bgzip\b")
@@ -55,8 +55,7 @@ def plate_events_csv_response(*, request, events: QuerySet[PlateEvent]) -> Strea
                 ]
             }
         )
-    sign = "-" if ordering.startswith("-") else ""
-    events = events.order_by(f"{sign}captured_at", f"{sign}id")
+    events = events_ordered(events, descending=ordering.startswith("-"))
 
     def image_link(*, event, kind):
         url = image_link_site(event=event, kind=kind)

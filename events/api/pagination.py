@@ -16,6 +16,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from core.ids import ascii_integer
 from core.timestamps import timestamp_check
 
 ORDERINGS = ("-captured_at", "captured_at")
@@ -27,6 +28,13 @@ def event_ordering(params) -> str:
     if ordering not in ORDERINGS:
         raise exceptions.ValidationError({"ordering": [f"Use one of: {', '.join(ORDERINGS)}."]})
     return ordering
+
+
+def events_ordered(events, *, descending: bool):
+    """Events by capture time, the id breaking ties: the one order of pages and exports (the
+    cursor holds both, so no event is repeated or skipped between pages)."""
+    sign = "-" if descending else ""
+    return events.order_by(f"{sign}captured_at", f"{sign}id")
 
 
 class EventCursorPagination(BasePagination):
@@ -52,8 +60,7 @@ class EventCursorPagination(BasePagination):
                 queryset = queryset.filter(captured_at__gte=captured_at).filter(
                     Q(captured_at__gt=captured_at) | Q(id__gt=event_id)
                 )
-        sign = "-" if descending != backwards else ""
-        rows = list(queryset.order_by(f"{sign}captured_at", f"{sign}id")[: size + 1])
+        rows = list(events_ordered(queryset, descending=descending != backwards)[: size + 1])
         more = len(rows) > size
         rows = rows[:size]
         if backwards:
@@ -69,9 +76,10 @@ class EventCursorPagination(BasePagination):
     def _page_size(self, raw):
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or int(raw) < 1:
+        size = ascii_integer(raw)
+        if size is None or size < 1:
             raise exceptions.ValidationError({"page_size": ["Must be a positive integer."]})
-        return min(int(raw), self.max_page_size)
+        return min(size, self.max_page_size)
 
     def get_next_link(self):
         if self.next_cursor is None:

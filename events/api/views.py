@@ -12,6 +12,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.throttling import CsvExportThrottle
+
 from .. import selectors
 from ..filters import PlateEventFilter
 from ..models import EventStatistics
@@ -40,6 +42,13 @@ class PlateEventViewSet(viewsets.ReadOnlyModelViewSet):
         """The list also answers as CSV (`?format=csv`); other actions only as JSON."""
         found = super().get_renderers()
         return [*found, PlateEventCsvRenderer()] if self.action == "list" else found
+
+    def get_throttles(self):
+        """A CSV export also counts against its user's CSV_EXPORT_THROTTLE_RATE."""
+        found = super().get_throttles()
+        if isinstance(getattr(self.request, "accepted_renderer", None), PlateEventCsvRenderer):
+            found.append(CsvExportThrottle())
+        return found
 
     @extend_schema(
         parameters=[

@@ -135,6 +135,23 @@ def test_more_rows_than_the_limit_are_refused_naming_it(viewer_client, settings)
     assert len(_rows(viewer_client.get(URL, {"format": "csv", "plate": "ZZ12ZZZ"}))) == 1
 
 
+def test_exports_per_user_are_rate_limited_and_the_list_is_not(
+    viewer_client, operator_client, settings
+):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.CSV_EXPORT_THROTTLE_RATE = "2/min"
+    PlateEventFactory(plate_raw="AB12CDE")
+    for _ in range(2):
+        assert len(_rows(viewer_client.get(URL, {"format": "csv"}))) == 1
+    refused = viewer_client.get(URL, {"format": "csv"})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert refused["Content-Type"] == "application/json"
+    assert viewer_client.get(URL).status_code == 200  # a page of the list is not an export
+    assert len(_rows(operator_client.get(URL, {"format": "csv"}))) == 1  # per user
+
+
 def test_rows_are_read_and_sent_in_chunks(viewer_client, monkeypatch):
     monkeypatch.setattr(csv_export, "CHUNK_ROWS", 2)
     for n in range(5):

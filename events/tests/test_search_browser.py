@@ -71,6 +71,7 @@ def test_search_finds_a_misread_plate_shows_its_images_and_exports_csv(stack, tm
     from playwright.sync_api import expect, sync_playwright
 
     seeded = stack.django(SEED)
+    stack.env["CSV_EXPORT_MAX_ROWS"] = "2"  # the three reads are too many, one is not
     stack.start()
     post_read(stack, seeded["key"], "1XBX88", minutes_ago=5, images=True)
     post_read(stack, seeded["key"], "ZZ99ZZZ", minutes_ago=3, images=False)
@@ -136,6 +137,11 @@ def test_search_finds_a_misread_plate_shows_its_images_and_exports_csv(stack, tm
         page.go_back()
         expect(results).to_have_count(3)
         expect(page.locator("#filter-q")).to_have_value("")
+        # Exporting more than an export holds is refused on the page, which stays.
+        page.click("#export")
+        expect(page.locator("#status")).to_contain_text("at most 2")
+        assert page.url.startswith(f"{stack.url}/search/")
+        expect(results).to_have_count(3)
         page.go_forward()
         expect(results).to_have_count(1)
         expect(page.locator("#filter-q")).to_have_value("IXBX88")

@@ -36,6 +36,12 @@
       credentials: "same-origin",
       headers: { Accept: "application/json" },
     });
+    await refusal(response);
+    return response.json();
+  }
+
+  /** Throws the API's error (its fields and messages) for an answer that is not a success. */
+  async function refusal(response) {
     if (response.status === 401) {
       window.location.href = `/login/?next=${encodeURIComponent(location.pathname + location.search)}`;
       throw new Error("signed out");
@@ -51,7 +57,32 @@
       } catch (error) { /* not JSON: keep the status */ }
       throw new Error(message);
     }
-    return response.json();
+  }
+
+  /** Export CSV: fetched first, so a refusal (more reads than an export holds, too many
+   * exports) is said here rather than by a page of JSON in place of the search; the file
+   * is then saved under the name the API gave it. */
+  async function exportDownload(clicked) {
+    if (clicked.ctrlKey || clicked.metaKey || clicked.shiftKey) return; // a new tab: as is
+    clicked.preventDefault();
+    status.classList.remove("error");
+    status.textContent = "Exporting…";
+    try {
+      const response = await fetch(exportLink.href, { credentials: "same-origin" });
+      await refusal(response);
+      const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+      const saved = element("a");
+      saved.href = URL.createObjectURL(await response.blob());
+      saved.download = named ? named[1] : "plate-events.csv";
+      document.body.appendChild(saved);
+      saved.click();
+      saved.remove();
+      setTimeout(() => URL.revokeObjectURL(saved.href), 60000);
+      status.textContent = "Exported.";
+    } catch (error) {
+      status.classList.add("error");
+      status.textContent = `The export failed: ${error.message}`;
+    }
   }
 
   async function getAll(url) {
@@ -327,6 +358,7 @@
     });
   }
   window.addEventListener("popstate", load);
+  exportLink.addEventListener("click", exportDownload);
 
   exportLink.title = `The same search as a CSV file: every page, at most ${config.exportMaxRows} reads`;
   buildForm();
