@@ -13,7 +13,8 @@ is covered without a word of its own:
   parsers read it;
 - a view that declares `conflict_actions` (core.api.ConfigViewSet: a row still referenced, a
   concurrent write): 409 for those actions;
-- throttled (device ingest): 429 with Retry-After;
+- throttled (`throttle_classes`: device ingest): 429 with Retry-After (a view throttled only
+  sometimes, as the events list for a CSV export, names 429 itself);
 - every operation: 503 with Retry-After while the database is unreachable (core.outage).
 
 All of them have one body, the `ApiError` component: what core.api.exception_handler,

@@ -57,9 +57,11 @@ def test_errors_specific_to_an_operation_are_listed_where_they_occur(openapi):
     assert 409 in _statuses(paths["/api/exporter-deliveries/{id}/redeliver/"]["post"])
     assert 409 not in _statuses(paths["/api/cameras/{id}/"]["get"])
     assert 409 not in _statuses(paths["/api/events/"]["get"])
-    # 429 with Retry-After: only the throttled device ingest.
+    # 429 with Retry-After: the throttled device ingest, and the events list (as CSV).
     throttled = {path for path, _, op in _operations(openapi) if 429 in _statuses(op)}
     assert "/api/events/ingest/" in throttled and "/api/ingest/frigate/{device_key}/" in throttled
+    assert "Retry-After" in paths["/api/events/"]["get"]["responses"]["429"]["headers"]
+    throttled.discard("/api/events/")
     assert 404 not in _statuses(paths["/api/events/ingest/{device_key}/"]["post"])
     assert all("ingest" in path for path in throttled), throttled
     ingest = paths["/api/events/ingest/"]["post"]["responses"]
@@ -133,6 +135,10 @@ def test_the_errors_the_api_answers_are_the_documented_ones(
     for _ in range(2):
         throttled = device_client.post("/api/events/ingest/", read, format="json")
     answers.append(("/api/events/ingest/", "post", throttled, 429))
+    settings.CSV_EXPORT_THROTTLE_RATE = "1/min"
+    for _ in range(2):
+        exported = viewer_client.get("/api/events/?format=csv")
+    answers.append(("/api/events/", "get", exported, 429))
     for path, method, response, status in answers:
         assert response.status_code == status, (path, response.content)
         assert response["Content-Type"] == "application/json"
