@@ -26,8 +26,10 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def require_service(name: str, reason: str):
-    """Skip a test whose service is missing, except in CI, where that fails it."""
-    message = f"{name} is not available: {reason}"
+    """Skip a test whose service is missing, except in CI, where that fails it. The skip
+    is reported at the test's line (`pytest -rs` lists them), not this one."""
+    __tracebackhide__ = True
+    message = f"needs {name}: {reason}"
     if IN_CI:
         pytest.fail(message + " (CI=true: a missing service is an error)", pytrace=False)
     pytest.skip(message)

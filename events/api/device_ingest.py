@@ -216,6 +216,9 @@ class DeviceIngestView(APIView):
     parser_classes = []  # the body is read by this protocol, as devices send it
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AlwaysJSON
+    #: The key in the path authenticates (a wrong one is a 401), nothing is looked up by it:
+    #: the schema lists no 404 for it (core.schema).
+    path_credentials = ("device_key",)
 
     def initialize_request(self, request, *args, **kwargs):
         self.http_request = request  # what `answer` reads: Django's request, not DRF's parsers

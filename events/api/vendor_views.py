@@ -11,12 +11,12 @@ Stream sends), `X-API-Key`, or, for agents that cannot set headers, in the URL p
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 
 from cameras.models import SensorSettings
 from cameras.services import device_touch
+from core.schema import ApiAutoSchema
 from events.dialects import frigate, openalpr, platerecognizer
 from events.services.tracked_objects import tracked_object_ingest
 
@@ -43,7 +43,7 @@ _RESPONSES = {
 }
 
 
-class VendorIngestSchema(AutoSchema):
+class VendorIngestSchema(ApiAutoSchema):
     """Distinct operation ids for the two routes of a view (key in header / in path)."""
 
     def get_operation_id(self):
