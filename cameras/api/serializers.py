@@ -165,7 +165,7 @@ class EdgeDeviceSerializer(ModelCleanSerializer):
         try:
             external_ids_per_device_check(cameras)
         except DjangoValidationError as error:
-            raise serializers.ValidationError(error.message_dict["cameras"]) from None
+            raise serializers.ValidationError(error.messages) from None
         return cameras
 
     class Meta:

@@ -108,7 +108,8 @@ class DeviceCameras:
             raise ReadRejected(
                 {"camera": [f"No camera '{ref[:64]}' among this device's cameras ({refused})."]}
             ) from None
-        [camera] = cameras_of_device(device=self.device, named=[ref], extras=after_store_work_sql())
+        named = cameras_of_device(device=self.device, named=[ref], extras=after_store_work_sql())
+        camera = next(c for c in named if c.external_id == ref)
         self.cameras.append(camera)
         self.by_external_id[ref] = camera
         self.by_slug[camera.slug] = camera
