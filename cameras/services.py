@@ -218,6 +218,7 @@ def refused_reads_record(*, device: EdgeDevice, refused: list[RefusedRead]) -> N
     refused = refused[-REFUSED_READS_KEPT:]
     for row in refused:
         row.device = device
+        row.errors = _errors_storable(row.errors)
     with transaction.atomic():
         RefusedRead.objects.bulk_create(refused)
         newest = RefusedRead.objects.filter(device=device).order_by("-refused_at", "-id")
@@ -227,6 +228,23 @@ def refused_reads_record(*, device: EdgeDevice, refused: list[RefusedRead]) -> N
             RefusedRead.objects.filter(device=device).filter(
                 Q(refused_at__lt=refused_at) | Q(refused_at=refused_at, id__lte=pk)
             ).delete()
+
+
+def _errors_storable(errors) -> dict[str, list[str]]:
+    """{field: [message]} as PostgreSQL stores it (no NUL: field names and messages may quote
+    what the device sent), each text bounded."""
+
+    def text(value, length: int) -> str:
+        return str(value).replace("\x00", "")[:length]
+
+    if not isinstance(errors, dict):
+        errors = {"non_field_errors": errors}
+    return {
+        text(field, 128): [
+            text(m, 500) for m in (messages if isinstance(messages, list) else [messages])
+        ]
+        for field, messages in list(errors.items())[:50]
+    }
 
 
 def refused_reads_purge(*, before: datetime) -> int:

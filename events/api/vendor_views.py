@@ -55,6 +55,10 @@ class VendorIngestView(DeviceIngestView):
     vendor = ""  # set by each subclass; names its operations in the schema
     schema = VendorIngestSchema()
 
+    @property
+    def source(self) -> str:
+        return self.vendor
+
 
 @extend_schema_view(
     post=extend_schema(

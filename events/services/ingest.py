@@ -98,10 +98,7 @@ def refused_read(read: ReadIn, errors: dict, *, now) -> RefusedRead:
         plate=sent(read.plate, 64),
         captured_at=sent(read.captured_at, 64),
         source=sent(read.source, 32),
-        errors={
-            field: [str(message).replace("\x00", "") for message in messages]
-            for field, messages in errors.items()
-        },
+        errors=errors,
     )
 
 

@@ -5,6 +5,7 @@ images, shown read-only to whoever may view devices, purged with retention."""
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
@@ -46,6 +47,18 @@ def test_a_refused_read_is_kept_with_its_reasons_and_an_accepted_one_is_not(devi
     )
     assert set(refused.errors) == {"camera", "captured_at", "confidence"}
     assert refused.errors == response.json()["errors"]
+
+
+def test_a_body_refused_whole_is_kept_too(device_client, device_with_key):
+    device, _ = device_with_key
+    device_client.post("/api/ingest/openalpr/", {"data_type": "nonsense"}, format="json")
+    device_client.post(NATIVE, b"{not json", content_type="application/json")
+    device_client.post(NATIVE, {"a\x00b": SimpleUploadedFile("f.jpg", b"x")})  # NUL in a key
+
+    multipart, bad_json, vendor = RefusedRead.objects.filter(device=device)
+    assert vendor.source == "openalpr" and "data_type" in vendor.errors
+    assert bad_json.source == "native" and "Not valid JSON" in bad_json.errors["body"][0]
+    assert list(multipart.errors) == ["ab"]
 
 
 def test_only_the_newest_50_per_device_are_kept(device_with_key):
