@@ -22,6 +22,9 @@ class CameraUnknown(ReadRejected):
                 f"No camera '{ref[:64]}…': camera ids have at most {_EXTERNAL_ID_MAX} characters."
             )
             adoptable = False
+        elif adoptable and (not ref.strip() or not ref.isprintable()):
+            message = f"No camera {ref[:64]!r}: a camera id to adopt must be printable text."
+            adoptable = False
         super().__init__({"camera": [message]})
         self.ref = ref
         self.adoptable = adoptable

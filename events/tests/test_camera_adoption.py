@@ -132,6 +132,10 @@ def test_a_read_refused_for_another_reason_adopts_nothing(operator_client):
     assert not device.cameras.exists()
     too_long = client.post(NATIVE, native_read("x" * 129), format="json")
     assert "at most 128 characters" in too_long.json()["errors"]["camera"][0]
+    for unprintable in ("a\x00b", " ", "line\nbreak"):
+        response = client.post(NATIVE, native_read(unprintable), format="json")
+        assert response.status_code == 400, response.content
+        assert "must be printable text" in response.json()["errors"]["camera"][0]
     assert not Camera.objects.exists()
 
 
