@@ -28,7 +28,8 @@ from anpr.localserver import ServerDidNotStart, free_port, wait_until_up
 from core.pages import operator_pages_for
 
 CHROMIUM = "/usr/bin/chromium"
-# The flags the browser tests launch Debian's Chromium with (events/tests/browser.py).
+# Debian's Chromium, as the browser tests launch it too (events/tests/browser.py): without the
+# background-networking flags it tries, and fails, to reach Google's hosts at every start.
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -38,7 +39,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 #: What a page shows once it has drawn, beyond the network going quiet (URL name → selector).
-READY_SELECTORS = {"home": "path.camera-marker"}
+READY_SELECTORS = {"home": "path.camera-marker", "dashboard": "#cameras tbody tr"}
 #: Charts and maps may animate after their data arrives.
 SETTLE_SECONDS = 1.5
 # A user that signs in for this run and is deleted after it: a superuser sees every page.
