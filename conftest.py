@@ -42,6 +42,14 @@ def _media_in_tmp(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _reads_of_any_age(settings):
+    """Ingest refuses reads older than the retention period, and the published vendor samples
+    (and many tests) are dated months or years ago: retention is off unless a test sets it
+    (events/tests/test_too_old_reads.py, test_retention.py)."""
+    settings.EVENT_RETENTION_DAYS = 0
+
+
+@pytest.fixture(autouse=True)
 def _no_device_cache(settings):
     """The device cache learns of changes when they commit, and most tests never commit:
     it is off unless a test turns it on (cameras/tests/test_device_directory.py)."""

@@ -55,6 +55,10 @@ class VendorIngestView(DeviceIngestView):
     vendor = ""  # set by each subclass; names its operations in the schema
     schema = VendorIngestSchema()
 
+    @property
+    def source(self) -> str:
+        return self.vendor
+
 
 @extend_schema_view(
     post=extend_schema(
@@ -66,7 +70,9 @@ class VendorIngestView(DeviceIngestView):
             "(`image.done`); or a Snapshot API response (either result version, or a list). "
             "One event per plate result; vehicles without a plate are skipped. The vendor's "
             "`camera_id` is matched against the device's cameras' external_id, then slug; "
-            "none means the device's only camera. Times without an offset are UTC. Stream "
+            "none means the device's only camera (an unknown one is adopted by a device with "
+            "`adopts_cameras`). A crop or upload that is not a picture is left out with a "
+            "warning. Times without an offset are UTC. Stream "
             "sends `Authorization: Token <device key>`."
         ),
         request={
