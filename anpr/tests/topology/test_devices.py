@@ -6,6 +6,7 @@ import json
 import socket
 import time
 import uuid
+from datetime import UTC, datetime
 
 import requests
 from websockets.sync.client import connect as websocket_connect
@@ -61,6 +62,13 @@ def _plates_received(client, wanted: set[str], timeout: float = 15) -> set[str]:
     return plates
 
 
+def _recent(sample) -> bytes:
+    """The vendor's sample, dated now: a read older than the retention period is refused."""
+    document = json.loads(sample.read_bytes())
+    document["data"]["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return json.dumps(document).encode()
+
+
 def test_a_vendor_post_reaches_websocket_clients_through_nginx(topology):
     cookies = "; ".join(f"{k}={v}" for k, v in viewer_signed_in(topology).cookies.items())
     wanted = {"765410", "830265"}  # the sample's two plates
@@ -70,7 +78,7 @@ def test_a_vendor_post_reaches_websocket_clients_through_nginx(topology):
     ):
         response = requests.post(
             f"{topology.url}/api/ingest/platerecognizer/{topology.device_key}/",
-            data=PLATE_RECOGNIZER_SAMPLE.read_bytes(),
+            data=_recent(PLATE_RECOGNIZER_SAMPLE),
             headers={"Content-Type": "application/json"},
             timeout=10,
         )
