@@ -3,8 +3,10 @@ seconds through the real HTTP API, as an edge agent would, so that their cameras
 and the live map moves (`manage.py serve --live`, `manage.py demo_data --live`).
 
 Only the key handling touches the database (keys are stored hashed, so each run issues its
-own and revokes them at the end); the posting loop is a plain HTTP client. It waits for a
-server that is not up yet and backs off on 429/503 (Retry-After) and on network errors.
+own, named, revokes them at the end and revokes an earlier run's at the start); the posting
+loop is a plain HTTP client. It waits for a server that is not up yet, backs off on any
+unexpected answer (honouring Retry-After) and on network errors, and stops (exit 0) only
+when the server refuses its key.
 `serve` runs it as a child process: `python -m anpr.demo_live URL`, keys as JSON on stdin.
 """
 
@@ -38,14 +40,25 @@ BACKOFF_MAX = 30.0
 UNREACHABLE_WARN_AFTER = 5
 
 
-def demo_keys_issue() -> list[tuple[str, str, object]]:
-    """(device name, key, key record) for each demo device, a fresh key each."""
-    from cameras.models import EdgeDevice
-    from cameras.services import device_key_issue
+#: The name of the keys this module issues, so that a later run can revoke them.
+DEMO_KEY_NAME = "demo --live"
 
+
+def demo_keys_issue() -> list[tuple[str, str, object]]:
+    """(device name, key, key record) for each demo device, a fresh key each. The keys an
+    earlier run issued are revoked first: a run killed outright could not revoke its own."""
+    from cameras.models import DeviceKey, EdgeDevice
+    from cameras.services import device_key_issue, device_key_revoke
+
+    devices = EdgeDevice.objects.filter(name__in=DEMO_DEVICES, is_active=True).order_by("name")
+    earlier = DeviceKey.objects.filter(
+        device__in=devices, name=DEMO_KEY_NAME, revoked_at__isnull=True
+    )
+    for record in earlier:
+        device_key_revoke(key=record)
     issued = []
-    for device in EdgeDevice.objects.filter(name__in=DEMO_DEVICES, is_active=True).order_by("name"):
-        key = device_key_issue(device=device)
+    for device in devices:
+        key = device_key_issue(device=device, name=DEMO_KEY_NAME)
         issued.append((device.name, key.key, key.record))
     return issued
 
@@ -57,12 +70,17 @@ def demo_keys_revoke(*, records: list) -> None:
         device_key_revoke(key=record)
 
 
-class ServerBusy(Exception):
-    """The server answered 429 or 503: wait as long as it asks (or back off)."""
+class ServerRefused(Exception):
+    """Any answer but the expected one: wait as long as the server asks (Retry-After) or
+    back off, and try again; a server error must not end the demo."""
 
-    def __init__(self, retry_after: float | None):
-        super().__init__(retry_after)
-        self.retry_after = retry_after
+    def __init__(self, status: int, retry_after: float | None = None, detail: str = ""):
+        super().__init__(status, detail)
+        self.status, self.retry_after, self.detail = status, retry_after, detail
+
+
+class KeyRefused(Exception):
+    """401/403: the key was revoked (or the device disabled); posting has no point."""
 
 
 @dataclass
@@ -93,6 +111,7 @@ class DemoPoster:
         self.http = requests.Session()
 
     def run(self, stop: threading.Event) -> None:
+        """Until `stop` is set or the server refuses the key; never stops on an answer."""
         failures = 0
         warned = False
         turn = 0
@@ -105,9 +124,20 @@ class DemoPoster:
                 failures, warned = 0, False
                 turn += 1
                 wait = self.interval / len(self.devices)
-            except ServerBusy as busy:
+            except KeyRefused as refused:
+                logger.warning("Demo devices: %s; stopped posting.", refused)
+                return
+            except ServerRefused as answer:
                 failures += 1
-                wait = busy.retry_after or min(BACKOFF_MAX, 2**failures)
+                wait = answer.retry_after or min(BACKOFF_MAX, 2**failures)
+                if answer.status not in (429, 503) and not warned:  # one line per outage
+                    logger.warning(
+                        "Demo device %s: the server answered %s%s; retrying.",
+                        device.name,
+                        answer.status,
+                        f" ({answer.detail})" if answer.detail else "",
+                    )
+                    warned = True
             except requests.RequestException as error:
                 failures += 1
                 wait = min(BACKOFF_MAX, 0.5 * 2**failures)
@@ -129,13 +159,23 @@ class DemoPoster:
         if device.etag:
             headers["If-None-Match"] = device.etag
         response = self.http.get(f"{self.url}/api/devices/me/config/", headers=headers, timeout=10)
-        self._check(response)
+        self._check(response, expected=(200, 304))
+        if response.status_code == 200:
+            device.cameras = self._active_cameras(response)
+            device.etag = response.headers.get("ETag", "")
         device.config_at = time.monotonic()
-        if response.status_code == 304:
-            return
-        body = response.json()
-        device.etag = response.headers.get("ETag", "")
-        device.cameras = [c for c in body["cameras"] if c.get("status", "active") == "active"]
+
+    @staticmethod
+    def _active_cameras(response: requests.Response) -> list[dict]:
+        try:
+            cameras = response.json()["cameras"]
+            return [
+                c
+                for c in cameras
+                if isinstance(c["slug"], str) and c.get("status", "active") == "active"
+            ]
+        except (ValueError, KeyError, TypeError):
+            raise ServerRefused(200, detail="malformed configuration") from None
 
     def read_post(self, device: DemoDevice) -> None:
         """POST /api/events/ingest/: JSON, or multipart with a crop and frame now and then."""
@@ -176,19 +216,22 @@ class DemoPoster:
             )
         else:
             response = self.http.post(url, json=read, headers=device.headers, timeout=10)
-        self._check(response)
+        self._check(response, expected=range(200, 300))
         device.posted += 1
-        if response.status_code >= 400:  # refused: say why once in a while, keep going
-            if device.posted % 20 == 1:
-                logger.warning("Demo device %s: read refused: %s", device.name, response.text[:300])
 
     @staticmethod
-    def _check(response: requests.Response) -> None:
-        if response.status_code in (429, 503):
-            retry_after = response.headers.get("Retry-After", "")
-            raise ServerBusy(float(retry_after) if retry_after.isdigit() else None)
-        if response.status_code in (401, 403):  # our key was revoked: nothing left to do
-            raise SystemExit(f"Demo devices: the server refused the key ({response.status_code}).")
+    def _check(response: requests.Response, *, expected) -> None:
+        status = response.status_code
+        if status in expected:
+            return
+        if status in (401, 403):
+            raise KeyRefused(f"the server refused the key ({status})")
+        retry_after = response.headers.get("Retry-After", "")
+        raise ServerRefused(
+            status,
+            float(retry_after) if retry_after.isdigit() else None,
+            "" if status in (429, 503) else response.text[:300],
+        )
 
 
 def demo_post_forever(

@@ -195,8 +195,8 @@ class SensorSettingsAdmin(admin.ModelAdmin):
 
 class DeviceKeyInline(admin.TabularInline):
     model = DeviceKey
-    fields = ("prefix", "created_at", "revoked_at")
-    readonly_fields = ("prefix", "created_at", "revoked_at")
+    fields = ("prefix", "name", "created_at", "revoked_at")
+    readonly_fields = ("prefix", "name", "created_at", "revoked_at")
     extra = 0
     can_delete = False
 

@@ -417,6 +417,11 @@ class DeviceKey(models.Model):
     device = models.ForeignKey(EdgeDevice, on_delete=models.CASCADE, related_name="keys")
     prefix = models.CharField(max_length=KEY_PREFIX_LENGTH, help_text="Start of the key.")
     digest = models.CharField(max_length=64, unique=True, editable=False)
+    name = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Who issued the key, when not an operator (the demo's live devices).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 

@@ -106,11 +106,11 @@ class IssuedKey:
     record: DeviceKey | UserApiToken
 
 
-def device_key_issue(*, device: EdgeDevice) -> IssuedKey:
+def device_key_issue(*, device: EdgeDevice, name: str = "") -> IssuedKey:
     """A new live key for the device. Older keys stay live until revoked (rotation overlap)."""
     key = key_generate(DEVICE_KEY_PREFIX)
     record = DeviceKey.objects.create(
-        device=device, prefix=key[:KEY_PREFIX_LENGTH], digest=key_digest(key)
+        device=device, prefix=key[:KEY_PREFIX_LENGTH], digest=key_digest(key), name=name
     )
     return IssuedKey(key=key, record=record)
 

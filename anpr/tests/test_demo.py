@@ -5,6 +5,8 @@ they have nothing to do."""
 import io
 import json
 import logging
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -121,6 +123,121 @@ def test_demo_devices_wait_for_the_server_and_back_off_when_told():
     assert b'name="plate_image"' in posts[0][3] and b"damrak" in posts[0][3]
     read = json.loads(posts[2][3])
     assert read["camera"] == "damrak" and read["zone"] == "Lane" and read["plate"]
+
+
+class Scripted(FakeServer):
+    """Answers from a script, (method, status, body, Retry-After), then as the real API."""
+
+    script: list = []
+
+    def _scripted(self, method: str) -> bool:
+        if not (self.script and self.script[0][0] == method):
+            return False
+        _, status, body, retry_after = self.script.pop(0)
+        headers = [("Content-Type", "application/json")]
+        self._answer(
+            status, body, headers + ([("Retry-After", retry_after)] if retry_after else [])
+        )
+        return True
+
+    def do_GET(self):
+        self.log.append(("GET", self.path, time.monotonic()))
+        if not self._scripted("GET"):
+            self._answer(200, json.dumps(self.config).encode(), [("ETag", '"v1"')])
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.log.append(("POST", self.path, time.monotonic()))
+        if not self._scripted("POST"):
+            self._answer(201)
+
+
+def _post_against(script: list, *, until, timeout: float = 20) -> tuple[list, bool]:
+    """Run a poster against a Scripted server until `until(log)`; (log, poster ended by
+    itself)."""
+    Scripted.log, Scripted.script = [], list(script)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    poster = DemoPoster(url=url, keys={"box": "k1"}, interval=0.2, seed=1)
+    stop = threading.Event()
+    thread = threading.Thread(target=poster.run, args=(stop,))
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not until(Scripted.log) and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ended = not thread.is_alive()
+    stop.set()
+    thread.join(timeout=10)
+    server.shutdown()
+    return Scripted.log, ended
+
+
+def test_demo_devices_outlast_server_errors_and_malformed_configurations(caplog):
+    error = json.dumps({"error": "server_error", "detail": "Something broke."}).encode()
+    script = [
+        ("GET", 200, b"<html>", None),
+        ("GET", 500, error, "1"),
+        ("GET", 200, b'{"no": "cameras"}', None),
+        ("GET", 200, json.dumps(FakeServer.config).encode(), None),
+        ("POST", 500, error, "1"),
+    ]
+    log, ended = _post_against(
+        script, until=lambda log: sum(1 for e in log if e[0] == "POST") >= 3, timeout=30
+    )
+    assert not ended
+    gets = [e[2] for e in log if e[0] == "GET"]
+    posts = [e[2] for e in log if e[0] == "POST"]
+    assert len(gets) == 4 and len(posts) >= 3  # posting again after the refusal
+    assert gets[1] - gets[0] >= 1.5  # backed off (2 s ± 20 %) ...
+    assert 0.75 <= gets[2] - gets[1] < 1.5  # ... or as long as Retry-After said
+    assert gets[3] - gets[2] >= 6  # the third failure in a row: 8 s
+    assert posts[1] - posts[0] >= 0.75
+    warnings = [r.getMessage() for r in caplog.records if r.name == "anpr.demo_live"]
+    assert warnings == [  # one line per outage
+        "Demo device box: the server answered 200 (malformed configuration); retrying.",
+        "Demo devices: the server answers again.",
+    ]
+
+
+def test_demo_devices_stop_when_their_key_is_refused(caplog):
+    refused = json.dumps({"error": "not_authenticated"}).encode()
+    log, ended = _post_against([("GET", 401, refused, None)], until=lambda log: False, timeout=5)
+    assert ended and len(log) == 1
+    assert [r.getMessage() for r in caplog.records if r.name == "anpr.demo_live"] == [
+        "Demo devices: the server refused the key (401); stopped posting."
+    ]
+    # A key revoked while posting: the same.
+    log, ended = _post_against([("POST", 403, refused, None)], until=lambda log: False, timeout=5)
+    assert ended and [e[0] for e in log] == ["GET", "POST"]
+
+
+@pytest.mark.django_db
+def test_a_live_run_revokes_the_keys_an_earlier_killed_run_left_live(device_with_key):
+    from anpr.demo_live import demo_keys_issue
+    from cameras.models import DeviceKey
+
+    call_command("demo_data", "--events", "0", stdout=io.StringIO())
+    live = DeviceKey.objects.filter(revoked_at__isnull=True)
+    before = set(live.values_list("pk", flat=True))  # the demo's keys, the fixture's
+    killed_run = {record.pk for _, _, record in demo_keys_issue()}
+    this_run = {record.pk for _, _, record in demo_keys_issue()}
+    assert set(live.values_list("pk", flat=True)) == before | this_run
+    assert not killed_run & set(live.values_list("pk", flat=True))
+
+
+def test_serve_keeps_serving_when_the_demo_devices_stop(capsys):
+    from anpr.management.commands.serve import Command
+
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"])
+    poster = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = time.monotonic()
+    try:
+        Command()._wait([server], poster=poster)
+    finally:
+        server.kill()
+    assert time.monotonic() - started >= 2.5  # until the server ended, not the poster
+    assert capsys.readouterr().err.count("demo devices stopped posting (exit code 0)") == 1
 
 
 def _record(logger: str, message: str, args, level=logging.INFO) -> logging.LogRecord:

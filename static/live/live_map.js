@@ -21,13 +21,7 @@
   const PING_EVERY_MS = 25000;
   const PONG_WITHIN_MS = 10000;
   const CATCH_UP_MARGIN_MS = 5000; // received_at is set before commit: look a little earlier
-  const ZONE_COLOURS = {
-    entry: "#1b873f", exit: "#c2410c", parking: "#2563eb",
-    restricted: "#b00020", detection: "#7c3aed", other: "#6b7280",
-  };
-  const CAMERA_COLOURS = {
-    online: "#1b873f", offline: "#6b7280", maintenance: "#d97706", inactive: "#1f2937",
-  };
+  const { ZONE_COLOURS, CAMERA_COLOURS } = window.liveMapLegend; // static/live/map_legend.js
 
   const state = {
     cameras: new Map(), // id -> camera (API shape)
@@ -53,6 +47,7 @@
   // --- Map ---------------------------------------------------------------------------------
   const map = L.map("map", { zoomControl: true }).setView([20, 0], 2);
   window.liveMapTiles.attach(map, config); // static/live/map_tiles.js
+  window.liveMapLegend.attach(map);
 
   async function getJson(url) {
     const response = await fetch(url, {
@@ -427,25 +422,6 @@
     }, 300);
   });
   document.getElementById("filters").addEventListener("submit", (submit) => submit.preventDefault());
-
-  // --- Legend ------------------------------------------------------------------------------
-  const legend = L.control({ position: "bottomleft" });
-  legend.onAdd = () => {
-    const box = L.DomUtil.create("div", "legend");
-    const rows = [
-      ...Object.entries(CAMERA_COLOURS).map(([name, colour]) => [name, colour, "dot"]),
-      ...Object.entries(ZONE_COLOURS).map(([name, colour]) => [`${name} zone`, colour, "area"]),
-    ];
-    for (const [name, colour, shape] of rows) {
-      const row = element("div", "legend-row");
-      const swatch = element("span", `swatch ${shape}`);
-      swatch.style.background = colour;
-      row.append(swatch, document.createTextNode(name));
-      box.appendChild(row);
-    }
-    return box;
-  };
-  legend.addTo(map);
 
   // --- Start -------------------------------------------------------------------------------
   Promise.all([loadCameras(), loadZones()])

@@ -24,12 +24,8 @@
   const state = { events: new Map(), loading: null };
   window.searchPage = state; // for the console and the browser test
 
-  function element(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
+  // The DOM helpers and a read's fields: static/live/read_detail.js, shared with the live map.
+  const { element, confidenceText, timeText, vehicleText, detailList } = window.liveReadDetail;
 
   async function getJson(url) {
     const response = await fetch(url, {
@@ -193,19 +189,6 @@
   }
 
   // --- Results -----------------------------------------------------------------------------
-  function timeText(iso) {
-    return iso ? new Date(iso).toLocaleString() : "";
-  }
-
-  function confidenceText(value) {
-    return value === null || value === undefined ? "–" : `${Math.round(value * 100)}%`;
-  }
-
-  function vehicleText(event) {
-    return [event.vehicle_color, event.vehicle_make, event.vehicle_model, event.vehicle_type]
-      .filter(Boolean).join(" ");
-  }
-
   function image(url, alt, className) {
     if (!url) return element("span", "no-image", "");
     const node = element("img", className);
@@ -312,29 +295,9 @@
       figure.appendChild(element("figcaption", null, event[field] ? caption : `${caption}: none stored`));
       images.appendChild(figure);
     }
-    const fields = [
-      ["Read as", event.plate_raw],
-      ["Confidence", confidenceText(event.confidence)],
-      ["Captured", timeText(event.captured_at)],
-      ["Received", timeText(event.received_at)],
-      ["Camera", event.camera_name || event.camera_slug],
-      ["Zone", event.zone_name],
-      ["Make", event.vehicle_make],
-      ["Model", event.vehicle_model],
-      ["Colour", event.vehicle_color],
-      ["Type", event.vehicle_type],
-      ["Direction", event.direction],
-      ["Speed", event.speed_kmh === null || event.speed_kmh === undefined ? "" : `${event.speed_kmh} km/h`],
-      ["Country / region", [event.country, event.region].filter(Boolean).join(" / ")],
-      ["Source", event.source],
-      ["Event id", event.id],
-    ];
-    const details = element("dl");
-    for (const [label, value] of fields) {
-      if (value === "" || value === null || value === undefined) continue;
-      details.appendChild(element("dt", null, label));
-      details.appendChild(element("dd", null, String(value)));
-    }
+    const details = detailList(event, {
+      cameraName: (read) => read.camera_name || read.camera_slug,
+    });
     body.replaceChildren(element("h2", "plate", event.plate), images, details);
     if (!dialog.open) dialog.showModal();
   }

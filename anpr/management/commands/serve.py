@@ -64,7 +64,8 @@ class Command(BaseCommand):
         live_keys = self._live_keys_issue() if live else []
         ready_file = Path(tempfile.mkdtemp(prefix="anpr-serve-")) / "worker-ready"
         self.stdout.flush()  # what came so far, before the children's output (stdout a pipe)
-        children = []
+        children = []  # the server and the worker: serving ends when one of them does
+        poster = None
         # Stop the children as Ctrl-C does; SIGHUP too (a closed terminal reaches only this
         # command's process group, not the children's).
         for signum in (signal.SIGTERM, signal.SIGHUP):
@@ -74,14 +75,14 @@ class Command(BaseCommand):
             if not no_worker:
                 children.append(self._worker(ready_file))
             if live_keys:
-                children.append(self._poster(url, live_keys))
+                poster = self._poster(url, live_keys)
             self._wait_until_ready(url, children, ready_file=None if no_worker else ready_file)
             self._announce(host, port, credentials, live=bool(live_keys))
-            self._wait(children)
+            self._wait(children, poster=poster)
         except KeyboardInterrupt:
             pass
         finally:
-            self._stop(children)
+            self._stop(children + ([poster] if poster else []))
             ready_file.unlink(missing_ok=True)
             ready_file.parent.rmdir()
             if live_keys:
@@ -225,9 +226,17 @@ class Command(BaseCommand):
         self.stdout.write("\n".join(block))
         self.stdout.flush()
 
-    def _wait(self, children) -> None:
+    def _wait(self, children, *, poster: subprocess.Popen | None = None) -> None:
+        """While the server and the worker run; the demo devices stopping (their key
+        revoked, say) is said once and is no reason to stop serving."""
         try:
             while all(child.poll() is None for child in children):
+                if poster is not None and poster.poll() is not None:
+                    self.stderr.write(
+                        f"The demo devices stopped posting (exit code {poster.returncode}); "
+                        "still serving."
+                    )
+                    poster = None
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
