@@ -123,9 +123,9 @@ def _events_store(*, device: EdgeDevice, items: list["ValidRead"]) -> list[Inges
                 row = item.row
                 key = row[INDEX["idempotency_key"]]
                 if key in existing:
-                    results.append(
-                        IngestResult(DUPLICATE, id=existing[key], warnings=item.warnings)
-                    )
+                    # the stored row is the first send's (with its pictures): this send's
+                    # warnings do not describe it
+                    results.append(IngestResult(DUPLICATE, id=existing[key]))
                     continue
                 for name, content in item.images:
                     image_write(row[INDEX[name]], content, written)
