@@ -22,8 +22,8 @@ from .models import (
     SensorSettings,
     UserApiToken,
     Zone,
-    external_ids_per_device_check,
 )
+from .validators import external_ids_per_device_check
 from .widgets import CameraLocationAdminMixin, ZoneMapAdminMixin
 
 

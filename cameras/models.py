@@ -148,24 +148,6 @@ class Camera(models.Model):
         return f"{scheme}://{userinfo}@{rest}"
 
 
-def external_ids_per_device_check(cameras) -> None:
-    """A vendor camera id names one camera of a device: refuse (a ValidationError for the
-    `cameras` field) a device's `cameras` where two carry the same external_id; Camera.clean
-    checks a camera's own change. The database cannot hold this across the device-camera
-    link; the admin and the API check it, and adoption (cameras.services.camera_adopt) is
-    serialized by the slug it derives."""
-    seen: dict[str, str] = {}
-    for camera in cameras:
-        if not camera.external_id:
-            continue
-        if camera.external_id in seen and seen[camera.external_id] != camera.slug:
-            raise ValidationError(
-                f"Cameras {seen[camera.external_id]} and {camera.slug} both have the vendor id "
-                f"'{camera.external_id}'; one device's must differ."
-            )
-        seen[camera.external_id] = camera.slug
-
-
 def _is_resolution(value: str) -> bool:
     width, sep, height = value.lower().partition("x")
     return bool(sep) and width.isdigit() and height.isdigit() and int(width) > 0 < int(height)
