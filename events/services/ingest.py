@@ -23,6 +23,7 @@ from events.models import PlateEvent
 from events.reads import ReadIn
 
 from .results import CREATED, DUPLICATE, REJECTED, IngestResult
+from .retention import RetentionCutoffs
 from .storage import INDEX, image_write, images_delete, rows_insert
 from .validation import DeviceCameras, ReadRejected, ValidRead, read_validate
 
@@ -38,6 +39,7 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
     started = time.perf_counter()
     now = timezone.now()
     cameras = DeviceCameras.for_reads(device, reads)
+    cutoffs = RetentionCutoffs(now)
     results: list[IngestResult | None] = [None] * len(reads)
     valid: list[tuple[int, ValidRead]] = []
     first_of_key: dict[str, int] = {}
@@ -46,7 +48,7 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
     refused: list[int] = []
     for position, read in enumerate(reads):
         try:
-            item = read_validate(read, device=device, cameras=cameras, now=now)
+            item = read_validate(read, device=device, cameras=cameras, now=now, cutoffs=cutoffs)
         except ReadRejected as rejected:
             results[position] = IngestResult(REJECTED, errors=rejected.errors, code=rejected.code)
             refused.append(position)

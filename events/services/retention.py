@@ -83,6 +83,25 @@ def event_retention_days(camera: Camera | None) -> int:
     return (camera.retention_days if camera is not None else None) or settings.EVENT_RETENTION_DAYS
 
 
+class RetentionCutoffs:
+    """The oldest captured_at each camera's retention keeps, as of one ingest call's `now`:
+    worked out once per camera per call, so a read costs a lookup and a comparison."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self._by_camera: dict[int | None, datetime | None] = {}
+
+    def kept_since(self, camera: Camera | None) -> datetime | None:
+        """None when the camera keeps its events for ever."""
+        key = camera.pk if camera is not None else None
+        try:
+            return self._by_camera[key]
+        except KeyError:
+            days = event_retention_days(camera)
+            cutoff = self._by_camera[key] = self.now - timedelta(days=days) if days else None
+            return cutoff
+
+
 def events_purge(
     *,
     now: datetime | None = None,

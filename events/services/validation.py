@@ -21,7 +21,7 @@ from events.reads import ImageIn, ReadIn, plate_confusion_key, plate_normalize
 
 from .device_cameras import CameraUnknown, DeviceCameras
 from .results import ReadRejected
-from .retention import event_retention_days
+from .retention import RetentionCutoffs, event_retention_days
 from .storage import FIELDS, INDEX
 
 # --- Vocabularies ---------------------------------------------------------------------------
@@ -213,10 +213,17 @@ class ValidRead:
 
 
 def read_validate(
-    read: ReadIn, *, device: EdgeDevice, cameras: DeviceCameras, now: datetime, camera=None
+    read: ReadIn,
+    *,
+    device: EdgeDevice,
+    cameras: DeviceCameras,
+    now: datetime,
+    camera=None,
+    cutoffs: RetentionCutoffs | None = None,
 ) -> ValidRead:
     """The row a read becomes, or ReadRejected naming every bad field. Plain Python on
-    purpose: this runs for every read on the hot path."""
+    purpose: this runs for every read on the hot path (`cutoffs`: the call's, shared by its
+    reads)."""
     errors: dict[str, list[str]] = {}
 
     plate_raw = read.plate
@@ -271,13 +278,12 @@ def read_validate(
         except ReadRejected as rejected:
             errors.update(rejected.errors)
     if captured_at is not None and "captured_at" not in errors:
-        # retention would delete it at the next purge: say so now (one comparison; the
-        # camera's own period came with it)
-        days = event_retention_days(camera)
-        if days and captured_at < now - timedelta(days=days):
+        # retention would delete it at the next purge: say so now (a lookup and a comparison)
+        kept_since = (cutoffs or RetentionCutoffs(now)).kept_since(camera)
+        if kept_since is not None and captured_at < kept_since:
             errors["captured_at"] = [
-                f"Is older than the retention period ({days} days): it would be deleted at "
-                "the next purge; check the device clock or what it resends."
+                f"Is older than the retention period ({event_retention_days(camera)} days): it "
+                "would be deleted at the next purge; check the device clock or what it resends."
             ]
 
     event_id = read.event_id
