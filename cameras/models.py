@@ -370,9 +370,9 @@ REFUSED_READS_KEPT = 50
 
 class RefusedRead(models.Model):
     """A read a device sent that was refused, with why: no edge agent shows its refusals to
-    anyone, so the device's admin page does. Only what an operator needs to fix the device
-    (no images); the newest REFUSED_READS_KEPT per device are kept, and retention purges
-    them like events."""
+    anyone, so the device's admin page does. Only what an operator needs to fix the device (no
+    images; no plate when refused for being past retention); the newest REFUSED_READS_KEPT per
+    device are kept, each until `expires_at` (cameras.services.refused_read_build)."""
 
     device = models.ForeignKey(EdgeDevice, on_delete=models.CASCADE, related_name="refused_reads")
     refused_at = models.DateTimeField()
@@ -381,6 +381,7 @@ class RefusedRead(models.Model):
     captured_at = models.CharField(max_length=64, blank=True, help_text="As the device sent it.")
     source = models.CharField(max_length=32, blank=True)
     errors = models.JSONField(default=dict, help_text="The message(s) per field.")
+    expires_at = models.DateTimeField(db_index=True, help_text="When retention deletes it.")
 
     class Meta:
         ordering = ("-refused_at", "-id")

@@ -214,14 +214,55 @@ def camera_adopt(*, device: EdgeDevice, external_id: str) -> Camera:
     raise AdoptionRefused("no free slug for it; assign it in the admin")
 
 
+def refused_read_build(
+    *,
+    refused_at: datetime,
+    errors,
+    retention_days: int,
+    source: str = "",
+    camera=None,
+    plate=None,
+    captured_at=None,
+) -> RefusedRead:
+    """The one shape of a refused read (unsaved): the camera, plate and time as the device
+    sent them (text, bounded, without NUL) and why. It expires after `retention_days` (its
+    camera's retention, as events.services.retention says), or REFUSED_READS_KEEP_DAYS when
+    that is 0 (events kept for ever): a diagnostic never outlives its use. A read refused
+    for being past retention is passed without its plate (it would outlive the event)."""
+    if not isinstance(errors, dict):
+        errors = {"non_field_errors": errors}
+    return RefusedRead(
+        refused_at=refused_at,
+        expires_at=refused_at + timedelta(days=retention_days or settings.REFUSED_READS_KEEP_DAYS),
+        camera=_sent(camera, 128),
+        plate=_sent(plate, 64),
+        captured_at=_sent(captured_at, 64),
+        source=_sent(source, 32),
+        errors={
+            _sent(field, 128): [
+                _sent(m, 500) for m in (messages if isinstance(messages, list) else [messages])
+            ]
+            for field, messages in list(errors.items())[:50]
+        },
+    )
+
+
+def _sent(value, length: int) -> str:
+    """A value a device sent as PostgreSQL stores text: no NUL, bounded; "" if not a scalar."""
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return ""
+    return str(value).replace("\x00", "")[:length]
+
+
 def refused_reads_record(*, device: EdgeDevice, refused: list[RefusedRead]) -> None:
-    """Keep a device's refused reads (unsaved RefusedRead rows) for its admin page: the newest
+    """Keep a device's refused reads (from refused_read_build) for its admin page: the newest
     REFUSED_READS_KEPT, in one short transaction of their own (a refused read writes nothing
     else). Called only when something was refused."""
     refused = refused[-REFUSED_READS_KEPT:]
     for row in refused:
         row.device = device
-        row.errors = _errors_storable(row.errors)
     try:
         with transaction.atomic():
             RefusedRead.objects.bulk_create(refused)
@@ -240,26 +281,13 @@ def refused_reads_record(*, device: EdgeDevice, refused: list[RefusedRead]) -> N
         logger.warning("Refused reads of device %s not kept: %s", device.pk, error)
 
 
-def _errors_storable(errors) -> dict[str, list[str]]:
-    """{field: [message]} as PostgreSQL stores it (no NUL: field names and messages may quote
-    what the device sent), each text bounded."""
-
-    def text(value, length: int) -> str:
-        return str(value).replace("\x00", "")[:length]
-
-    if not isinstance(errors, dict):
-        errors = {"non_field_errors": errors}
-    return {
-        text(field, 128): [
-            text(m, 500) for m in (messages if isinstance(messages, list) else [messages])
-        ]
-        for field, messages in list(errors.items())[:50]
-    }
-
-
-def refused_reads_purge(*, before: datetime) -> int:
-    """Retention for refused reads (events.services.retention): those older than `before`."""
-    deleted, _ = RefusedRead.objects.filter(refused_at__lt=before).delete()
+def refused_reads_purge(*, now: datetime, older_than: timedelta | None = None) -> int:
+    """Retention for refused reads (events.services.retention): those past their expires_at,
+    and with `older_than` (purge_events --older-than) those refused before it too."""
+    expired = Q(expires_at__lt=now)
+    if older_than is not None:
+        expired |= Q(refused_at__lt=now - older_than)
+    deleted, _ = RefusedRead.objects.filter(expired).delete()
     return deleted
 
 

@@ -9,13 +9,12 @@ row's id instead of a second row.
 
 import time
 from contextlib import nullcontext
-from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from cameras.models import EdgeDevice, RefusedRead
-from cameras.services import device_touch, refused_reads_record
+from cameras.services import device_touch, refused_read_build, refused_reads_record
 from core.metrics import ingest_observe
 from events.after_store import after_store_pending, after_store_run
 from events.broadcast import broadcast_events
@@ -23,7 +22,7 @@ from events.models import PlateEvent
 from events.reads import ReadIn
 
 from .results import CREATED, DUPLICATE, REJECTED, IngestResult
-from .retention import RetentionCutoffs
+from .retention import RetentionCutoffs, event_retention_days
 from .storage import INDEX, image_write, images_delete, rows_insert
 from .validation import DeviceCameras, ReadRejected, ValidRead, read_validate
 
@@ -45,13 +44,13 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
     first_of_key: dict[str, int] = {}
     repeats: list[tuple[int, str]] = []
     key_index = INDEX["idempotency_key"]
-    refused: list[int] = []
+    refused: list[tuple[int, ReadRejected]] = []
     for position, read in enumerate(reads):
         try:
             item = read_validate(read, device=device, cameras=cameras, now=now, cutoffs=cutoffs)
         except ReadRejected as rejected:
             results[position] = IngestResult(REJECTED, errors=rejected.errors, code=rejected.code)
-            refused.append(position)
+            refused.append((position, rejected))
             continue
         key = item.row[key_index]
         if key in first_of_key:
@@ -72,7 +71,10 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
     if refused and device is not None:
         refused_reads_record(
             device=device,
-            refused=[refused_read(reads[p], results[p].errors, now=now) for p in refused],
+            refused=[
+                refused_read(reads[p], rejected, cameras=cameras, now=now)
+                for p, rejected in refused
+            ],
         )
     ingest_observe(
         reads=reads,
@@ -83,24 +85,23 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
     return results
 
 
-def refused_read(read: ReadIn, errors: dict, *, now) -> RefusedRead:
-    """What an operator needs to see of a refused read (cameras.models.RefusedRead): when, the
-    camera, plate and time as sent, and why; not its images."""
-
-    def sent(value, length: int) -> str:
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            return ""
-        return str(value).replace("\x00", "")[:length]
-
-    return RefusedRead(
+def refused_read(
+    read: ReadIn, rejected: ReadRejected, *, cameras: DeviceCameras, now
+) -> RefusedRead:
+    """The record of a refused read: kept as long as its camera's events (when the camera is
+    known), without its plate when it was refused for being past that retention."""
+    try:
+        camera = cameras.resolve(read.camera)
+    except ReadRejected:
+        camera = None
+    return refused_read_build(
         refused_at=now,
-        camera=sent(read.camera, 128),
-        plate=sent(read.plate, 64),
-        captured_at=sent(read.captured_at, 64),
-        source=sent(read.source, 32),
-        errors=errors,
+        errors=rejected.errors,
+        retention_days=event_retention_days(camera),
+        source=read.source,
+        camera=read.camera,
+        plate=None if rejected.too_old else read.plate,
+        captured_at=read.captured_at,
     )
 
 

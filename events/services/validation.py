@@ -261,6 +261,7 @@ def read_validate(
                 errors["captured_at"] = ["Is before 2000; check the device clock."]
 
     adopt = None  # the camera id to adopt once the rest of the read has passed
+    too_old = False
     if camera is None:
         try:
             camera = cameras.resolve(read.camera)
@@ -281,6 +282,7 @@ def read_validate(
         # retention would delete it at the next purge: say so now (a lookup and a comparison)
         kept_since = (cutoffs or RetentionCutoffs(now)).kept_since(camera)
         if kept_since is not None and captured_at < kept_since:
+            too_old = True
             errors["captured_at"] = [
                 f"Is older than the retention period ({event_retention_days(camera)} days): it "
                 "would be deleted at the next purge; check the device clock or what it resends."
@@ -364,7 +366,7 @@ def read_validate(
                 errors.update(rejected.errors)
                 code = rejected.code if code == "invalid" else code
     if errors:
-        raise ReadRejected(errors, code)
+        raise ReadRejected(errors, code, too_old=too_old)
     if adopt is not None:
         camera = cameras.adopt(adopt)
         zone = cameras.zone(camera, read.zone)
