@@ -168,49 +168,62 @@ def device_touch(*, device: EdgeDevice, cameras: list[Camera] = ()) -> None:
 #: A device adopts cameras while it has fewer than this many (a runaway agent inventing camera
 #: ids stops there; an operator can still assign more).
 ADOPTING_CAMERAS_MAX = 100
+#: New cameras one request may adopt (the rest of its unknown ids are refused, to be sent
+#: again): a batch of invented ids costs a few queries per camera, not hundreds.
+ADOPTIONS_PER_REQUEST = 10
 
 
 class AdoptionRefused(Exception):
-    """The device may not adopt this camera; the message says why."""
+    """The device may not adopt this camera; the message says why. `final`: nor any other
+    (it does not adopt, or is full), so a caller need not ask again."""
+
+    def __init__(self, message: str, *, final: bool = False):
+        super().__init__(message)
+        self.final = final
 
 
 def camera_adopt(*, device: EdgeDevice, external_id: str) -> Camera:
     """The camera `external_id` names on a device that adopts cameras: created inactive,
     without a position, named after the vendor id, for an operator to place and activate.
 
-    Safe when two first reads of the same new camera race: the slug is derived from the
-    device and the vendor id, so the second INSERT meets the first's unique slug and takes the
-    camera the first created (with its link: both are written in one transaction). A slug
-    already taken by an unrelated camera moves on to one with a digest of both."""
+    A device's adoptions take turns on its row (SELECT … FOR UPDATE), so the count of its
+    cameras holds until the new one is in: concurrent requests cannot pass
+    ADOPTING_CAMERAS_MAX. Two first reads of the same new camera: the second, once its turn
+    comes, meets the first's unique slug (derived from the device and the vendor id) and takes
+    that camera. A slug already taken by an unrelated camera moves on to one with a digest of
+    both."""
     if not device.adopts_cameras:
-        raise AdoptionRefused("this device does not adopt cameras")
-    if device.cameras.count() >= ADOPTING_CAMERAS_MAX:
-        raise AdoptionRefused(
-            f"this device has {ADOPTING_CAMERAS_MAX} cameras, the most it adopts; "
-            "assign it in the admin"
-        )
+        raise AdoptionRefused("this device does not adopt cameras", final=True)
     max_length = Camera._meta.get_field("slug").max_length
     base = slugify(f"{device.name} {external_id}")[:max_length].strip("-") or "camera"
     digest = hashlib.sha256(f"{device.pk}|{external_id}".encode()).hexdigest()[:10]
-    for slug in (base, f"{base[: max_length - 11].strip('-')}-{digest}"):
-        try:
-            with transaction.atomic():
-                camera = Camera.objects.create(
-                    slug=slug,
-                    external_id=external_id,
-                    name=external_id[: Camera._meta.get_field("name").max_length],
-                    status=Camera.Status.INACTIVE,
-                    description=f"Adopted from device {device.name}: place it on the map "
-                    "and activate it.",
-                )
-                device.cameras.add(camera)
-            return camera
-        except IntegrityError:
-            camera = Camera.objects.filter(
-                slug=slug, external_id=external_id, devices=device
-            ).first()
-            if camera is not None:
+    with transaction.atomic():
+        EdgeDevice.objects.select_for_update().filter(pk=device.pk).values_list("pk").first()
+        if device.cameras.count() >= ADOPTING_CAMERAS_MAX:
+            raise AdoptionRefused(
+                f"this device has {ADOPTING_CAMERAS_MAX} cameras, the most it adopts; "
+                "assign it in the admin",
+                final=True,
+            )
+        for slug in (base, f"{base[: max_length - 11].strip('-')}-{digest}"):
+            try:
+                with transaction.atomic():
+                    camera = Camera.objects.create(
+                        slug=slug,
+                        external_id=external_id,
+                        name=external_id[: Camera._meta.get_field("name").max_length],
+                        status=Camera.Status.INACTIVE,
+                        description=f"Adopted from device {device.name}: place it on the map "
+                        "and activate it.",
+                    )
+                    device.cameras.add(camera)
                 return camera
+            except IntegrityError:
+                camera = Camera.objects.filter(
+                    slug=slug, external_id=external_id, devices=device
+                ).first()
+                if camera is not None:
+                    return camera
     raise AdoptionRefused("no free slug for it; assign it in the admin")
 
 

@@ -86,8 +86,8 @@ def external_ids_per_device_check(cameras) -> None:
     """A vendor camera id names one camera of a device: refuse (a ValidationError for the
     `cameras` field) a device's `cameras` where two carry the same external_id; Camera.clean
     checks a camera's own change. The database cannot hold this across the device-camera
-    link; the admin and the API check it, and adoption (cameras.services.camera_adopt) is
-    serialized by the slug it derives."""
+    link; the admin and the API check it, and adoption (cameras.services.camera_adopt) takes
+    turns on the device's row."""
     seen: dict[str, str] = {}
     for camera in cameras:
         if not camera.external_id:

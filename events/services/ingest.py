@@ -24,7 +24,7 @@ from events.reads import ReadIn
 from .results import CREATED, DUPLICATE, REJECTED, IngestResult
 from .retention import RetentionCutoffs, event_retention_days
 from .storage import INDEX, image_write, images_delete, rows_insert
-from .validation import DeviceCameras, ReadRejected, ValidRead, read_validate
+from .validation import Adoptions, DeviceCameras, ReadRejected, ValidRead, read_validate
 
 
 def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[IngestResult]:
@@ -39,6 +39,7 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
     now = timezone.now()
     cameras = DeviceCameras.for_reads(device, reads)
     cutoffs = RetentionCutoffs(now)
+    adoptions = Adoptions()
     results: list[IngestResult | None] = [None] * len(reads)
     valid: list[tuple[int, ValidRead]] = []
     first_of_key: dict[str, int] = {}
@@ -47,7 +48,9 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
     refused: list[tuple[int, ReadRejected]] = []
     for position, read in enumerate(reads):
         try:
-            item = read_validate(read, device=device, cameras=cameras, now=now, cutoffs=cutoffs)
+            item = read_validate(
+                read, device=device, cameras=cameras, now=now, cutoffs=cutoffs, adoptions=adoptions
+            )
         except ReadRejected as rejected:
             results[position] = IngestResult(REJECTED, errors=rejected.errors, code=rejected.code)
             refused.append((position, rejected))

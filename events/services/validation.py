@@ -19,7 +19,7 @@ from core.timestamps import timestamp_check
 from events.models import PlateEvent, event_image_name
 from events.reads import ImageIn, ReadIn, plate_confusion_key, plate_normalize
 
-from .device_cameras import CameraUnknown, DeviceCameras
+from .device_cameras import Adoptions, CameraUnknown, DeviceCameras
 from .results import ReadRejected
 from .retention import RetentionCutoffs, event_retention_days
 from .storage import FIELDS, INDEX
@@ -220,10 +220,11 @@ def read_validate(
     now: datetime,
     camera=None,
     cutoffs: RetentionCutoffs | None = None,
+    adoptions: Adoptions | None = None,
 ) -> ValidRead:
     """The row a read becomes, or ReadRejected naming every bad field. Plain Python on
-    purpose: this runs for every read on the hot path (`cutoffs`: the call's, shared by its
-    reads)."""
+    purpose: this runs for every read on the hot path (`cutoffs`, `adoptions`: the call's,
+    shared by its reads)."""
     errors: dict[str, list[str]] = {}
 
     plate_raw = read.plate
@@ -368,7 +369,7 @@ def read_validate(
     if errors:
         raise ReadRejected(errors, code, too_old=too_old)
     if adopt is not None:
-        camera = cameras.adopt(adopt)
+        camera = cameras.adopt(adopt, adoptions if adoptions is not None else Adoptions())
         zone = cameras.zone(camera, read.zone)
 
     if not event_id:
