@@ -589,6 +589,9 @@ if PROMETHEUS_MULTIPROC_DIR:
 # days go (a camera's retention_days overrides it), images sooner; 0 keeps them for ever.
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 90, minimum=0)
 IMAGE_RETENTION_DAYS = env_int("IMAGE_RETENTION_DAYS", 30, minimum=0)
+# Devices' refused reads (plates too) go with their camera's retention; this many days when
+# that keeps events for ever (0), so a diagnostic never outlives its use.
+REFUSED_READS_KEEP_DAYS = env_int("REFUSED_READS_KEEP_DAYS", 30, minimum=1)
 PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 1000, minimum=1)
 # When beat runs the purge: a crontab line (minute hour day-of-month month day-of-week), UTC.
 PURGE_SCHEDULE = os.environ.get("PURGE_SCHEDULE", "30 3 * * *").strip()

@@ -22,8 +22,8 @@ from .models import (
     SensorSettings,
     UserApiToken,
     Zone,
-    external_ids_per_device_check,
 )
+from .validators import external_ids_per_device_check
 from .widgets import CameraLocationAdminMixin, ZoneMapAdminMixin
 
 
@@ -217,7 +217,7 @@ class RefusedReadInline(admin.TabularInline):
 
     model = RefusedRead
     verbose_name_plural = "Last refused reads (newest first)"
-    fields = ("refused_at", "camera", "plate", "captured_at", "source", "reasons")
+    fields = ("refused_at", "camera", "plate", "captured_at", "source", "reasons", "expires_at")
     readonly_fields = fields
     extra = 0
     can_delete = False

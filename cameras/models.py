@@ -148,24 +148,6 @@ class Camera(models.Model):
         return f"{scheme}://{userinfo}@{rest}"
 
 
-def external_ids_per_device_check(cameras) -> None:
-    """A vendor camera id names one camera of a device: refuse (a ValidationError for the
-    `cameras` field) a device's `cameras` where two carry the same external_id; Camera.clean
-    checks a camera's own change. The database cannot hold this across the device-camera
-    link; the admin and the API check it, and adoption (cameras.services.camera_adopt) is
-    serialized by the slug it derives."""
-    seen: dict[str, str] = {}
-    for camera in cameras:
-        if not camera.external_id:
-            continue
-        if camera.external_id in seen and seen[camera.external_id] != camera.slug:
-            raise ValidationError(
-                f"Cameras {seen[camera.external_id]} and {camera.slug} both have the vendor id "
-                f"'{camera.external_id}'; one device's must differ."
-            )
-        seen[camera.external_id] = camera.slug
-
-
 def _is_resolution(value: str) -> bool:
     width, sep, height = value.lower().partition("x")
     return bool(sep) and width.isdigit() and height.isdigit() and int(width) > 0 < int(height)
@@ -388,9 +370,9 @@ REFUSED_READS_KEPT = 50
 
 class RefusedRead(models.Model):
     """A read a device sent that was refused, with why: no edge agent shows its refusals to
-    anyone, so the device's admin page does. Only what an operator needs to fix the device
-    (no images); the newest REFUSED_READS_KEPT per device are kept, and retention purges
-    them like events."""
+    anyone, so the device's admin page does. Only what an operator needs to fix the device (no
+    images; no plate when refused for being past retention); the newest REFUSED_READS_KEPT per
+    device are kept, each until `expires_at` (cameras.services.refused_read_build)."""
 
     device = models.ForeignKey(EdgeDevice, on_delete=models.CASCADE, related_name="refused_reads")
     refused_at = models.DateTimeField()
@@ -399,6 +381,7 @@ class RefusedRead(models.Model):
     captured_at = models.CharField(max_length=64, blank=True, help_text="As the device sent it.")
     source = models.CharField(max_length=32, blank=True)
     errors = models.JSONField(default=dict, help_text="The message(s) per field.")
+    expires_at = models.DateTimeField(db_index=True, help_text="When retention deletes it.")
 
     class Meta:
         ordering = ("-refused_at", "-id")

@@ -168,60 +168,114 @@ def device_touch(*, device: EdgeDevice, cameras: list[Camera] = ()) -> None:
 #: A device adopts cameras while it has fewer than this many (a runaway agent inventing camera
 #: ids stops there; an operator can still assign more).
 ADOPTING_CAMERAS_MAX = 100
+#: New cameras one request may adopt (the rest of its unknown ids are refused, to be sent
+#: again): a batch of invented ids costs a few queries per camera, not hundreds.
+ADOPTIONS_PER_REQUEST = 10
 
 
 class AdoptionRefused(Exception):
-    """The device may not adopt this camera; the message says why."""
+    """The device may not adopt this camera; the message says why. `final`: nor any other
+    (it does not adopt, or is full), so a caller need not ask again."""
+
+    def __init__(self, message: str, *, final: bool = False):
+        super().__init__(message)
+        self.final = final
 
 
 def camera_adopt(*, device: EdgeDevice, external_id: str) -> Camera:
     """The camera `external_id` names on a device that adopts cameras: created inactive,
     without a position, named after the vendor id, for an operator to place and activate.
 
-    Safe when two first reads of the same new camera race: the slug is derived from the
-    device and the vendor id, so the second INSERT meets the first's unique slug and takes the
-    camera the first created (with its link: both are written in one transaction). A slug
-    already taken by an unrelated camera moves on to one with a digest of both."""
+    A device's adoptions take turns on its row (SELECT … FOR UPDATE), so the count of its
+    cameras holds until the new one is in: concurrent requests cannot pass
+    ADOPTING_CAMERAS_MAX. Two first reads of the same new camera: the second, once its turn
+    comes, meets the first's unique slug (derived from the device and the vendor id) and takes
+    that camera. A slug already taken by an unrelated camera moves on to one with a digest of
+    both."""
     if not device.adopts_cameras:
-        raise AdoptionRefused("this device does not adopt cameras")
-    if device.cameras.count() >= ADOPTING_CAMERAS_MAX:
-        raise AdoptionRefused(
-            f"this device has {ADOPTING_CAMERAS_MAX} cameras, the most it adopts; "
-            "assign it in the admin"
-        )
+        raise AdoptionRefused("this device does not adopt cameras", final=True)
     max_length = Camera._meta.get_field("slug").max_length
     base = slugify(f"{device.name} {external_id}")[:max_length].strip("-") or "camera"
     digest = hashlib.sha256(f"{device.pk}|{external_id}".encode()).hexdigest()[:10]
-    for slug in (base, f"{base[: max_length - 11].strip('-')}-{digest}"):
-        try:
-            with transaction.atomic():
-                camera = Camera.objects.create(
-                    slug=slug,
-                    external_id=external_id,
-                    name=external_id[: Camera._meta.get_field("name").max_length],
-                    status=Camera.Status.INACTIVE,
-                    description=f"Adopted from device {device.name}: place it on the map "
-                    "and activate it.",
-                )
-                device.cameras.add(camera)
-            return camera
-        except IntegrityError:
-            camera = Camera.objects.filter(
-                slug=slug, external_id=external_id, devices=device
-            ).first()
-            if camera is not None:
+    with transaction.atomic():
+        EdgeDevice.objects.select_for_update().filter(pk=device.pk).values_list("pk").first()
+        if device.cameras.count() >= ADOPTING_CAMERAS_MAX:
+            raise AdoptionRefused(
+                f"this device has {ADOPTING_CAMERAS_MAX} cameras, the most it adopts; "
+                "assign it in the admin",
+                final=True,
+            )
+        for slug in (base, f"{base[: max_length - 11].strip('-')}-{digest}"):
+            try:
+                with transaction.atomic():
+                    camera = Camera.objects.create(
+                        slug=slug,
+                        external_id=external_id,
+                        name=external_id[: Camera._meta.get_field("name").max_length],
+                        status=Camera.Status.INACTIVE,
+                        description=f"Adopted from device {device.name}: place it on the map "
+                        "and activate it.",
+                    )
+                    device.cameras.add(camera)
                 return camera
+            except IntegrityError:
+                camera = Camera.objects.filter(
+                    slug=slug, external_id=external_id, devices=device
+                ).first()
+                if camera is not None:
+                    return camera
     raise AdoptionRefused("no free slug for it; assign it in the admin")
 
 
+def refused_read_build(
+    *,
+    refused_at: datetime,
+    errors,
+    retention_days: int,
+    source: str = "",
+    camera=None,
+    plate=None,
+    captured_at=None,
+) -> RefusedRead:
+    """The one shape of a refused read (unsaved): the camera, plate and time as the device
+    sent them (text, bounded, without NUL) and why. It expires after `retention_days` (its
+    camera's retention, as events.services.retention says), or REFUSED_READS_KEEP_DAYS when
+    that is 0 (events kept for ever): a diagnostic never outlives its use. A read refused
+    for being past retention is passed without its plate (it would outlive the event)."""
+    if not isinstance(errors, dict):
+        errors = {"non_field_errors": errors}
+    return RefusedRead(
+        refused_at=refused_at,
+        expires_at=refused_at + timedelta(days=retention_days or settings.REFUSED_READS_KEEP_DAYS),
+        camera=_sent(camera, 128),
+        plate=_sent(plate, 64),
+        captured_at=_sent(captured_at, 64),
+        source=_sent(source, 32),
+        errors={
+            _sent(field, 128): [
+                _sent(m, 500) for m in (messages if isinstance(messages, list) else [messages])
+            ]
+            for field, messages in list(errors.items())[:50]
+        },
+    )
+
+
+def _sent(value, length: int) -> str:
+    """A value a device sent as PostgreSQL stores text: no NUL, bounded; "" if not a scalar."""
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return ""
+    return str(value).replace("\x00", "")[:length]
+
+
 def refused_reads_record(*, device: EdgeDevice, refused: list[RefusedRead]) -> None:
-    """Keep a device's refused reads (unsaved RefusedRead rows) for its admin page: the newest
+    """Keep a device's refused reads (from refused_read_build) for its admin page: the newest
     REFUSED_READS_KEPT, in one short transaction of their own (a refused read writes nothing
     else). Called only when something was refused."""
     refused = refused[-REFUSED_READS_KEPT:]
     for row in refused:
         row.device = device
-        row.errors = _errors_storable(row.errors)
     try:
         with transaction.atomic():
             RefusedRead.objects.bulk_create(refused)
@@ -240,26 +294,13 @@ def refused_reads_record(*, device: EdgeDevice, refused: list[RefusedRead]) -> N
         logger.warning("Refused reads of device %s not kept: %s", device.pk, error)
 
 
-def _errors_storable(errors) -> dict[str, list[str]]:
-    """{field: [message]} as PostgreSQL stores it (no NUL: field names and messages may quote
-    what the device sent), each text bounded."""
-
-    def text(value, length: int) -> str:
-        return str(value).replace("\x00", "")[:length]
-
-    if not isinstance(errors, dict):
-        errors = {"non_field_errors": errors}
-    return {
-        text(field, 128): [
-            text(m, 500) for m in (messages if isinstance(messages, list) else [messages])
-        ]
-        for field, messages in list(errors.items())[:50]
-    }
-
-
-def refused_reads_purge(*, before: datetime) -> int:
-    """Retention for refused reads (events.services.retention): those older than `before`."""
-    deleted, _ = RefusedRead.objects.filter(refused_at__lt=before).delete()
+def refused_reads_purge(*, now: datetime, older_than: timedelta | None = None) -> int:
+    """Retention for refused reads (events.services.retention): those past their expires_at,
+    and with `older_than` (purge_events --older-than) those refused before it too."""
+    expired = Q(expires_at__lt=now)
+    if older_than is not None:
+        expired |= Q(refused_at__lt=now - older_than)
+    deleted, _ = RefusedRead.objects.filter(expired).delete()
     return deleted
 
 

@@ -1,4 +1,4 @@
-"""Validators for values operators type: coordinates and GeoJSON geometry.
+"""Validators for values operators type: coordinates, GeoJSON geometry, vendor camera ids.
 
 Shared by model fields, so the admin form, the API and imports refuse the same values with
 the same message.
@@ -80,3 +80,21 @@ def validate_image_polygon(value) -> None:
     errors = geometry_errors(value, normalized=True)
     if errors:
         raise ValidationError(errors, code="invalid_roi")
+
+
+def external_ids_per_device_check(cameras) -> None:
+    """A vendor camera id names one camera of a device: refuse (a ValidationError for the
+    `cameras` field) a device's `cameras` where two carry the same external_id; Camera.clean
+    checks a camera's own change. The database cannot hold this across the device-camera
+    link; the admin and the API check it, and adoption (cameras.services.camera_adopt) takes
+    turns on the device's row."""
+    seen: dict[str, str] = {}
+    for camera in cameras:
+        if not camera.external_id:
+            continue
+        if camera.external_id in seen and seen[camera.external_id] != camera.slug:
+            raise ValidationError(
+                f"Cameras {seen[camera.external_id]} and {camera.slug} both have the vendor id "
+                f"'{camera.external_id}'; one device's must differ."
+            )
+        seen[camera.external_id] = camera.slug

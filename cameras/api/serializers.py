@@ -17,8 +17,8 @@ from ..models import (
     ModelConfig,
     SensorSettings,
     Zone,
-    external_ids_per_device_check,
 )
+from ..validators import external_ids_per_device_check
 
 
 class ZoneSerializer(ModelCleanSerializer):

@@ -7,6 +7,24 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def vendor_ids_unique_check(apps, schema_editor):
+    """Reversing makes external_id globally unique again: refuse, naming them, while two
+    cameras share one (rename them first) instead of failing on an IntegrityError."""
+    Camera = apps.get_model("cameras", "Camera")
+    repeated = (
+        Camera.objects.exclude(external_id=None)
+        .values("external_id")
+        .annotate(n=models.Count("id"))
+        .filter(n__gt=1)
+        .values_list("external_id", flat=True)
+    )
+    if repeated:
+        raise RuntimeError(
+            "Cannot reverse cameras 0005: these vendor ids are used by several cameras "
+            f"(give each a distinct external_id first): {', '.join(sorted(repeated)[:20])}"
+        )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("cameras", "0004_bounded_json_fields"),
@@ -32,6 +50,8 @@ class Migration(migrations.Migration):
                 null=True,
             ),
         ),
+        # reversed before the index above becomes unique again
+        migrations.RunPython(migrations.RunPython.noop, vendor_ids_unique_check),
         migrations.CreateModel(
             name="RefusedRead",
             fields=[

@@ -30,13 +30,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cameras.authentication import DeviceKeyAuthentication, IsEdgeDevice
-from cameras.models import EdgeDevice, RefusedRead
-from cameras.services import refused_reads_record
+from cameras.models import EdgeDevice
+from cameras.services import refused_read_build, refused_reads_record
 from core.json_bounds import BODY_MAX_DEPTH, json_body_bounded
 from core.throttling import DeviceIngestThrottle
 from events.reads import ImageIn, ReadIn
 from events.services.ingest import plate_events_ingest
 from events.services.results import CREATED, STATUSES, UPDATED, IngestResult
+from events.services.retention import event_retention_days
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -240,10 +241,13 @@ class DeviceIngestView(APIView):
         device = self.request.auth if response.status_code == 400 else None
         if isinstance(device, EdgeDevice):
             errors = response.data.get("errors") or {"non_field_errors": [response.data["detail"]]}
-            refused_reads_record(
-                device=device,
-                refused=[RefusedRead(refused_at=timezone.now(), source=self.source, errors=errors)],
+            refused = refused_read_build(
+                refused_at=timezone.now(),
+                errors=errors,
+                retention_days=event_retention_days(None),
+                source=self.source,
             )
+            refused_reads_record(device=device, refused=[refused])
         return response
 
     def answer(self, request: HttpRequest, device):

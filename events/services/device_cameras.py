@@ -2,7 +2,7 @@
 
 from cameras.models import Camera, EdgeDevice, Zone
 from cameras.selectors import cameras_of_device, device_cameras_cached
-from cameras.services import AdoptionRefused, camera_adopt
+from cameras.services import ADOPTIONS_PER_REQUEST, AdoptionRefused, camera_adopt
 from core.ids import ascii_integer
 from events.after_store import after_store_work_sql
 from events.reads import ReadIn
@@ -29,6 +29,17 @@ class CameraUnknown(ReadRejected):
         super().__init__({"camera": [message]})
         self.ref = ref
         self.adoptable = adoptable
+
+
+class Adoptions:
+    """One ingest call's adoptions (DeviceCameras itself may be the device's cached one): at
+    most ADOPTIONS_PER_REQUEST new cameras; an id refused once, or every id once the device
+    turned out full, is refused again without a query."""
+
+    def __init__(self):
+        self.adopted = 0
+        self.refused: dict[str, str] = {}  # camera id -> why
+        self.closed: str | None = None  # why no id is adopted any more (full, or not adopting)
 
 
 class DeviceCameras:
@@ -103,15 +114,25 @@ class DeviceCameras:
             raise CameraUnknown(ref, adoptable=bool(self.device and self.device.adopts_cameras))
         return camera
 
-    def adopt(self, ref: str) -> Camera:
+    def adopt(self, ref: str, adoptions: Adoptions) -> Camera:
         """The camera the device adopts for `ref` (cameras.services.camera_adopt), as the
         ingest reads cameras (with the after-store steps' answers), known from now on."""
-        try:
-            camera_adopt(device=self.device, external_id=ref)
-        except AdoptionRefused as refused:
+        why = adoptions.refused.get(ref) or adoptions.closed
+        if why is None and adoptions.adopted >= ADOPTIONS_PER_REQUEST:
+            why = f"one request adopts at most {ADOPTIONS_PER_REQUEST} new cameras; send it again"
+        if why is None:
+            try:
+                camera_adopt(device=self.device, external_id=ref)
+            except AdoptionRefused as refused:
+                why = adoptions.refused[ref] = str(refused)
+                if refused.final:
+                    adoptions.closed = why
+            else:
+                adoptions.adopted += 1
+        if why is not None:
             raise ReadRejected(
-                {"camera": [f"No camera '{ref[:64]}' among this device's cameras ({refused})."]}
-            ) from None
+                {"camera": [f"No camera '{ref[:64]}' among this device's cameras ({why})."]}
+            )
         named = cameras_of_device(device=self.device, named=[ref], extras=after_store_work_sql())
         camera = next(c for c in named if c.external_id == ref)
         self.cameras.append(camera)

@@ -9,13 +9,12 @@ row's id instead of a second row.
 
 import time
 from contextlib import nullcontext
-from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from cameras.models import EdgeDevice, RefusedRead
-from cameras.services import device_touch, refused_reads_record
+from cameras.services import device_touch, refused_read_build, refused_reads_record
 from core.metrics import ingest_observe
 from events.after_store import after_store_pending, after_store_run
 from events.broadcast import broadcast_events
@@ -23,8 +22,9 @@ from events.models import PlateEvent
 from events.reads import ReadIn
 
 from .results import CREATED, DUPLICATE, REJECTED, IngestResult
+from .retention import RetentionCutoffs, event_retention_days
 from .storage import INDEX, image_write, images_delete, rows_insert
-from .validation import DeviceCameras, ReadRejected, ValidRead, read_validate
+from .validation import Adoptions, DeviceCameras, ReadRejected, ValidRead, read_validate
 
 
 def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[IngestResult]:
@@ -38,18 +38,22 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
     started = time.perf_counter()
     now = timezone.now()
     cameras = DeviceCameras.for_reads(device, reads)
+    cutoffs = RetentionCutoffs(now)
+    adoptions = Adoptions()
     results: list[IngestResult | None] = [None] * len(reads)
     valid: list[tuple[int, ValidRead]] = []
     first_of_key: dict[str, int] = {}
     repeats: list[tuple[int, str]] = []
     key_index = INDEX["idempotency_key"]
-    refused: list[int] = []
+    refused: list[tuple[int, ReadRejected]] = []
     for position, read in enumerate(reads):
         try:
-            item = read_validate(read, device=device, cameras=cameras, now=now)
+            item = read_validate(
+                read, device=device, cameras=cameras, now=now, cutoffs=cutoffs, adoptions=adoptions
+            )
         except ReadRejected as rejected:
             results[position] = IngestResult(REJECTED, errors=rejected.errors, code=rejected.code)
-            refused.append(position)
+            refused.append((position, rejected))
             continue
         key = item.row[key_index]
         if key in first_of_key:
@@ -70,7 +74,10 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
     if refused and device is not None:
         refused_reads_record(
             device=device,
-            refused=[refused_read(reads[p], results[p].errors, now=now) for p in refused],
+            refused=[
+                refused_read(reads[p], rejected, cameras=cameras, now=now)
+                for p, rejected in refused
+            ],
         )
     ingest_observe(
         reads=reads,
@@ -81,24 +88,23 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
     return results
 
 
-def refused_read(read: ReadIn, errors: dict, *, now) -> RefusedRead:
-    """What an operator needs to see of a refused read (cameras.models.RefusedRead): when, the
-    camera, plate and time as sent, and why; not its images."""
-
-    def sent(value, length: int) -> str:
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            return ""
-        return str(value).replace("\x00", "")[:length]
-
-    return RefusedRead(
+def refused_read(
+    read: ReadIn, rejected: ReadRejected, *, cameras: DeviceCameras, now
+) -> RefusedRead:
+    """The record of a refused read: kept as long as its camera's events (when the camera is
+    known), without its plate when it was refused for being past that retention."""
+    try:
+        camera = cameras.resolve(read.camera)
+    except ReadRejected:
+        camera = None
+    return refused_read_build(
         refused_at=now,
-        camera=sent(read.camera, 128),
-        plate=sent(read.plate, 64),
-        captured_at=sent(read.captured_at, 64),
-        source=sent(read.source, 32),
-        errors=errors,
+        errors=rejected.errors,
+        retention_days=event_retention_days(camera),
+        source=read.source,
+        camera=read.camera,
+        plate=None if rejected.too_old else read.plate,
+        captured_at=read.captured_at,
     )
 
 
@@ -123,9 +129,9 @@ def _events_store(*, device: EdgeDevice, items: list["ValidRead"]) -> list[Inges
                 row = item.row
                 key = row[INDEX["idempotency_key"]]
                 if key in existing:
-                    results.append(
-                        IngestResult(DUPLICATE, id=existing[key], warnings=item.warnings)
-                    )
+                    # the stored row is the first send's (with its pictures): this send's
+                    # warnings do not describe it
+                    results.append(IngestResult(DUPLICATE, id=existing[key]))
                     continue
                 for name, content in item.images:
                     image_write(row[INDEX[name]], content, written)

@@ -32,9 +32,11 @@ class IngestResult:
 
 
 class ReadRejected(Exception):
-    """A read that breaks our rules; `errors` is {field: [message]}."""
+    """A read that breaks our rules; `errors` is {field: [message]}. `too_old`: past its
+    camera's retention (its refused-read record keeps no plate)."""
 
-    def __init__(self, errors: dict[str, list[str]], code: str = "invalid"):
+    def __init__(self, errors: dict[str, list[str]], code: str = "invalid", *, too_old=False):
         super().__init__(errors)
         self.errors = errors
         self.code = code
+        self.too_old = too_old

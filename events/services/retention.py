@@ -5,8 +5,9 @@ plates), so history charts survive; the plates leave the statistics with their e
 
 - Events older than EVENT_RETENTION_DAYS are deleted; a camera's retention_days overrides it.
   An event exactly at the cut-off stays ("older than" is strict).
-- Devices' refused reads (cameras.models.RefusedRead: plates too) older than
-  EVENT_RETENTION_DAYS go with the events (not in a run limited to one camera).
+- Devices' refused reads (cameras.models.RefusedRead: plates too) go at their expires_at (their
+  camera's retention, REFUSED_READS_KEEP_DAYS when that is for ever; not in a run limited
+  to one camera).
 - Images older than IMAGE_RETENTION_DAYS are removed while the rows stay (privacy: plates and
   times stay, pictures go).
 - An event whose export deliveries are still pending or delivering is held (its images too)
@@ -83,6 +84,25 @@ def event_retention_days(camera: Camera | None) -> int:
     return (camera.retention_days if camera is not None else None) or settings.EVENT_RETENTION_DAYS
 
 
+class RetentionCutoffs:
+    """The oldest captured_at each camera's retention keeps, as of one ingest call's `now`:
+    worked out once per camera per call, so a read costs a lookup and a comparison."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self._by_camera: dict[int | None, datetime | None] = {}
+
+    def kept_since(self, camera: Camera | None) -> datetime | None:
+        """None when the camera keeps its events for ever."""
+        key = camera.pk if camera is not None else None
+        try:
+            return self._by_camera[key]
+        except KeyError:
+            days = event_retention_days(camera)
+            cutoff = self._by_camera[key] = self.now - timedelta(days=days) if days else None
+            return cutoff
+
+
 def events_purge(
     *,
     now: datetime | None = None,
@@ -144,15 +164,7 @@ def events_purge(
         if orphans:
             orphan_files_sweep(now=now, result=result, progress=progress)
         if not dry_run and camera is None:
-            refused_cutoff = (
-                now - older_than
-                if older_than is not None
-                else now - timedelta(days=settings.EVENT_RETENTION_DAYS)
-                if settings.EVENT_RETENTION_DAYS
-                else None
-            )
-            if refused_cutoff is not None:
-                result.refused_reads_deleted = refused_reads_purge(before=refused_cutoff)
+            result.refused_reads_deleted = refused_reads_purge(now=now, older_than=older_than)
         if not dry_run:
             plate_sets_forget_before(tz=ZoneInfo(settings.TIME_ZONE))
             result.plates_forgotten = statistics_plates_forget(batch_size=batch_size)

@@ -19,9 +19,9 @@ from core.timestamps import timestamp_check
 from events.models import PlateEvent, event_image_name
 from events.reads import ImageIn, ReadIn, plate_confusion_key, plate_normalize
 
-from .device_cameras import CameraUnknown, DeviceCameras
+from .device_cameras import Adoptions, CameraUnknown, DeviceCameras
 from .results import ReadRejected
-from .retention import event_retention_days
+from .retention import RetentionCutoffs, event_retention_days
 from .storage import FIELDS, INDEX
 
 # --- Vocabularies ---------------------------------------------------------------------------
@@ -213,10 +213,18 @@ class ValidRead:
 
 
 def read_validate(
-    read: ReadIn, *, device: EdgeDevice, cameras: DeviceCameras, now: datetime, camera=None
+    read: ReadIn,
+    *,
+    device: EdgeDevice,
+    cameras: DeviceCameras,
+    now: datetime,
+    camera=None,
+    cutoffs: RetentionCutoffs | None = None,
+    adoptions: Adoptions | None = None,
 ) -> ValidRead:
     """The row a read becomes, or ReadRejected naming every bad field. Plain Python on
-    purpose: this runs for every read on the hot path."""
+    purpose: this runs for every read on the hot path (`cutoffs`, `adoptions`: the call's,
+    shared by its reads)."""
     errors: dict[str, list[str]] = {}
 
     plate_raw = read.plate
@@ -254,6 +262,7 @@ def read_validate(
                 errors["captured_at"] = ["Is before 2000; check the device clock."]
 
     adopt = None  # the camera id to adopt once the rest of the read has passed
+    too_old = False
     if camera is None:
         try:
             camera = cameras.resolve(read.camera)
@@ -271,13 +280,13 @@ def read_validate(
         except ReadRejected as rejected:
             errors.update(rejected.errors)
     if captured_at is not None and "captured_at" not in errors:
-        # retention would delete it at the next purge: say so now (one comparison; the
-        # camera's own period came with it)
-        days = event_retention_days(camera)
-        if days and captured_at < now - timedelta(days=days):
+        # retention would delete it at the next purge: say so now (a lookup and a comparison)
+        kept_since = (cutoffs or RetentionCutoffs(now)).kept_since(camera)
+        if kept_since is not None and captured_at < kept_since:
+            too_old = True
             errors["captured_at"] = [
-                f"Is older than the retention period ({days} days): it would be deleted at "
-                "the next purge; check the device clock or what it resends."
+                f"Is older than the retention period ({event_retention_days(camera)} days): it "
+                "would be deleted at the next purge; check the device clock or what it resends."
             ]
 
     event_id = read.event_id
@@ -358,9 +367,9 @@ def read_validate(
                 errors.update(rejected.errors)
                 code = rejected.code if code == "invalid" else code
     if errors:
-        raise ReadRejected(errors, code)
+        raise ReadRejected(errors, code, too_old=too_old)
     if adopt is not None:
-        camera = cameras.adopt(adopt)
+        camera = cameras.adopt(adopt, adoptions if adoptions is not None else Adoptions())
         zone = cameras.zone(camera, read.zone)
 
     if not event_id:

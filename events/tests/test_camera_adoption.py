@@ -220,3 +220,79 @@ def test_two_first_reads_of_a_new_camera_at_once_make_one_camera_and_no_500():
         assert statuses == [201, 201], (round_number, statuses)
         assert Camera.objects.filter(external_id=ref).count() == 1
         assert PlateEvent.objects.filter(camera__external_id=ref).count() == 2
+
+
+@pytest.mark.django_db
+def test_one_request_adopts_at_most_10_cameras_the_rest_refused_by_name(
+    django_assert_max_num_queries,
+):
+    """A runaway agent's batch of invented ids costs a few queries per camera, not hundreds."""
+    device, client = frigate("frigate-runaway")
+    reads = [native_read(f"cam-{n}", event_id=f"e{n}") for n in range(150)]
+    with django_assert_max_num_queries(MAX_QUERIES_150_UNKNOWN):
+        response = client.post(NATIVE, reads, format="json")
+    results = response.json()["results"]
+    assert [r["status"] for r in results[:10]] == ["created"] * 10
+    assert device.cameras.count() == 10
+    assert results[10]["errors"]["camera"] == [
+        "No camera 'cam-10' among this device's cameras (one request adopts at most 10 new "
+        "cameras; send it again)."
+    ]
+    assert {r["status"] for r in results[10:]} == {"rejected"}
+    # sent again, the next ten are adopted
+    again = client.post(NATIVE, reads[10:], format="json").json()["results"]
+    assert [r["status"] for r in again[:10]] == ["created"] * 10
+
+
+@pytest.mark.django_db
+def test_a_full_device_is_counted_once_per_request(django_assert_max_num_queries):
+    device, client = frigate("frigate-full")
+    cameras = Camera.objects.bulk_create(
+        Camera(slug=f"full-{n}", name=f"full {n}", external_id=f"full-{n}") for n in range(100)
+    )
+    device.cameras.add(*cameras)
+    reads = [native_read("newcomer", event_id=f"e{n}") for n in range(50)] + [
+        native_read(f"other-{n}", event_id=f"o{n}") for n in range(50)
+    ]
+    with django_assert_max_num_queries(MAX_QUERIES_FULL):
+        results = client.post(NATIVE, reads, format="json").json()["results"]
+    assert {r["status"] for r in results} == {"rejected"}
+    assert "the most it adopts" in results[-1]["errors"]["camera"][0]
+    assert device.cameras.count() == 100
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_at_once_cannot_adopt_past_100():
+    """Adoptions take turns on the device's row: four requests at 98 cameras add two."""
+    if connection.vendor != "postgresql":
+        require_service("PostgreSQL", "concurrent transactions are tested on PostgreSQL")
+    device, issued = device_create(name="frigate-crowd", adopts_cameras=True)
+    cameras = Camera.objects.bulk_create(
+        Camera(slug=f"crowd-{n}", name=f"crowd {n}", external_id=f"crowd-{n}") for n in range(98)
+    )
+    device.cameras.add(*cameras)
+    barrier = threading.Barrier(4)
+    answers: list = [None] * 4
+
+    def post(position):
+        try:
+            barrier.wait(timeout=10)
+            body = native_read(f"new-{position}", event_id=f"new-{position}")
+            answers[position] = client_of(issued.key).post(NATIVE, body, format="json")
+        except Exception as error:  # noqa: BLE001 - reported by the test
+            answers[position] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = sorted(getattr(answer, "status_code", repr(answer)) for answer in answers)
+    assert statuses == [201, 201, 400, 400]
+    assert device.cameras.count() == 100
+
+
+MAX_QUERIES_150_UNKNOWN = 120  # measured 112: about 10 per adopted camera
+MAX_QUERIES_FULL = 15  # measured 11: the device counted once

@@ -1,6 +1,7 @@
 """A device's refused reads, kept for its admin page (no edge agent shows them to anyone): the
 newest 50 per device with their reasons, written only when something is refused, never the
-images, shown read-only to whoever may view devices, purged with retention."""
+images (nor the plate of a read past retention), shown read-only to whoever may view devices,
+expiring with their camera's retention (REFUSED_READS_KEEP_DAYS when that is for ever)."""
 
 from datetime import timedelta
 
@@ -87,16 +88,54 @@ def test_images_are_not_kept_and_a_refused_read_stores_no_event(device_with_key)
     assert "image" not in str(refused.errors) and refused.plate == ""
 
 
-def test_retention_purges_them(device_with_key, settings):
+def test_retention_purges_them_at_their_expiry(device_with_key, settings):
     device, _ = device_with_key
     settings.EVENT_RETENTION_DAYS = 30
     plate_events_ingest(
         device=device, reads=[read(plate="old", zone="no"), read(plate="new", zone="no")]
     )
-    RefusedRead.objects.filter(plate="old").update(refused_at=timezone.now() - timedelta(days=31))
+    RefusedRead.objects.filter(plate="old").update(expires_at=timezone.now() - timedelta(1))
     result = events_purge()
     assert result.refused_reads_deleted == 1
     assert list(RefusedRead.objects.values_list("plate", flat=True)) == ["new"]
+
+
+def test_a_read_refused_as_too_old_is_kept_without_its_plate(device_client, settings):
+    """Its event would already be gone: the refusal must not keep the plate longer."""
+    settings.EVENT_RETENTION_DAYS = 30
+    old = (timezone.now() - timedelta(days=400)).isoformat()
+    response = device_client.post(NATIVE, {"plate": "AB12CDE", "captured_at": old})
+    assert response.status_code == 400
+    refused = RefusedRead.objects.get()
+    assert refused.plate == "" and refused.captured_at == old
+    assert "older than the retention period" in refused.errors["captured_at"][0]
+
+
+def days_kept(refused: RefusedRead) -> float:
+    return (refused.expires_at - refused.refused_at) / timedelta(days=1)
+
+
+def test_a_refused_read_expires_with_its_cameras_retention(device_with_key, camera, settings):
+    device, _ = device_with_key
+    settings.EVENT_RETENTION_DAYS = 30
+    camera.retention_days = 7
+    camera.save()
+    plate_events_ingest(device=device, reads=[read(camera=camera.slug, zone="no")])
+    plate_events_ingest(device=device, reads=[read(camera="nowhere")])  # no camera: global
+    no_camera, with_camera = RefusedRead.objects.order_by("-id")
+    assert (days_kept(with_camera), days_kept(no_camera)) == (7, 30)
+
+
+def test_with_retention_for_ever_they_still_expire(device_with_key, device_client, settings):
+    device, _ = device_with_key
+    settings.EVENT_RETENTION_DAYS = 0
+    settings.REFUSED_READS_KEEP_DAYS = 12
+    plate_events_ingest(device=device, reads=[read(plate="")])
+    device_client.post(NATIVE, b"{not json", content_type="application/json")  # refused whole
+    assert [days_kept(r) for r in RefusedRead.objects.all()] == [12, 12]
+
+    RefusedRead.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert events_purge().refused_reads_deleted == 2
 
 
 @pytest.fixture

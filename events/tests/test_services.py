@@ -220,6 +220,16 @@ def test_a_text_file_posing_as_a_jpeg_is_left_out_with_a_warning(device, setting
     assert len(media_files(settings.MEDIA_ROOT)) == 1
 
 
+def test_a_resend_with_a_broken_picture_is_a_duplicate_without_a_false_warning(device):
+    """The stored row is the first send's, with its picture: "stored without it" would lie."""
+    sent = _read(event_id="cam-1-42", plate_image=ImageIn(image_bytes("JPEG"), "ok.jpg"))
+    [first] = plate_events_ingest(device=device, reads=[sent])
+    resend = _read(event_id="cam-1-42", plate_image=ImageIn(b"not a picture", "ok.jpg"))
+    [again] = plate_events_ingest(device=device, reads=[resend])
+    assert (again.status, again.id, again.warnings) == ("duplicate", first.id, [])
+    assert PlateEvent.objects.get().plate_image
+
+
 @pytest.mark.parametrize(
     "image, reason",
     [
