@@ -16,7 +16,7 @@ def expiry_fill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cameras", "0005_vendor_ids_per_device_adoption_refused_reads"),
+        ("cameras", "0006_device_key_name"),
     ]
 
     operations = [
