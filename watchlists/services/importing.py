@@ -1,0 +1,322 @@
+"""CSV import and export of a list's entries.
+
+Import reads the file as it streams (UTF-8, with or without a byte-order mark), refuses each
+bad line by number and reason, and compares the rest with the stored entries: created,
+updated (old and new values: nothing is overwritten unseen), left as they are, and, in
+`replace` mode, removed. A dry run answers that report and writes nothing; a real run writes
+it in one transaction (new entries and their keys by COPY on PostgreSQL).
+"""
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from core.ids import time_ordered_uuid
+
+from .. import keys
+from ..models import Watchlist, WatchlistEntry
+from .entries import entries_delete, entry_keys_write, plate_for_list
+
+COLUMNS = (
+    "plate",
+    "description",
+    "category",
+    "reference",
+    "make",
+    "colour",
+    "country",
+    "valid_from",
+    "valid_until",
+)
+#: The compared values of an entry (all columns but the plate, which identifies it).
+VALUES = COLUMNS[1:]
+UPSERT, REPLACE = "upsert", "replace"
+#: Entries listed by name per kind in a report (the counts are always complete).
+REPORT_DETAIL_LIMIT = 1000
+_CATEGORIES = frozenset(WatchlistEntry.Category.values)
+_LENGTHS = {
+    name: WatchlistEntry._meta.get_field(name).max_length
+    for name in ("description", "reference", "make", "colour", "country")
+}
+
+
+class ImportRefused(Exception):
+    """The whole file is refused (no header, a wrong column, not UTF-8, too many entries)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+@dataclass
+class ImportReport:
+    mode: str
+    dry_run: bool
+    created: list = field(default_factory=list)
+    updated: list = field(default_factory=list)
+    removed: list = field(default_factory=list)
+    refused: list = field(default_factory=list)
+    counts: dict = field(
+        default_factory=lambda: dict.fromkeys(
+            ("created", "updated", "left", "removed", "refused"), 0
+        )
+    )
+
+    def note(self, kind: str, detail) -> None:
+        self.counts[kind] += 1
+        listed = getattr(self, kind, None)
+        if listed is not None and (kind == "refused" or len(listed) < REPORT_DETAIL_LIMIT):
+            listed.append(detail)
+
+    def as_dict(self) -> dict:
+        return {
+            "mode": self.mode,
+            "dry_run": self.dry_run,
+            "counts": self.counts,
+            "created": self.created,
+            "updated": self.updated,
+            "removed": self.removed,
+            "refused": self.refused,
+        }
+
+
+def _moment(value: str, zone: ZoneInfo, *, end: bool) -> datetime | None:
+    """An ISO date or date-time; a date is its start (valid_from) or the next day's start
+    (valid_until); a naive time is read in the list's time zone."""
+    if not value:
+        return None
+    moment = parse_datetime(value)
+    if moment is None:
+        day = parse_date(value)
+        if day is None:
+            raise ValueError(f"{value!r} is not an ISO date or date-time")
+        moment = datetime.combine(day, time.min)
+        if end:
+            moment = datetime.fromordinal(day.toordinal() + 1)
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=zone)
+    return moment
+
+
+def _line_values(row: dict, *, watchlist: Watchlist, zone: ZoneInfo) -> tuple[str, str, tuple]:
+    """(plate, raw plate, compared values) of one CSV line, or ValueError saying why not."""
+    raw = (row.get("plate") or "").strip()
+    try:
+        plate = plate_for_list(watchlist=watchlist, raw=raw)
+    except ValidationError as error:
+        raise ValueError(f"plate: {error.message_dict['plate'][0]}") from None
+    if len(plate) > 32 or len(raw) > 32:
+        raise ValueError("plate: longer than 32 characters")
+    values = {name: (row.get(name) or "").strip() for name in VALUES}
+    values["category"] = values["category"].lower() or WatchlistEntry.Category.OTHER
+    if values["category"] not in _CATEGORIES:
+        raise ValueError(
+            f"category: {values['category']!r} is not one of {', '.join(sorted(_CATEGORIES))}"
+        )
+    for name, limit in _LENGTHS.items():
+        if len(values[name]) > limit:
+            raise ValueError(f"{name}: longer than {limit} characters")
+    try:
+        values["valid_from"] = _moment(values["valid_from"], zone, end=False)
+    except ValueError as error:
+        raise ValueError(f"valid_from: {error}") from None
+    try:
+        values["valid_until"] = _moment(values["valid_until"], zone, end=True)
+    except ValueError as error:
+        raise ValueError(f"valid_until: {error}") from None
+    if (
+        values["valid_from"]
+        and values["valid_until"]
+        and values["valid_until"] <= values["valid_from"]
+    ):
+        raise ValueError("valid_until: must be after valid_from")
+    return plate, raw, tuple(values[name] for name in VALUES)
+
+
+def _shown(values: tuple) -> dict:
+    return {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in zip(VALUES, values, strict=True)
+    }
+
+
+def _lines(stream) -> tuple[list[str], object]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    try:
+        header = next(reader, None)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ImportRefused("file", f"Line 1 cannot be read: {error}.") from None
+    if not header:
+        raise ImportRefused("file", "The file is empty; it needs a header line.")
+    header = [name.strip().lower() for name in header]
+    unknown = [name for name in header if name not in COLUMNS]
+    if unknown or "plate" not in header or len(set(header)) != len(header):
+        raise ImportRefused(
+            "file",
+            f"The header must name columns of: {','.join(COLUMNS)} (plate required); "
+            f"got {','.join(header)}.",
+        )
+    return header, reader
+
+
+def entries_import(
+    *, watchlist: Watchlist, stream, mode: str = UPSERT, dry_run: bool = False, user=None
+) -> ImportReport:
+    """Import a CSV (a binary stream) into a list; see the module docstring."""
+    header, reader = _lines(stream)
+    zone = ZoneInfo(watchlist.time_zone)
+    report = ImportReport(mode=mode, dry_run=dry_run)
+    incoming: dict[str, tuple] = {}  # plate: (line, raw, values)
+    number = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except UnicodeDecodeError:
+            raise ImportRefused("file", f"Line {number + 1} is not UTF-8.") from None
+        except csv.Error as error:
+            number += 1
+            report.note("refused", {"line": number, "reason": str(error)})
+            continue
+        number = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            reason = f"expected {len(header)} fields, got {len(row)}"
+            report.note("refused", {"line": number, "reason": reason})
+            continue
+        try:
+            plate, raw, values = _line_values(
+                dict(zip(header, row, strict=True)), watchlist=watchlist, zone=zone
+            )
+        except ValueError as error:
+            report.note("refused", {"line": number, "reason": str(error)})
+            continue
+        if plate in incoming:
+            reason = f"plate {plate} is also on line {incoming[plate][0]}"
+            report.note("refused", {"line": number, "reason": reason})
+            continue
+        incoming[plate] = (number, raw, values)
+
+    stored = {
+        plate: (pk, values)
+        for pk, plate, *values in WatchlistEntry.objects.filter(watchlist=watchlist).values_list(
+            "pk", "plate", *VALUES
+        )
+    }
+    creates, updates = [], []
+    for plate, (number, raw, values) in incoming.items():
+        old = stored.get(plate)
+        if old is None:
+            creates.append((plate, raw, values))
+            report.note("created", {"line": number, "plate": plate, **_shown(values)})
+        elif tuple(old[1]) != values:
+            updates.append((old[0], values))
+            report.note(
+                "updated",
+                {
+                    "line": number,
+                    "plate": plate,
+                    "old": _shown(tuple(old[1])),
+                    "new": _shown(values),
+                },
+            )
+        else:
+            report.counts["left"] += 1
+    removes = []
+    if mode == REPLACE:
+        for plate, (pk, _) in stored.items():
+            if plate not in incoming:
+                removes.append(pk)
+                report.note("removed", {"plate": plate})
+    else:
+        report.counts["left"] += len(stored) - report.counts["updated"] - report.counts["left"]
+    total = len(stored) + len(creates) - len(removes)
+    if watchlist.edit_budget and total > keys.BUDGET_MAX_ENTRIES[watchlist.edit_budget]:
+        raise ImportRefused(
+            "file",
+            f"The list would hold {total:,} entries, more than its edit budget of "
+            f"{watchlist.edit_budget} allows ({keys.BUDGET_MAX_ENTRIES[watchlist.edit_budget]:,}).",
+        )
+    if not dry_run:
+        with transaction.atomic():
+            entries_delete(entry_ids=removes)
+            _entries_update(updates)
+            _entries_create(watchlist=watchlist, creates=creates, user=user)
+    return report
+
+
+def _entries_update(updates: list[tuple]) -> None:
+    now = timezone.now()
+    entries = []
+    for pk, values in updates:
+        entry = WatchlistEntry(pk=pk, updated_at=now, **dict(zip(VALUES, values, strict=True)))
+        entries.append(entry)
+    WatchlistEntry.objects.bulk_update(entries, [*VALUES, "updated_at"], batch_size=1000)
+
+
+def _entries_create(*, watchlist: Watchlist, creates: list[tuple], user) -> None:
+    now = timezone.now()
+    user_id = user.pk if user is not None and user.is_authenticated else None
+    made = [(time_ordered_uuid(), plate, raw, values) for plate, raw, values in creates]
+    if connection.vendor == "postgresql":
+        columns = (
+            "id",
+            "watchlist_id",
+            "plate",
+            "plate_raw",
+            *VALUES,
+            "created_by_id",
+            "created_at",
+            "updated_at",
+        )
+        table = connection.ops.quote_name(WatchlistEntry._meta.db_table)
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for pk, plate, raw, values in made:
+                copy.write_row((pk, watchlist.pk, plate, raw, *values, user_id, now, now))
+    else:
+        WatchlistEntry.objects.bulk_create(
+            [
+                WatchlistEntry(
+                    pk=pk,
+                    watchlist=watchlist,
+                    plate=plate,
+                    plate_raw=raw,
+                    created_by_id=user_id,
+                    **dict(zip(VALUES, values, strict=True)),
+                )
+                for pk, plate, raw, values in made
+            ],
+            batch_size=1000,
+        )
+    entry_keys_write(watchlist=watchlist, entries=((pk, plate) for pk, plate, _, _ in made))
+
+
+def entries_export(*, watchlist: Watchlist):
+    """The list's entries as CSV lines (an iterator, for a streaming response), with the
+    import's header, so an export imports back unchanged."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def line(values) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(values)
+        return buffer.getvalue()
+
+    yield line(COLUMNS)
+    rows = WatchlistEntry.objects.filter(watchlist=watchlist).order_by("plate")
+    for plate_raw, *values in rows.values_list("plate_raw", *VALUES).iterator(chunk_size=5000):
+        yield line([plate_raw, *(v.isoformat() if isinstance(v, datetime) else v for v in values)])
