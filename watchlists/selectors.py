@@ -1,5 +1,6 @@
 """Reads of the watchlists app: what each user may see of lists, entries and hits."""
 
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from cameras.services import ROLE_ADMIN
@@ -9,13 +10,17 @@ from .models import Hit, Watchlist, WatchlistEntry
 
 def user_sees_covert(user) -> bool:
     """Admins see every covert list; others only those they own."""
+    if not isinstance(user, get_user_model()):  # anonymous, or a device
+        return False
     return user.is_superuser or user.groups.filter(name=ROLE_ADMIN).exists()
 
 
-def _covert_filter(user, prefix: str = "") -> Q:
+def _covert_filter(user) -> Q:
     if user_sees_covert(user):
         return Q()
-    return Q(**{f"{prefix}covert": False}) | Q(**{f"{prefix}owners": user})
+    if not isinstance(user, get_user_model()):
+        return Q(covert=False)
+    return Q(covert=False) | Q(owners=user)
 
 
 def watchlists_visible(*, user) -> QuerySet[Watchlist]:
