@@ -92,14 +92,17 @@ def _moment(value: str, zone: ZoneInfo, *, end: bool) -> datetime | None:
     (valid_until); a naive time is read in the list's time zone."""
     if not value:
         return None
-    moment = parse_datetime(value)
-    if moment is None:
+    try:
         day = parse_date(value)
-        if day is None:
-            raise ValueError(f"{value!r} is not an ISO date or date-time")
-        moment = datetime.combine(day, time.min)
-        if end:
-            moment = datetime.fromordinal(day.toordinal() + 1)
+        moment = None if day else parse_datetime(value)
+    except ValueError:
+        day = moment = None
+    if day is not None:
+        moment = (
+            datetime.fromordinal(day.toordinal() + 1) if end else datetime.combine(day, time.min)
+        )
+    elif moment is None:
+        raise ValueError(f"{value!r} is not an ISO date or date-time")
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=zone)
     return moment

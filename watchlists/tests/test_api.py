@@ -91,7 +91,12 @@ def test_operators_edit_lists_and_entries(operator_client, operator):
         ({"kind": "allow"}, "cameras"),
         ({"schedule_windows": [{"start": "08:00", "end": "08:00"}]}, "schedule_windows"),
         (
-            {"schedule_windows": [{"start": "08:00", "end": "12:00"}, {"start": "11:00", "end": "13:00"}]},
+            {
+                "schedule_windows": [
+                    {"start": "08:00", "end": "12:00"},
+                    {"start": "11:00", "end": "13:00"},
+                ]
+            },
             "schedule_windows",
         ),
         ({"schedule_windows": [{"start": "8", "end": "9"}]}, "schedule_windows"),
