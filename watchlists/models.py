@@ -169,7 +169,8 @@ class WatchlistEntryKey(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=("key",), name="entry_key"),
+            # With the entry id: the lookup at ingest reads the index alone.
+            models.Index(fields=("key", "entry"), name="entry_key"),
             models.Index(fields=("entry",), name="entry_key_entry"),
         ]
 

@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from core.ids import time_ordered_uuid
 
 from .. import keys
-from ..models import Watchlist, WatchlistEntry
+from ..models import Watchlist, WatchlistEntry, WatchlistEntryKey
 from .entries import entries_delete, entry_keys_write, plate_for_list
 
 COLUMNS = (
@@ -255,7 +255,18 @@ def entries_import(
             entries_delete(entry_ids=removes)
             _entries_update(updates)
             _entries_create(watchlist=watchlist, creates=creates, user=user)
+        if connection.vendor == "postgresql" and len(creates) + len(removes) > 10_000:
+            _tables_analyze()
     return report
+
+
+def _tables_analyze() -> None:
+    """Fresh planner statistics after a big change, so the key lookups at ingest keep to
+    their index (autovacuum gets there too, later)."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for model in (WatchlistEntry, WatchlistEntryKey):
+            cursor.execute(f"ANALYZE {quote(model._meta.db_table)}")
 
 
 def _entries_update(updates: list[tuple]) -> None:

@@ -112,6 +112,21 @@ def _valid(entry: WatchlistEntry, at) -> bool:
     )
 
 
+def _entry_ids_keyed(wanted: set[str]) -> set:
+    """The entries stored under any of these keys: plain SQL, as this runs for every read
+    (composing the queryset costs more than the index lookup)."""
+    quote = connection.ops.quote_name
+    table = quote(WatchlistEntryKey._meta.db_table)
+    if connection.vendor == "postgresql":
+        sql, params = f"SELECT entry_id FROM {table} WHERE key = ANY(%s)", [list(wanted)]
+    else:
+        marks = ", ".join(["%s"] * len(wanted))
+        sql, params = f"SELECT entry_id FROM {table} WHERE key IN ({marks})", list(wanted)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
 def matches_find(*, event: PlateEvent, lists: list[ListInScope]) -> dict[int, list[Match]]:
     """{list id: matches} of one read against lists already known to cover it."""
     by_id = {scoped.watchlist.pk: scoped.watchlist for scoped in lists}
@@ -125,19 +140,20 @@ def matches_find(*, event: PlateEvent, lists: list[ListInScope]) -> dict[int, li
     found: list[WatchlistEntry] = []
     if keyed and plates:
         wanted = set().union(*(keys.read_keys(plate, budget=budget) for plate, _ in plates))
-        found += WatchlistEntry.objects.filter(
-            watchlist_id__in=keyed,
-            pk__in=WatchlistEntryKey.objects.filter(key__in=wanted).values("entry_id"),
-        )
+        # Two index lookups, the second only for a read that shares a key with an entry
+        # (most share none): one joined query lets the planner walk a list's entries.
+        ids = _entry_ids_keyed(wanted)
+        if ids:
+            found += WatchlistEntry.objects.filter(pk__in=ids).order_by()
     if patterned and plates:
         # Patterns are few by nature and cannot be keyed: the pattern entries, and only
         # they, are read and tried.
-        found += WatchlistEntry.objects.filter(watchlist_id__in=patterned)
+        found += WatchlistEntry.objects.filter(watchlist_id__in=patterned).order_by()
     matches: dict[int, list[Match]] = {}
     seen = set()
     for entry in found:
-        watchlist = by_id[entry.watchlist_id]
-        if entry.pk in seen or not _valid(entry, event.captured_at):
+        watchlist = by_id.get(entry.watchlist_id)
+        if watchlist is None or entry.pk in seen or not _valid(entry, event.captured_at):
             continue
         for plate, candidate in plates:
             if candidate and not watchlist.match_candidates:
