@@ -6,7 +6,13 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from .models import Hit, RejectReason, Watchlist, WatchlistEntry, watchlist_scope_check
-from .services.entries import entries_delete, entry_save, plate_for_list, watchlist_rekey
+from .services.entries import (
+    entries_delete,
+    entry_save,
+    plate_for_list,
+    watchlist_delete,
+    watchlist_rekey,
+)
 
 
 class WatchlistForm(forms.ModelForm):
@@ -69,6 +75,13 @@ class WatchlistAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if before is not None and before != (obj.match_strategy, obj.edit_budget):
             watchlist_rekey(watchlist=obj)
+
+    def delete_model(self, request, obj):
+        watchlist_delete(watchlist=obj)
+
+    def delete_queryset(self, request, queryset):
+        for watchlist in queryset:
+            watchlist_delete(watchlist=watchlist)
 
 
 class WatchlistEntryForm(forms.ModelForm):

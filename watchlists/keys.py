@@ -1,8 +1,9 @@
 """The match keys of plates: what a watchlist entry is indexed under and a read looked up by.
 
 One OCR-confusion table (events.reads.plate_confusion_key, the search's `q`) folds plates for
-the `ocr` strategy. An extra edit budget uses a deletion neighbourhood: an entry is stored
-under its folded plate with up to `budget` characters deleted, a read looks up its own
+the `ocr` strategy. An entry's own row holds its key (the plate, or the folded plate). An
+extra edit budget adds a deletion neighbourhood: the entry is also stored under its folded
+plate with up to `budget` characters deleted, a read looks up its own
 deletions, and two plates within `budget` edits always share a key. Shared keys are only
 candidates: `plate_edits` measures the real distance, so a swap of two characters (two edits)
 never passes for one.
@@ -40,14 +41,22 @@ def _deletions(key: str, count: int) -> set[str]:
     return variants
 
 
-def entry_keys(*, strategy: str, plate: str, budget: int = 0) -> set[str]:
-    """The keys an entry's normalized plate is stored under (none for patterns)."""
+def entry_match_key(*, strategy: str, plate: str) -> str:
+    """The one key an entry is stored under on its own row (empty for a pattern)."""
     if strategy == EXACT:
-        return {"E" + plate}
+        return "E" + plate
     if strategy == OCR:
-        folded = plate_confusion_key(plate)
-        return {"O" + key for key in _deletions(folded, plate_budget(folded, budget))}
-    return set()
+        return "O" + plate_confusion_key(plate)
+    return ""
+
+
+def entry_variant_keys(*, strategy: str, plate: str, budget: int) -> set[str]:
+    """The further keys of an entry on a list with an edit budget: its folded plate with
+    up to `budget` characters deleted (rows of WatchlistEntryKey)."""
+    if strategy != OCR or not budget:
+        return set()
+    folded = plate_confusion_key(plate)
+    return {"O" + key for key in _deletions(folded, plate_budget(folded, budget))} - {"O" + folded}
 
 
 def read_keys(plate: str, *, budget: int) -> set[str]:

@@ -126,8 +126,14 @@ class WatchlistEntry(models.Model):
         OTHER = "other", "Other"
 
     id = models.UUIDField(primary_key=True, default=time_ordered_uuid, editable=False)
-    watchlist = models.ForeignKey(Watchlist, on_delete=models.CASCADE, related_name="entries")
+    # No index of its own: the unique (watchlist, plate) one starts with it.
+    watchlist = models.ForeignKey(
+        Watchlist, on_delete=models.CASCADE, related_name="entries", db_index=False
+    )
     plate = models.CharField(max_length=32, help_text="Normalized (a pattern keeps its ? and *).")
+    match_key = models.CharField(
+        max_length=40, blank=True, editable=False, help_text="What reads find it by (keys.py)."
+    )
     plate_raw = models.CharField(max_length=32, help_text="As it was entered.")
     description = models.CharField(max_length=500, blank=True)
     category = models.CharField(max_length=16, choices=Category.choices, default=Category.OTHER)
@@ -137,8 +143,14 @@ class WatchlistEntry(models.Model):
     country = models.CharField(max_length=32, blank=True, help_text="Country or region.")
     valid_from = models.DateTimeField(null=True, blank=True)
     valid_until = models.DateTimeField(null=True, blank=True)
+    # No index: it would cost every imported entry, and users are rarely deleted.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -146,6 +158,7 @@ class WatchlistEntry(models.Model):
     class Meta:
         ordering = ("plate",)
         verbose_name_plural = "watchlist entries"
+        indexes = [models.Index(fields=("match_key",), name="entry_match_key")]
         constraints = [
             models.UniqueConstraint(fields=("watchlist", "plate"), name="entry_plate_per_list")
         ]
@@ -159,8 +172,9 @@ class WatchlistEntry(models.Model):
 
 
 class WatchlistEntryKey(models.Model):
-    """A key an entry is found by at ingest (watchlists/keys.py): an index lookup, never a
-    scan of the entries. Rebuilt with the entry, or for all when a list's matching changes."""
+    """A further key of an entry on a list with an edit budget (watchlists/keys.py): found by
+    an index lookup at ingest, never a scan. Rebuilt with the entry, or for the whole list
+    when its matching changes."""
 
     entry = models.ForeignKey(
         WatchlistEntry, on_delete=models.CASCADE, related_name="+", db_index=False

@@ -19,7 +19,7 @@ from core.api_defaults import ModelRolePermission
 from .. import selectors
 from ..filters import HitFilter, WatchlistEntryFilter, WatchlistFilter
 from ..models import WatchlistEntry
-from ..services.entries import entries_delete, entry_save, watchlist_rekey
+from ..services.entries import entries_delete, entry_save, watchlist_delete, watchlist_rekey
 from ..services.hits import AlreadyAcknowledged, hit_acknowledge
 from ..services.importing import ImportRefused, entries_export, entries_import
 from .serializers import (
@@ -61,6 +61,9 @@ class WatchlistViewSet(ConfigViewSet):
             watchlist = serializer.instance
             if before != (watchlist.match_strategy, watchlist.edit_budget):
                 watchlist_rekey(watchlist=watchlist)
+
+    def perform_destroy(self, instance):
+        watchlist_delete(watchlist=instance)
 
 
 @extend_schema_view(

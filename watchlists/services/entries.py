@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from events.reads import plate_normalize
 
 from .. import keys
-from ..models import Watchlist, WatchlistEntry, WatchlistEntryKey
+from ..models import Hit, Watchlist, WatchlistEntry, WatchlistEntryKey
 
 
 def plate_for_list(*, watchlist: Watchlist, raw: str) -> str:
@@ -26,11 +26,14 @@ def plate_for_list(*, watchlist: Watchlist, raw: str) -> str:
 
 
 def entry_keys_write(*, watchlist: Watchlist, entries: Iterable[tuple]) -> int:
-    """Store the keys of (entry id, plate) pairs of one list (COPY on PostgreSQL)."""
+    """Store the further keys of (entry id, plate) pairs of a list with an edit budget
+    (COPY on PostgreSQL); a list without one has none."""
+    if not watchlist.edit_budget:
+        return 0
     rows = (
         (entry_id, key)
         for entry_id, plate in entries
-        for key in keys.entry_keys(
+        for key in keys.entry_variant_keys(
             strategy=watchlist.match_strategy, plate=plate, budget=watchlist.edit_budget
         )
     )
@@ -54,10 +57,13 @@ def watchlist_rekey(*, watchlist: Watchlist) -> None:
     """Rebuild every key of a list (its strategy or edit budget changed)."""
     with transaction.atomic():
         WatchlistEntryKey.objects.filter(entry__watchlist=watchlist).delete()
-        entry_keys_write(
-            watchlist=watchlist,
-            entries=WatchlistEntry.objects.filter(watchlist=watchlist).values_list("pk", "plate"),
-        )
+        entries = list(WatchlistEntry.objects.filter(watchlist=watchlist).only("pk", "plate"))
+        for entry in entries:
+            entry.match_key = keys.entry_match_key(
+                strategy=watchlist.match_strategy, plate=entry.plate
+            )
+        WatchlistEntry.objects.bulk_update(entries, ["match_key"], batch_size=5000)
+        entry_keys_write(watchlist=watchlist, entries=((e.pk, e.plate) for e in entries))
 
 
 def watchlist_save(*, watchlist: Watchlist, matching_before: tuple | None) -> Watchlist:
@@ -74,6 +80,9 @@ def watchlist_save(*, watchlist: Watchlist, matching_before: tuple | None) -> Wa
 
 def entry_save(*, entry: WatchlistEntry) -> WatchlistEntry:
     """Create or change one entry (validated by the caller), with its keys."""
+    entry.match_key = keys.entry_match_key(
+        strategy=entry.watchlist.match_strategy, plate=entry.plate
+    )
     with transaction.atomic():
         entry.save()
         WatchlistEntryKey.objects.filter(entry=entry).delete()
@@ -87,3 +96,22 @@ def entries_delete(*, entry_ids: list) -> None:
     with transaction.atomic():
         for start in range(0, len(entry_ids), 10_000):
             WatchlistEntry.objects.filter(pk__in=entry_ids[start : start + 10_000]).delete()
+
+
+def watchlist_delete(*, watchlist: Watchlist) -> None:
+    """Delete a list with its entries, keys and hits. Entries and keys go by plain DELETEs
+    (Django's cascade would load every entry of a million-entry list first); only the
+    list's own hits can point at its entries, and they go first."""
+    quote = connection.ops.quote_name
+    entries = quote(WatchlistEntry._meta.db_table)
+    further = quote(WatchlistEntryKey._meta.db_table)
+    with transaction.atomic():
+        Hit.objects.filter(watchlist=watchlist).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {further} WHERE entry_id IN "
+                f"(SELECT id FROM {entries} WHERE watchlist_id = %s)",
+                [watchlist.pk],
+            )
+            cursor.execute(f"DELETE FROM {entries} WHERE watchlist_id = %s", [watchlist.pk])
+        watchlist.delete()

@@ -282,10 +282,12 @@ def _entries_create(*, watchlist: Watchlist, creates: list[tuple], user) -> None
     now = timezone.now()
     user_id = user.pk if user is not None and user.is_authenticated else None
     made = [(time_ordered_uuid(), plate, raw, values) for plate, raw, values in creates]
+    strategy = watchlist.match_strategy
     if connection.vendor == "postgresql":
         columns = (
             "id",
             "watchlist_id",
+            "match_key",
             "plate",
             "plate_raw",
             *VALUES,
@@ -299,7 +301,10 @@ def _entries_create(*, watchlist: Watchlist, creates: list[tuple], user) -> None
             cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
         ):
             for pk, plate, raw, values in made:
-                copy.write_row((pk, watchlist.pk, plate, raw, *values, user_id, now, now))
+                match_key = keys.entry_match_key(strategy=strategy, plate=plate)
+                copy.write_row(
+                    (pk, watchlist.pk, match_key, plate, raw, *values, user_id, now, now)
+                )
     else:
         WatchlistEntry.objects.bulk_create(
             [
@@ -307,6 +312,7 @@ def _entries_create(*, watchlist: Watchlist, creates: list[tuple], user) -> None
                     pk=pk,
                     watchlist=watchlist,
                     plate=plate,
+                    match_key=keys.entry_match_key(strategy=strategy, plate=plate),
                     plate_raw=raw,
                     created_by_id=user_id,
                     **dict(zip(VALUES, values, strict=True)),

@@ -11,6 +11,7 @@ makes the second wait for the first's commit and then see its hit.
 """
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from fnmatch import fnmatchcase
@@ -68,16 +69,57 @@ def lists_enabled() -> list[ListInScope]:
     """The enabled lists with their camera and zone scope (three queries)."""
     lists = {w.pk: ListInScope(w) for w in Watchlist.objects.filter(enabled=True)}
     if lists:
-        for through, name, target in (
-            (Watchlist.cameras.through, "watchlist_id", "camera_ids"),
-            (Watchlist.zones.through, "watchlist_id", "zone_ids"),
+        for through, target in (
+            (Watchlist.cameras.through, "camera"),
+            (Watchlist.zones.through, "zone"),
         ):
-            other = "camera_id" if target == "camera_ids" else "zone_id"
-            for list_id, other_id in through.objects.filter(watchlist_id__in=lists).values_list(
-                name, other
-            ):
-                getattr(lists[list_id], target).add(other_id)
+            pairs = through.objects.filter(watchlist_id__in=lists)
+            for list_id, other_id in pairs.values_list("watchlist_id", f"{target}_id"):
+                getattr(lists[list_id], f"{target}_ids").add(other_id)
     return list(lists.values())
+
+
+#: Fields of a list that the camera query hands over (see _lists_of_camera_sql).
+_LIST_FIELDS = (
+    "id",
+    "name",
+    "kind",
+    "priority",
+    "colour",
+    "match_strategy",
+    "edit_budget",
+    "match_candidates",
+    "directions",
+    "schedule_weekdays",
+    "schedule_windows",
+    "time_zone",
+)
+_JSON_FIELDS = {"directions", "schedule_weekdays", "schedule_windows"}
+#: Parsed answers of the camera query, by their text (a few distinct ones per process).
+_parsed: dict[str, list[ListInScope]] = {}
+_UNASKED = object()
+
+
+def lists_of_camera(camera) -> list[ListInScope] | None:
+    """The enabled lists that watch this camera, as the device's camera query answered
+    (cached with the device, exact through the triggers of migration 0002); None when the
+    camera was loaded without that answer."""
+    text = getattr(camera, MATCHING_STEP.work_column, _UNASKED)
+    if text is _UNASKED:
+        return None
+    if not isinstance(text, str):  # NULL: no list watches it
+        return []
+    if text not in _parsed:
+        if len(_parsed) > 100:
+            _parsed.clear()
+        _parsed[text] = [
+            ListInScope(
+                Watchlist(**{k: v for k, v in item.items() if k != "zones"}),
+                zone_ids=set(item["zones"]),
+            )
+            for item in json.loads(text)
+        ]
+    return _parsed[text]
 
 
 def _read_plates(event: PlateEvent, *, candidates: bool) -> list[tuple[str, bool]]:
@@ -113,15 +155,25 @@ def _valid(entry: WatchlistEntry, at) -> bool:
 
 
 def _entry_ids_keyed(wanted: set[str]) -> set:
-    """The entries stored under any of these keys: plain SQL, as this runs for every read
-    (composing the queryset costs more than the index lookup)."""
+    """The entries stored under any of these keys (their own, or a further key of a list
+    with an edit budget): one round trip of two index lookups, in plain SQL, as this runs
+    for every read (composing querysets costs more than the lookups)."""
     quote = connection.ops.quote_name
-    table = quote(WatchlistEntryKey._meta.db_table)
+    entries = quote(WatchlistEntry._meta.db_table)
+    further = quote(WatchlistEntryKey._meta.db_table)
     if connection.vendor == "postgresql":
-        sql, params = f"SELECT entry_id FROM {table} WHERE key = ANY(%s)", [list(wanted)]
+        sql = (
+            f"SELECT id FROM {entries} WHERE match_key = ANY(%s) "
+            f"UNION ALL SELECT entry_id FROM {further} WHERE key = ANY(%s)"
+        )
+        params = [list(wanted)] * 2
     else:
         marks = ", ".join(["%s"] * len(wanted))
-        sql, params = f"SELECT entry_id FROM {table} WHERE key IN ({marks})", list(wanted)
+        sql = (
+            f"SELECT id FROM {entries} WHERE match_key IN ({marks}) "
+            f"UNION ALL SELECT entry_id FROM {further} WHERE key IN ({marks})"
+        )
+        params = list(wanted) * 2
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}
@@ -246,12 +298,15 @@ def _lock(subject: str, camera_id) -> None:
 
 
 def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = None) -> list[Hit]:
-    """Match stored reads and store their hits, in the caller's transaction."""
-    lists = lists_enabled() if lists is None else lists
+    """Match stored reads and store their hits, in the caller's transaction. The lists come
+    with each read's camera where the ingest asked for them, else from the database."""
     repeat = timedelta(seconds=settings.HIT_REPEAT_SECONDS)
     stored = []
     for event in events:
-        for draft in hits_decide(event=event, lists=lists):
+        scoped = lists if lists is not None else lists_of_camera(event.camera)
+        if scoped is None:
+            lists = scoped = lists_enabled()
+        for draft in hits_decide(event=event, lists=scoped):
             _lock(draft.subject, event.camera_id)
             earlier = Hit.objects.filter(subject=draft.subject, camera_id=event.camera_id).filter(
                 Q(event=event)
@@ -283,14 +338,48 @@ def _events_stored(*, events: list[PlateEvent], created: bool) -> None:
     hits_record(events=events)
 
 
-def _any_list_enabled_sql() -> str:
+def _lists_of_camera_sql() -> str:
+    """The enabled lists watching camera `c` as JSON text (NULL when none: the step is then
+    skipped for its reads): those with no cameras named, or naming it. Zones, directions
+    and schedules are left to each read."""
     quote = connection.ops.quote_name
-    return f"EXISTS (SELECT 1 FROM {quote(Watchlist._meta.db_table)} WHERE {quote('enabled')})"
+    table = quote(Watchlist._meta.db_table)
+    cameras = quote(Watchlist.cameras.through._meta.db_table)
+    zones = quote(Watchlist.zones.through._meta.db_table)
+    postgresql = connection.vendor == "postgresql"
+    pairs = ", ".join(
+        f"'{name}', "
+        + (
+            f"w.{quote(name)}"
+            if postgresql or name not in _JSON_FIELDS
+            else f"json(w.{quote(name)})"
+        )
+        for name in _LIST_FIELDS
+    )
+    obj, agg = (
+        ("json_build_object", "json_agg") if postgresql else ("json_object", "json_group_array")
+    )
+    zone_ids = f"(SELECT {agg}(z.zone_id) FROM {zones} z WHERE z.watchlist_id = w.id)"
+    if postgresql:
+        zone_ids = f"coalesce({zone_ids}, '[]'::json)"
+    else:
+        zone_ids = f"json(coalesce({zone_ids}, '[]'))"
+    watching = (
+        f"(NOT EXISTS (SELECT 1 FROM {cameras} m WHERE m.watchlist_id = w.id) "
+        f"OR EXISTS (SELECT 1 FROM {cameras} m WHERE m.watchlist_id = w.id "
+        f"AND m.camera_id = c.{quote('id')}))"
+    )
+    text = "::text" if postgresql else ""
+    return (
+        f"(SELECT {agg}({obj}({pairs}, 'zones', {zone_ids})){text} FROM {table} w "
+        f"WHERE w.{quote('enabled')} AND {watching} HAVING count(*) > 0)"
+    )
 
 
 #: Registered by WatchlistsConfig.ready(). Also for reads refined in place (a Frigate object
-#: whose plate becomes a listed one). Whether any list is enabled is asked with the device's
-#: cameras; migration 0002 makes a list's change reach the device cache.
+#: whose plate becomes a listed one). The lists watching each camera are asked with the
+#: device's cameras (no step, so no transaction, for a camera no list watches); migration
+#: 0002 makes a list's change reach the device cache.
 MATCHING_STEP = AfterStoreStep(
-    name="watchlists", stored=_events_stored, updates=True, work_sql=_any_list_enabled_sql
+    name="watchlists", stored=_events_stored, updates=True, work_sql=_lists_of_camera_sql
 )

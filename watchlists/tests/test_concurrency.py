@@ -1,7 +1,6 @@
 """One hit per passage when a device posts the same vehicle's reads at the same moment
 (a retry under another id, two relays): on PostgreSQL with real transactions."""
 
-import json
 from datetime import timedelta
 
 import pytest

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand
 
 from devtools.benchmark.watchlists import watchlist_import_measure, watchlist_match_measure
 from watchlists.models import Watchlist
+from watchlists.services.entries import watchlist_delete
 
 
 class Command(BaseCommand):
@@ -34,6 +35,6 @@ class Command(BaseCommand):
             figures["match"] = watchlist_match_measure(plates=plates, reads=reads)
             self.stdout.write(json.dumps(figures))
             if not keep:
-                watchlist.delete()
+                watchlist_delete(watchlist=watchlist)
         finally:
             Watchlist.objects.filter(pk__in=others).update(enabled=True)
