@@ -14,7 +14,6 @@ from django.utils import timezone
 from cameras.models import Camera
 from events.models import PlateEvent
 from watchlists.models import Watchlist
-from watchlists.services.entries import watchlist_delete
 from watchlists.services.importing import entries_import
 from watchlists.services.matching import hits_decide, lists_enabled
 

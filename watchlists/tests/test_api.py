@@ -226,3 +226,18 @@ def _csv(text: str, name: str = "list.csv"):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, text.encode() if isinstance(text, str) else text, "text/csv")
+
+
+def test_deleting_a_list_removes_its_entries_and_hits(operator_client, camera, ingest):
+    from watchlists.models import WatchlistEntryKey
+
+    doomed = WatchlistFactory(match_strategy="ocr", edit_budget=1)
+    kept = WatchlistFactory(match_strategy="exact")
+    entry_add(doomed, "DEL1234")
+    entry_add(kept, "DEL1234")
+    ingest("DEL1234")
+    assert Hit.objects.count() == 2 and WatchlistEntryKey.objects.exists()
+    assert operator_client.delete(f"{LISTS}{doomed.pk}/").status_code == 204
+    assert list(WatchlistEntry.objects.values_list("watchlist", flat=True)) == [kept.pk]
+    assert not WatchlistEntryKey.objects.exists()
+    assert list(Hit.objects.values_list("watchlist", flat=True)) == [kept.pk]

@@ -255,3 +255,33 @@ def _post(device, plate, **fields):
     [result] = plate_events_ingest(device=device, reads=[ReadIn(plate=plate, **fields)])
     assert result.status == "created", result
     return result
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_camera_no_list_watches_stays_a_lone_insert(two_cameras, monkeypatch):
+    """Lists come with the device's cameras: reads of a camera no enabled list watches open
+    no transaction (the hot path), and a list's new scope is seen by the next read."""
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the lone INSERT is PostgreSQL's")
+    north, south, device = two_cameras
+    listed = WatchlistFactory(match_strategy="exact")
+    listed.cameras.set([north])
+    entry_add(listed, "LON123")
+    opened = []
+    atomic = transaction.atomic
+
+    def atomic_spy(*args, **kwargs):
+        opened.append(True)
+        return atomic(*args, **kwargs)
+
+    monkeypatch.setattr(transaction, "atomic", atomic_spy)
+    _post(device, "LON123", camera="south", captured_at=_ago(300))
+    assert opened == [] and not Hit.objects.exists()
+    _post(device, "LON123", camera="north", captured_at=_ago(200))
+    assert opened and Hit.objects.get().camera == north
+    monkeypatch.setattr(transaction, "atomic", atomic)
+    listed.cameras.set([south])
+    _post(device, "LON123", camera="south", captured_at=_ago(100))
+    assert Hit.objects.filter(camera=south).count() == 1
