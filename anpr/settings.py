@@ -217,7 +217,8 @@ if not EMBEDDED:
     # with prepare_threshold=None, which makes psycopg ignore even an explicit
     # execute(prepare=True). A threshold lets the one statement that asks be prepared, the
     # single-read ingest INSERT (events.services.storage._prepared); Django's own cursors bind
-    # client-side and never prepare. (Sessions are kept by any supported pooler, see README.)
+    # client-side and never prepare. (Sessions are kept by any supported pooler: see
+    # docs/production.md.)
     _db.setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
     # A server that does not answer (a host gone, a firewall dropping packets) fails a
     # request after this many seconds, as a 503 (core.outage), not after psycopg's two

@@ -15,3 +15,11 @@ class EventsConfig(AppConfig):
                 url_name="home", label="Live map", order=10, permission="events.view_plateevent"
             )
         )
+        operator_page_register(
+            OperatorPage(
+                url_name="dashboard",
+                label="Dashboard",
+                order=20,
+                permission="events.view_plateevent",
+            )
+        )

@@ -1,40 +1,32 @@
-"""The live map, the home page: cameras, zones and each new read as it arrives."""
+"""The operators' pages of the events app: the live map (the home page) and the dashboard."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import Min
 from django.shortcuts import render
 
-from cameras.models import SensorSettings
-
-#: Heartbeat interval of a camera without sensor settings (SensorSettings' default).
-DEFAULT_HEARTBEAT_SECONDS = 60
-
-
-def _offline_after_seconds() -> dict[int, int]:
-    """Per camera, how long without news before it shows as offline: a few heartbeats of
-    its shortest enabled sensor settings."""
-    beats = (
-        SensorSettings.objects.filter(enabled=True)
-        .values("camera_id")
-        .annotate(shortest=Min("heartbeat_interval_s"))
-    )
-    return {
-        row["camera_id"]: row["shortest"] * settings.CAMERA_OFFLINE_AFTER_HEARTBEATS
-        for row in beats
-    }
+from cameras.selectors import camera_liveness
 
 
 @login_required
 @permission_required("events.view_plateevent", raise_exception=True)
 def live_map(request):
     """Where a browser lands: cameras, zones and plate reads as they arrive."""
+    liveness = camera_liveness()
     config = {
         "tileUrl": settings.MAP_TILE_URL,
         "tileAttribution": settings.MAP_TILE_ATTRIBUTION,
-        "offlineAfter": _offline_after_seconds(),
-        "defaultOfflineAfter": DEFAULT_HEARTBEAT_SECONDS * settings.CAMERA_OFFLINE_AFTER_HEARTBEATS,
+        "offlineAfter": liveness.per_camera,
+        "defaultOfflineAfter": liveness.default,
         "api": {"cameras": "/api/cameras/", "zones": "/api/zones/", "events": "/api/events/"},
         "stream": "/ws/events/",
     }
     return render(request, "live_map.html", {"live_config": config})
+
+
+@login_required
+@permission_required("events.view_plateevent", raise_exception=True)
+def dashboard(request):
+    """Reads over a window stacked by camera, the top and distinct plates, and each camera's
+    last news and state: drawn in the browser from GET /api/events/stats/."""
+    config = {"api": {"stats": "/api/events/stats/"}}
+    return render(request, "events/dashboard.html", {"dashboard_config": config})

@@ -1,5 +1,6 @@
 """`benchmark queries`: p50/p95 of what a viewer asks most (a filtered list, an OCR-tolerant
-search, a 30-day statistics call computed and cached) against a running server."""
+search, a 30-day statistics call computed and cached, the dashboard's calls) against a running
+server."""
 
 import random
 import statistics
@@ -62,11 +63,34 @@ def queries_measure(
             "interval": "day",
         }
 
+    def dashboard(hours: int, interval: str, by_camera: bool = False):
+        """The dashboard's call (stacked by camera, with each camera's state) for a window of
+        `hours`, ending a different hour each time (computed, not from the cache)."""
+        shifts = iter(rng.sample(range(count + 5), count + 5))
+
+        def make():
+            until = now - timedelta(hours=next(shifts))
+            params = {
+                "since": (until - timedelta(hours=hours)).isoformat(),
+                "until": until.isoformat(),
+                "interval": interval,
+                "stack": "camera",
+            }
+            if by_camera:
+                params["camera"] = rng.choice(site.cameras).slug
+            return "/api/events/stats/", params
+
+        return make
+
     for name, make, target in (
         ("list filtered", filtered, 30),
         ("list q= (OCR-tolerant)", tolerant, 100),
         ("stats 30 days (computed)", stats_cold, 50),
         ("stats 30 days (cached)", stats_cached, 50),
+        ("dashboard 24 h by hour", dashboard(24, "hour"), 300),
+        ("dashboard 7 d by hour", dashboard(24 * 7, "hour"), 300),
+        ("dashboard 30 d by day", dashboard(24 * 30, "day"), 300),
+        ("dashboard 30 d, a camera", dashboard(24 * 30, "day", by_camera=True), 300),
     ):
         timings = []
         for n in range(count + 5):

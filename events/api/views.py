@@ -55,8 +55,10 @@ class EventStatisticsView(APIView):
     """Counts per hour or day (in the TIME_ZONE setting), per camera and zone, the average
     confidence, distinct plates and the top plates for a window, from the rollup (kept
     current every STATS_ROLLUP_INTERVAL seconds; with a camera or zone filter the plates are
-    read from the events). Answers are cached until the next rollup (at most
-    STATS_CACHE_SECONDS)."""
+    read from the events); with stack=camera the counts per bucket of the busiest cameras.
+    Every bucket of the window is listed, those without reads as 0. The counts are cached
+    until the next rollup (at most STATS_CACHE_SECONDS); each camera's last news and
+    online/offline state are as of the request."""
 
     queryset = EventStatistics.objects.none()  # for ModelRolePermission: view_eventstatistics
 
@@ -79,5 +81,9 @@ class EventStatisticsView(APIView):
             camera=params.get("camera"),
             zone=params.get("zone"),
             top=params["top"],
+            stack=params.get("stack"),
         )
-        return Response(EventStatisticsSerializer(body).data)
+        cameras = selectors.event_statistics_cameras(
+            counts=body["cameras"], camera=params.get("camera"), zone=params.get("zone")
+        )
+        return Response(EventStatisticsSerializer({**body, "cameras": cameras}).data)
