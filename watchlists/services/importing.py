@@ -69,11 +69,13 @@ class ImportReport:
         )
     )
 
-    def note(self, kind: str, detail) -> None:
+    def note(self, kind: str, detail=None) -> None:
+        """Count one line of `kind`; `detail` (a callable making its report item) is called
+        only while that kind's list is short enough to show it."""
         self.counts[kind] += 1
         listed = getattr(self, kind, None)
         if listed is not None and (kind == "refused" or len(listed) < REPORT_DETAIL_LIMIT):
-            listed.append(detail)
+            listed.append(detail())
 
     def as_dict(self) -> dict:
         return {
@@ -108,39 +110,44 @@ def _moment(value: str, zone: ZoneInfo, *, end: bool) -> datetime | None:
     return moment
 
 
-def _line_values(row: dict, *, watchlist: Watchlist, zone: ZoneInfo) -> tuple[str, str, tuple]:
-    """(plate, raw plate, compared values) of one CSV line, or ValueError saying why not."""
-    raw = (row.get("plate") or "").strip()
-    try:
-        plate = plate_for_list(watchlist=watchlist, raw=raw)
-    except ValidationError as error:
-        raise ValueError(f"plate: {error.message_dict['plate'][0]}") from None
-    if len(plate) > 32 or len(raw) > 32:
-        raise ValueError("plate: longer than 32 characters")
-    values = {name: (row.get(name) or "").strip() for name in VALUES}
-    values["category"] = values["category"].lower() or WatchlistEntry.Category.OTHER
-    if values["category"] not in _CATEGORIES:
-        raise ValueError(
-            f"category: {values['category']!r} is not one of {', '.join(sorted(_CATEGORIES))}"
-        )
-    for name, limit in _LENGTHS.items():
-        if len(values[name]) > limit:
-            raise ValueError(f"{name}: longer than {limit} characters")
-    try:
-        values["valid_from"] = _moment(values["valid_from"], zone, end=False)
-    except ValueError as error:
-        raise ValueError(f"valid_from: {error}") from None
-    try:
-        values["valid_until"] = _moment(values["valid_until"], zone, end=True)
-    except ValueError as error:
-        raise ValueError(f"valid_until: {error}") from None
-    if (
-        values["valid_from"]
-        and values["valid_until"]
-        and values["valid_until"] <= values["valid_from"]
-    ):
-        raise ValueError("valid_until: must be after valid_from")
-    return plate, raw, tuple(values[name] for name in VALUES)
+def _line_parser(header: list[str], *, watchlist: Watchlist, zone: ZoneInfo):
+    """parse(row) -> (plate, raw plate, compared values) of one CSV line, or ValueError
+    saying why not; columns are found by position once (this runs a million times)."""
+    plate_at = header.index("plate")
+    positions = [header.index(name) if name in header else None for name in VALUES]
+    category_at, from_at, until_at = (
+        VALUES.index(n) for n in ("category", "valid_from", "valid_until")
+    )
+    limits = [(VALUES.index(name), name, limit) for name, limit in _LENGTHS.items()]
+    other = WatchlistEntry.Category.OTHER
+
+    def parse(row: list[str]) -> tuple[str, str, tuple]:
+        raw = row[plate_at].strip()
+        try:
+            plate = plate_for_list(watchlist=watchlist, raw=raw)
+        except ValidationError as error:
+            raise ValueError(f"plate: {error.message_dict['plate'][0]}") from None
+        if len(plate) > 32 or len(raw) > 32:
+            raise ValueError("plate: longer than 32 characters")
+        values = [row[at].strip() if at is not None else "" for at in positions]
+        category = values[category_at] = values[category_at].lower() or other
+        if category not in _CATEGORIES:
+            raise ValueError(
+                f"category: {category!r} is not one of {', '.join(sorted(_CATEGORIES))}"
+            )
+        for at, name, limit in limits:
+            if len(values[at]) > limit:
+                raise ValueError(f"{name}: longer than {limit} characters")
+        for at, name, end in ((from_at, "valid_from", False), (until_at, "valid_until", True)):
+            try:
+                values[at] = _moment(values[at], zone, end=end)
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
+        if values[from_at] and values[until_at] and values[until_at] <= values[from_at]:
+            raise ValueError("valid_until: must be after valid_from")
+        return plate, raw, tuple(values)
+
+    return parse
 
 
 def _shown(values: tuple) -> dict:
@@ -175,7 +182,7 @@ def entries_import(
 ) -> ImportReport:
     """Import a CSV (a binary stream) into a list; see the module docstring."""
     header, reader = _lines(stream)
-    zone = ZoneInfo(watchlist.time_zone)
+    parse = _line_parser(header, watchlist=watchlist, zone=ZoneInfo(watchlist.time_zone))
     report = ImportReport(mode=mode, dry_run=dry_run)
     incoming: dict[str, tuple] = {}  # plate: (line, raw, values)
     number = 1
@@ -188,25 +195,23 @@ def entries_import(
             raise ImportRefused("file", f"Line {number + 1} is not UTF-8.") from None
         except csv.Error as error:
             number += 1
-            report.note("refused", {"line": number, "reason": str(error)})
+            report.note("refused", lambda n=number, e=error: {"line": n, "reason": str(e)})
             continue
         number = reader.line_num
-        if not any(cell.strip() for cell in row):
+        if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if len(row) != len(header):
             reason = f"expected {len(header)} fields, got {len(row)}"
-            report.note("refused", {"line": number, "reason": reason})
+            report.note("refused", lambda n=number, r=reason: {"line": n, "reason": r})
             continue
         try:
-            plate, raw, values = _line_values(
-                dict(zip(header, row, strict=True)), watchlist=watchlist, zone=zone
-            )
+            plate, raw, values = parse(row)
         except ValueError as error:
-            report.note("refused", {"line": number, "reason": str(error)})
+            report.note("refused", lambda n=number, e=error: {"line": n, "reason": str(e)})
             continue
         if plate in incoming:
             reason = f"plate {plate} is also on line {incoming[plate][0]}"
-            report.note("refused", {"line": number, "reason": reason})
+            report.note("refused", lambda n=number, r=reason: {"line": n, "reason": r})
             continue
         incoming[plate] = (number, raw, values)
 
@@ -221,16 +226,19 @@ def entries_import(
         old = stored.get(plate)
         if old is None:
             creates.append((plate, raw, values))
-            report.note("created", {"line": number, "plate": plate, **_shown(values)})
+            report.note(
+                "created",
+                lambda n=number, p=plate, v=values: {"line": n, "plate": p, **_shown(v)},
+            )
         elif tuple(old[1]) != values:
             updates.append((old[0], values))
             report.note(
                 "updated",
-                {
-                    "line": number,
-                    "plate": plate,
-                    "old": _shown(tuple(old[1])),
-                    "new": _shown(values),
+                lambda n=number, p=plate, o=tuple(old[1]), v=values: {
+                    "line": n,
+                    "plate": p,
+                    "old": _shown(o),
+                    "new": _shown(v),
                 },
             )
         else:
@@ -240,7 +248,7 @@ def entries_import(
         for plate, (pk, _) in stored.items():
             if plate not in incoming:
                 removes.append(pk)
-                report.note("removed", {"plate": plate})
+                report.note("removed", lambda p=plate: {"plate": p})
     else:
         report.counts["left"] += len(stored) - report.counts["updated"] - report.counts["left"]
     total = len(stored) + len(creates) - len(removes)
