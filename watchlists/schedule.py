@@ -7,13 +7,14 @@ from django.core.exceptions import ValidationError
 
 
 def _clock(value, field: str) -> time | None:
-    """'HH:MM' as a time; '24:00' (the end of the day) as None."""
+    """'HH:MM' as a time; '24:00' (the end of the day) as None; anything else refused."""
     if value == "24:00":
         return None
-    try:
-        return time.fromisoformat(value) if isinstance(value, str) and len(value) == 5 else None
-    except ValueError:
-        pass
+    if isinstance(value, str) and len(value) == 5 and value[2] == ":":
+        try:
+            return time.fromisoformat(value)
+        except ValueError:
+            pass
     raise ValidationError({field: f"{value!r} is not a time of day as HH:MM."})
 
 

@@ -30,6 +30,7 @@ def hits_of():
         ("ocr", 1, "A8CX23", True),  # one free substitution
         ("ocr", 1, "A8CX2", False),  # a substitution and a deletion: two edits
         ("ocr", 1, "ABC1234", True),  # one insertion
+        ("ocr", 2, "A8CX2", False),  # a plate of 6 gets only 1 edit on a budget 2 list
         ("exact", 0, "A8C1Z3", False),
         ("exact", 0, "A8CX23", False),
         ("exact", 0, "abc-123", True),  # normalized
@@ -60,6 +61,13 @@ def test_the_snapshot_says_what_was_substituted_and_the_cost(ingest):
     snapshot = Hit.objects.get().snapshot
     assert snapshot["cost"] == 1  # B/8 is free, 1/X is the one edit
     assert snapshot["substituted"] == [["B", "8"], ["1", "X"]]
+
+
+@pytest.mark.parametrize(("budget", "hit"), [(1, False), (2, True)])
+def test_a_budget_of_two_allows_two_edits_on_long_plates(ingest, budget, hit):
+    entry_add(WatchlistFactory(match_strategy="ocr", edit_budget=budget), "ABCD1234")
+    ingest("AXCD1Y34")  # two substitutions (X for B, Y for 2)
+    assert Hit.objects.exists() is hit
 
 
 def test_a_short_plate_gets_no_free_edit(ingest):
