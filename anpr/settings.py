@@ -469,6 +469,11 @@ STATS_ROLLUP_INTERVAL = env_float("STATS_ROLLUP_INTERVAL", 60.0)
 # Seconds a statistics answer is cached at most (it is dropped anyway when the rollup runs);
 # 0 computes every answer afresh.
 STATS_CACHE_SECONDS = env_int("STATS_CACHE_SECONDS", 60, minimum=0)
+# Most events in one CSV export (GET /api/events/?format=csv, the search page's Export CSV);
+# a query matching more is refused with a 400 naming the limit, never cut silently. An export
+# holds a web worker while it streams, and gunicorn ends a worker busy for GUNICORN_TIMEOUT
+# (30 s): the default fits in that with room on a loaded machine; raise both together.
+CSV_EXPORT_MAX_ROWS = env_int("CSV_EXPORT_MAX_ROWS", 20_000, minimum=1)
 CELERY_BEAT_SCHEDULE["events-stats-rollup"] = {
     "task": "events.tasks.event_statistics_rollup",
     "schedule": STATS_ROLLUP_INTERVAL,
@@ -546,14 +551,19 @@ X_FRAME_OPTIONS = "DENY"
 # A header our own proxy sets to the client's address (X-Real-IP); empty: REMOTE_ADDR.
 CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER", "").strip()
 
+
+def env_rate(name: str, default: str) -> str:
+    """A rate like "1200/min" (empty: unlimited)."""
+    value = os.environ.get(name, default).strip()
+    if value and not re.fullmatch(r"\d+/(s|sec|m|min|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name}={value!r}: use <count>/<s|min|hour|day>.")
+    return value
+
+
 # Ingest requests per edge device ("1200/min"; empty: unlimited).
-INGEST_THROTTLE_RATE = os.environ.get("INGEST_THROTTLE_RATE", "1200/min").strip()
-if INGEST_THROTTLE_RATE and not re.fullmatch(
-    r"\d+/(s|sec|m|min|h|hour|d|day)", INGEST_THROTTLE_RATE
-):
-    raise ImproperlyConfigured(
-        f"INGEST_THROTTLE_RATE={INGEST_THROTTLE_RATE!r}: use <count>/<s|min|hour|day>."
-    )
+INGEST_THROTTLE_RATE = env_rate("INGEST_THROTTLE_RATE", "1200/min")
+# CSV exports per user (each holds a web worker for seconds; empty: unlimited).
+CSV_EXPORT_THROTTLE_RATE = env_rate("CSV_EXPORT_THROTTLE_RATE", "10/min")
 # Refused sign-ins (admin and /login/, a post without a password too) for one user name from
 # one address before it is locked out, and for how long.
 ADMIN_LOGIN_MAX_FAILURES = env_int("ADMIN_LOGIN_MAX_FAILURES", 5, minimum=1)

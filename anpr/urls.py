@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from core import health, metrics
 from core.security import LimitedAdminAuthenticationForm, SignInView
-from events.views import dashboard, live_map
+from events.views import dashboard, live_map, search
 
 # Device ingest is resolved first: it is most of the traffic, and Django tries patterns in
 # order (no pattern here overlaps another, so the order changes nothing else).
@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("", live_map, name="home"),
     path("dashboard/", dashboard, name="dashboard"),
+    path("search/", search, name="search"),
     path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="/login/"), name="logout"),
     path("favicon.ico", lambda request: redirect(static("operators/favicon.svg")), name="favicon"),

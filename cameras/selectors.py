@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.models import Min, Prefetch, Q, QuerySet, Subquery
 
 from core.db import fetch_models, select_columns
+from core.ids import ascii_integer
 
 from .directory import device_directory
 from .models import (
@@ -123,8 +124,8 @@ def camera_reference(value: str) -> int | Subquery:
     something `camera_id=` compares with: digits are the id, anything else the slug's id as
     a subquery (not a join: the planner then ranges over an index holding camera_id)."""
     value = value.strip()
-    if value.isdigit():
-        return int(value)
+    if (camera_id := ascii_integer(value)) is not None:
+        return camera_id
     return Subquery(Camera.objects.filter(slug=value).order_by().values("pk")[:1])
 
 

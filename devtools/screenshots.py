@@ -28,7 +28,8 @@ from anpr.localserver import ServerDidNotStart, free_port, wait_until_up
 from core.pages import operator_pages_for
 
 CHROMIUM = "/usr/bin/chromium"
-# The flags the browser tests launch Debian's Chromium with (events/tests/browser.py).
+# Debian's Chromium, as the browser tests launch it too (events/tests/browser.py): without the
+# background-networking flags it tries, and fails, to reach Google's hosts at every start.
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -264,10 +264,12 @@ def event_statistics(
 def bucket_key(moment: datetime, interval: str) -> datetime:
     """The bucket holding `moment`: its local hour, or its local calendar day (the day's
     midnight, whatever the offset that day)."""
-    local = moment.astimezone(stats_zone())
     if interval == "hour":
-        return local.replace(minute=0, second=0, microsecond=0)
-    return datetime(local.year, local.month, local.day, tzinfo=local.tzinfo)
+        return hour_floor(moment)
+    tz = stats_zone()
+    # day_start, as bucket_keys: where a daylight-saving change skips midnight the day
+    # starts at 01:00, and a made-up 00:00 would be a second bucket for the same day.
+    return day_start(moment.astimezone(tz).date(), tz).astimezone(tz)
 
 
 def bucket_keys(start: datetime, end: datetime, interval: str) -> list[datetime]:

@@ -2,6 +2,7 @@
 
 from cameras.models import Camera, EdgeDevice, Zone
 from cameras.selectors import cameras_of_device, device_cameras_cached
+from core.ids import ascii_integer
 from events.after_store import after_store_work_sql
 from events.reads import ReadIn
 
@@ -97,7 +98,7 @@ class DeviceCameras:
         if (
             isinstance(ref, int)
             and not isinstance(ref, bool)
-            or (isinstance(ref, str) and ref.isdigit())
+            or (isinstance(ref, str) and ascii_integer(ref) is not None)
         ):
             for zone in zones:
                 if zone.pk == int(ref):

@@ -221,3 +221,38 @@ def test_viewers_and_operators_get_the_page_with_only_local_files(client, reques
             assert client.get(asset).status_code == 200, asset
     # The live map links to it too (the shared top bar).
     assert 'href="/dashboard/"' in client.get("/").content.decode()
+
+
+def test_a_day_whose_midnight_a_clock_change_skips_is_one_bucket(db, viewer_client, settings):
+    # Santiago moved its clocks from 00:00 to 01:00 on 2026-09-06: that day starts at 01:00.
+    settings.TIME_ZONE = "America/Santiago"
+    camera = CameraFactory(slug="santiago")
+    for hour in (3, 20):  # UTC: 23:00 on the 5th and 17:00 on the 6th, local
+        PlateEventFactory(camera=camera, captured_at=datetime(2026, 9, 6, hour, tzinfo=UTC))
+    event_statistics_rollup()
+    body = viewer_client.get(
+        URL, {"since": "2026-09-05T04:00:00Z", "until": "2026-09-07T03:00:00Z", "interval": "day"}
+    ).json()
+    assert [(b["start"], b["count"]) for b in body["buckets"]] == [
+        ("2026-09-05T00:00:00-04:00", 1),
+        ("2026-09-06T01:00:00-03:00", 1),
+    ]
+
+
+@pytest.mark.parametrize("path", [URL, "/api/events/", "/api/events/?format=csv"])
+@pytest.mark.parametrize("value", ["²", "１", "٣"])
+def test_a_camera_named_by_digits_of_other_scripts_is_a_slug_not_a_500(
+    db, viewer_client, path, value
+):
+    CameraFactory(pk=3, slug="three")
+    PlateEventFactory(camera=Camera.objects.get(pk=3))
+    separator = "&" if "?" in path else "?"
+    response = viewer_client.get(f"{path}{separator}camera={value}")
+    assert response.status_code in (200, 400), response.content
+    if response.status_code == 200 and "csv" not in path and path != URL:
+        assert response.json()["results"] == []
+
+
+def test_a_page_size_in_other_digits_is_a_400(db, viewer_client):
+    response = viewer_client.get("/api/events/", {"page_size": "²"})
+    assert response.status_code == 400 and "page_size" in response.json()["errors"]

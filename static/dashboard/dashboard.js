@@ -47,25 +47,37 @@
     return params;
   }
 
+  /** Asks for the window's figures. Only the newest question's answer is drawn (a slow 30-day
+   * answer must not replace a newer 24-hour one), and a window that ends now is asked again
+   * every minute whatever the answer was: an outage's 503 or a dropped connection does not
+   * freeze a dashboard on a wall screen. */
   async function load() {
     clearTimeout(state.timer);
-    const response = await fetch(`${config.api.stats}?${query()}`, {
-      credentials: "same-origin",
-      headers: { Accept: "application/json" },
-    });
-    if (response.status === 401) {
-      window.location.href = `/login/?next=${encodeURIComponent(window.location.pathname)}`;
-      return;
+    const asked = (state.asked = (state.asked || 0) + 1);
+    try {
+      const response = await fetch(`${config.api.stats}?${query()}`, {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      });
+      if (asked !== state.asked) return;
+      if (response.status === 401) {
+        window.location.href = `/login/?next=${encodeURIComponent(window.location.pathname)}`;
+        return;
+      }
+      const body = await response.json().catch(() => ({}));
+      if (asked !== state.asked) return;
+      if (!response.ok) {
+        showError(body);
+        return;
+      }
+      errorBox.hidden = true;
+      state.body = body;
+      draw(body);
+    } catch (error) {
+      if (asked === state.asked) showError({ detail: `The statistics could not be loaded (${error.message}).` });
+    } finally {
+      if (asked === state.asked && preset.value !== "custom") state.timer = setTimeout(load, REFRESH_MS);
     }
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      showError(body);
-      return;
-    }
-    errorBox.hidden = true;
-    state.body = body;
-    draw(body);
-    if (preset.value !== "custom") state.timer = setTimeout(load, REFRESH_MS);
   }
 
   /** The API's error shape: {detail, errors: {field: [messages]}}. */
