@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core.ids import time_ordered_uuid
+from events.csv_export import FORMULA_STARTS, csv_cell
 
 from .. import keys
 from ..models import Watchlist, WatchlistEntry, WatchlistEntryKey
@@ -110,6 +111,12 @@ def _moment(value: str, zone: ZoneInfo, *, end: bool) -> datetime | None:
     return moment
 
 
+def _unescaped(text: str) -> str:
+    """A cell as the export wrote it back to what was stored: the apostrophe that keeps a
+    spreadsheet from running text as a formula (events.csv_export) comes off."""
+    return text[1:] if text[:1] == "'" and text[1:].startswith(FORMULA_STARTS) else text
+
+
 def _line_parser(header: list[str], *, watchlist: Watchlist, zone: ZoneInfo):
     """parse(row) -> (plate, raw plate, compared values) of one CSV line, or ValueError
     saying why not; columns are found by position once (this runs a million times)."""
@@ -129,7 +136,7 @@ def _line_parser(header: list[str], *, watchlist: Watchlist, zone: ZoneInfo):
             raise ValueError(f"plate: {error.message_dict['plate'][0]}") from None
         if len(plate) > 32 or len(raw) > 32:
             raise ValueError("plate: longer than 32 characters")
-        values = [row[at].strip() if at is not None else "" for at in positions]
+        values = [_unescaped(row[at].strip()) if at is not None else "" for at in positions]
         category = values[category_at] = values[category_at].lower() or other
         if category not in _CATEGORIES:
             raise ValueError(
@@ -334,7 +341,8 @@ def _entries_create(*, watchlist: Watchlist, creates: list[tuple], user) -> None
 
 def entries_export(*, watchlist: Watchlist):
     """The list's entries as CSV lines (an iterator, for a streaming response), with the
-    import's header, so an export imports back unchanged."""
+    import's header, so an export imports back unchanged; text a spreadsheet would run as a
+    formula gets the apostrophe events.csv_export gives it (the import takes it off)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -347,4 +355,5 @@ def entries_export(*, watchlist: Watchlist):
     yield line(COLUMNS)
     rows = WatchlistEntry.objects.filter(watchlist=watchlist).order_by("plate")
     for plate_raw, *values in rows.values_list("plate_raw", *VALUES).iterator(chunk_size=5000):
-        yield line([plate_raw, *(v.isoformat() if isinstance(v, datetime) else v for v in values)])
+        cells = [plate_raw, *(v.isoformat() if isinstance(v, datetime) else v for v in values)]
+        yield line([csv_cell(cell) for cell in cells])

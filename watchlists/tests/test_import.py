@@ -135,11 +135,17 @@ def test_a_list_with_a_budget_refuses_an_import_beyond_its_size(operator_client,
 
 def test_an_export_imports_back_unchanged(operator_client, viewer_client):
     listed = WatchlistFactory(match_strategy="exact")
-    text = HEADER + 'ab-1,"a, comma",wanted,R1,Fiat,blue,IT,2026-01-01T08:00:00+00:00,\n'
+    text = (
+        HEADER
+        + 'ab-1,"a, comma",wanted,R1,Fiat,blue,IT,2026-01-01T08:00:00+00:00,\n'
+        + "ab-2,=HYPERLINK(1),other,-5,@x,,,,\n"
+    )
     post(operator_client, listed, text)
     exported = viewer_client.get(f"{entries_url(listed)}export/")
     assert exported.status_code == 200 and exported["Content-Type"].startswith("text/csv")
     body = b"".join(exported.streaming_content).decode()
     assert body.startswith(HEADER.strip())
+    assert "'=HYPERLINK(1)" in body and ",'-5,'@x," in body  # inert in a spreadsheet
     again = post(operator_client, listed, body).json()
-    assert again["counts"] == {"created": 0, "updated": 0, "left": 1, "removed": 0, "refused": 0}
+    assert again["counts"] == {"created": 0, "updated": 0, "left": 2, "removed": 0, "refused": 0}
+    assert WatchlistEntry.objects.get(plate="AB2").description == "=HYPERLINK(1)"
