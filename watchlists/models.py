@@ -176,8 +176,15 @@ class WatchlistEntryKey(models.Model):
     an index lookup at ingest, never a scan. Rebuilt with the entry, or for the whole list
     when its matching changes."""
 
+    # No database constraint: every deletion of entries goes through services/entries.py,
+    # which deletes their keys; a constraint would add a check per row to every import and
+    # two per deleted entry (a million-entry list took minutes to delete).
     entry = models.ForeignKey(
-        WatchlistEntry, on_delete=models.CASCADE, related_name="+", db_index=False
+        WatchlistEntry,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     key = models.CharField(max_length=40)
 
@@ -217,12 +224,27 @@ class Hit(models.Model):
         NO_ACTION = "no_action", "No action"
 
     id = models.UUIDField(primary_key=True, default=time_ordered_uuid, editable=False)
-    watchlist = models.ForeignKey(Watchlist, on_delete=models.CASCADE, related_name="hits")
+    # Indexed by hit_list_captured (watchlist) and hit_once_per_event (event).
+    watchlist = models.ForeignKey(
+        Watchlist, on_delete=models.CASCADE, related_name="hits", db_index=False
+    )
+    # No database constraint (as WatchlistEntryKey.entry): the services that delete entries
+    # empty their hits' link (the snapshot stays), without a check per deleted entry.
     entry = models.ForeignKey(
-        WatchlistEntry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        WatchlistEntry,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     event = models.ForeignKey(
-        PlateEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        PlateEvent,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="+", db_index=False)
     #: What a repeat of the same passage is recognised by: the entry, or list + plate.

@@ -244,3 +244,12 @@ def test_deleting_a_list_removes_its_entries_and_hits(operator_client, camera, i
     assert list(WatchlistEntry.objects.values_list("watchlist", flat=True)) == [kept.pk]
     assert not WatchlistEntryKey.objects.exists()
     assert list(Hit.objects.values_list("watchlist", flat=True)) == [kept.pk]
+
+
+def test_a_hit_outlives_its_entry_with_its_snapshot(operator_client, ingest):
+    listed = WatchlistFactory(match_strategy="exact")
+    entry = entry_add(listed, "OUT123", description="Red van")
+    ingest("OUT123")
+    assert operator_client.delete(f"{entries_url(listed)}{entry.pk}/").status_code == 204
+    hit = Hit.objects.get()
+    assert hit.entry is None and hit.snapshot["entry"]["description"] == "Red van"
