@@ -407,9 +407,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "core.api_defaults.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every operation's error answers, added by what the operation is (core/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "core.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.api_defaults.ContentNegotiation",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 if DEBUG:
@@ -542,7 +544,10 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _TLS
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _TLS)
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^liveness$", r"^ready$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _TLS else 0, minimum=0)
+# Off by default: they bind every subdomain (and, once preloaded, browsers for months) to HTTPS,
+# which only the owner of the domain can promise. On, they clear check --deploy's W005/W021.
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # The header our proxy sets to say the client used HTTPS, e.g. X-Forwarded-Proto.
 _proxy_ssl_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
 if _proxy_ssl_header:

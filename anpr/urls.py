@@ -5,6 +5,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from anpr.api_index import ApiIndexView
 from core import health, metrics
 from core.security import LimitedAdminAuthenticationForm, SignInView
 from events.views import dashboard, live_map, search
@@ -19,6 +20,7 @@ api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("", ApiIndexView.as_view(), name="api-index"),
 ]
 
 urlpatterns = [

@@ -1,8 +1,8 @@
-"""The API's default permission, pagination and JSON parser (apart from core.api, which
-imports DRF's views: DRF imports these while its views module loads)."""
+"""The API's default permission, pagination, content negotiation and JSON parser (apart from
+core.api, which imports DRF's views: DRF imports these while its views module loads)."""
 
-from rest_framework import pagination, parsers, permissions
-from rest_framework.exceptions import ParseError
+from rest_framework import negotiation, pagination, parsers, permissions
+from rest_framework.exceptions import ParseError, ValidationError
 
 from core.json_bounds import json_body_bounded
 
@@ -35,3 +35,15 @@ class JSONParser(parsers.JSONParser):
             return json_body_bounded(lambda: parse(stream, media_type, parser_context))
         except ValueError as error:  # DRF's own errors are ParseErrors already
             raise ParseError(str(error)) from None
+
+
+class ContentNegotiation(negotiation.DefaultContentNegotiation):
+    """DRF's, except that a `?format=` no renderer of the view offers is a 400 naming the
+    parameter (DRF answers 404, which says the resource is missing)."""
+
+    def filter_renderers(self, renderers, format):
+        found = [renderer for renderer in renderers if renderer.format == format]
+        if not found:
+            offered = ", ".join(renderer.format for renderer in renderers)
+            raise ValidationError({"format": [f"Use one of: {offered}."]})
+        return found

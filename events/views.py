@@ -7,6 +7,7 @@ from django.shortcuts import render
 
 from cameras.selectors import camera_liveness
 from core.timestamps import TimestampFilter
+from events.reads import OCR_CONFUSION_GROUPS
 
 from .filters import PlateEventFilter
 
@@ -23,6 +24,8 @@ def live_map(request):
         "defaultOfflineAfter": liveness.default,
         "api": {"cameras": "/api/cameras/", "zones": "/api/zones/", "events": "/api/events/"},
         "stream": "/ws/events/",
+        # The plate box folds live reads as the API's `q` does (one home: events.reads).
+        "plateConfusionGroups": OCR_CONFUSION_GROUPS,
     }
     return render(request, "live_map.html", {"live_config": config})
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import renderers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -65,6 +65,11 @@ class PlateEventViewSet(viewsets.ReadOnlyModelViewSet):
         responses={
             (200, "application/json"): PlateEventSerializer(many=True),
             (200, "text/csv"): OpenApiTypes.STR,
+            # Throttled only as CSV (get_throttles), so said here; core.schema adds the body.
+            429: OpenApiResponse(
+                description="csv: more than CSV_EXPORT_THROTTLE_RATE exports by this user; "
+                "wait for Retry-After."
+            ),
         },
     )
     def list(self, request, *args, **kwargs):

@@ -199,12 +199,14 @@ def test_bad_filters_and_formats_are_4xx_json_and_json_still_works(viewer_client
     bad_order = viewer_client.get(URL, {"format": "csv", "ordering": "plate"})
     assert bad_order.status_code == 400 and "ordering" in bad_order.json()["errors"]
     unknown = viewer_client.get(URL, {"format": "xlsx"})
-    assert unknown.status_code == 404 and unknown["Content-Type"] == "application/json"
+    assert unknown.status_code == 400 and unknown["Content-Type"] == "application/json"
+    assert unknown.json()["errors"]["format"] == ["Use one of: json, csv."]
     as_json = viewer_client.get(URL, {"format": "json"})
     assert as_json.status_code == 200 and as_json.json()["results"][0]["plate"] == "AB12CDE"
     # One event is not exported: only the list offers CSV.
     event_id = as_json.json()["results"][0]["id"]
-    assert viewer_client.get(f"{URL}{event_id}/", {"format": "csv"}).status_code == 404
+    one = viewer_client.get(f"{URL}{event_id}/", {"format": "csv"})
+    assert one.status_code == 400 and one.json()["errors"]["format"] == ["Use one of: json."]
 
 
 def test_the_schema_declares_the_format_and_the_csv_answer(admin_user):
