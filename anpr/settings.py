@@ -146,6 +146,7 @@ INSTALLED_APPS = [
     "cameras",
     "events",
     "exporters",
+    "watchlists",
     # Development-only (the benchmark commands): in a checkout and CI, not in the image.
     *(["devtools"] if (BASE_DIR / "devtools").is_dir() else []),
 ]
@@ -616,6 +617,12 @@ if urlparse(PUBLIC_BASE_URL).query or urlparse(PUBLIC_BASE_URL).fragment:
 # Seconds an exporter's image link opens the image without an account (each delivery attempt
 # sends fresh links).
 EXPORTER_IMAGE_LINK_SECONDS = env_int("EXPORTER_IMAGE_LINK_SECONDS", 86400, minimum=1)
+# Seconds within which reads of the same watchlist entry at the same camera are one vehicle
+# passage: a repeat, a retry or a refinement inside them raises no second hit.
+HIT_REPEAT_SECONDS = env_int("HIT_REPEAT_SECONDS", 120, minimum=0)
+# Largest watchlist CSV upload through the API in bytes, refused before it is read (also
+# bounded by EVENT_UPLOAD_MAX_BYTES; larger files: `manage.py watchlist_import`).
+WATCHLIST_IMPORT_MAX_BYTES = env_int("WATCHLIST_IMPORT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 
 # json (one object per line, for log collectors) or plain (for a terminal).
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if EMBEDDED else "json")

@@ -16,6 +16,7 @@ api_patterns = [
     path("", include("events.api.urls")),
     path("", include("cameras.api.urls")),
     path("", include("exporters.api.urls")),
+    path("", include("watchlists.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -325,7 +325,7 @@ ROLE_OPERATOR = "operator"
 ROLE_ADMIN = "admin"
 
 #: Apps whose models make up the product; roles get permissions on all of them.
-PRODUCT_APPS = ("cameras", "events", "exporters")
+PRODUCT_APPS = ("cameras", "events", "exporters", "watchlists")
 #: Models operators may not edit (only view): what devices report and audit records.
 OPERATOR_READ_ONLY = {
     ("events", "plateevent"),

@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("anpr", "core", "cameras", "events", "exporters", "devtools")
+APPS = ("anpr", "core", "cameras", "events", "exporters", "watchlists", "devtools")
 
 #: Which of our apps each app may import. `anpr` is the project's wiring (settings, urls,
 #: servers, Celery): it may import every app, and only management commands (entry points
@@ -23,7 +23,8 @@ ALLOWED = {
     "cameras": {"core"},
     "events": {"core", "cameras"},
     "exporters": {"core", "events", "cameras"},
-    "devtools": {"core", "cameras", "events", "exporters", "anpr"},
+    "watchlists": {"core", "cameras", "events"},
+    "devtools": {"core", "cameras", "events", "exporters", "watchlists", "anpr"},
 }
 
 

@@ -120,3 +120,14 @@ def test_the_stream_client_refuses_a_handshake_with_the_wrong_accept():
             client.opened.result()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.django_db
+def test_the_watchlist_benchmark_imports_and_matches():
+    from devtools.benchmark.watchlists import watchlist_import_measure, watchlist_match_measure
+
+    watchlist, figures = watchlist_import_measure(entries=200, budget=1)
+    assert figures["created"] == 200 and watchlist.entries.count() == 200
+    matched = watchlist_match_measure(plates=figures["plates"], reads=300)
+    assert matched["reads_with_hits"] >= 3  # the listed 1%, read with an OCR confusion
+    assert 0 < matched["p50_us"] <= matched["p99_us"]

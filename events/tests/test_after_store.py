@@ -27,7 +27,9 @@ def _read(**overrides) -> ReadIn:
 
 @pytest.fixture
 def steps():
-    """Register test steps under names of apps still to come; removed afterwards."""
+    """Register test steps (under names of apps that may already have registered theirs,
+    such as watchlists); afterwards the apps' own steps are back as they were."""
+    before = {step.name: step for step in after_store.after_store_steps()}
     registered = []
 
     def register(step):
@@ -37,6 +39,8 @@ def steps():
     yield register
     for name in registered:
         after_store_unregister(name)
+        if name in before:
+            after_store_register(before[name])
 
 
 def _recorder(name, calls):

@@ -1,0 +1,202 @@
+"""The watchlists API: lists, their entries (with CSV import and export), and hits with
+their acknowledgement. Covert lists, their entries and hits are seen only by admins and
+the lists' owners (watchlists.selectors)."""
+
+from django.conf import settings
+from django.db import transaction
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+
+from core.api import ConfigViewSet, Conflict
+from core.api_defaults import ModelRolePermission
+
+from .. import selectors
+from ..filters import HitFilter, WatchlistEntryFilter, WatchlistFilter
+from ..models import WatchlistEntry
+from ..services.entries import entries_delete, entry_save, watchlist_delete, watchlist_rekey
+from ..services.hits import AlreadyAcknowledged, hit_acknowledge
+from ..services.importing import ImportRefused, entries_export, entries_import
+from .serializers import (
+    EntryImportSerializer,
+    HitAcknowledgeSerializer,
+    HitSerializer,
+    ImportReportSerializer,
+    WatchlistEntrySerializer,
+    WatchlistSerializer,
+)
+
+
+class ChangePermission(ModelRolePermission):
+    """POST actions that change rows (import, acknowledge) need the change permission."""
+
+    perms_map = {**ModelRolePermission.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The upload is too large."
+    default_code = "too_large"
+
+
+class WatchlistViewSet(ConfigViewSet):
+    """Watchlists. Changing a list's strategy or edit budget re-indexes its entries."""
+
+    serializer_class = WatchlistSerializer
+    filterset_class = WatchlistFilter
+    ordering_fields = ("id", "name", "priority", "created_at")
+
+    def get_queryset(self):
+        return selectors.watchlists_visible(user=self.request.user)
+
+    def perform_update(self, serializer):
+        before = (serializer.instance.match_strategy, serializer.instance.edit_budget)
+        with transaction.atomic():
+            super().perform_update(serializer)
+            watchlist = serializer.instance
+            if before != (watchlist.match_strategy, watchlist.edit_budget):
+                watchlist_rekey(watchlist=watchlist)
+
+    def perform_destroy(self, instance):
+        watchlist_delete(watchlist=instance)
+
+
+@extend_schema_view(
+    **{
+        name: extend_schema(parameters=[OpenApiParameter("watchlist_pk", OpenApiTypes.INT, "path")])
+        for name in (
+            "list",
+            "create",
+            "retrieve",
+            "update",
+            "partial_update",
+            "destroy",
+            "import_csv",
+            "export_csv",
+        )
+    }
+)
+class WatchlistEntryViewSet(ConfigViewSet):
+    """A list's entries: plates with what an operator must know when one is read."""
+
+    serializer_class = WatchlistEntrySerializer
+    filterset_class = WatchlistEntryFilter
+    ordering_fields = ("plate", "created_at", "valid_until")
+    ordering = ("plate",)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema, made without a request
+            return WatchlistEntry.objects.none()
+        return selectors.entries_visible(
+            user=self.request.user, watchlist_id=self.kwargs["watchlist_pk"]
+        ).select_related("created_by")
+
+    def watchlist(self):
+        if not hasattr(self, "_watchlist"):
+            self._watchlist = get_object_or_404(
+                selectors.watchlists_visible(user=self.request.user),
+                pk=self.kwargs["watchlist_pk"],
+            )
+        return self._watchlist
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if "watchlist_pk" in self.kwargs and str(self.kwargs["watchlist_pk"]).isdigit():
+            context["watchlist"] = self.watchlist()
+        return context
+
+    def perform_create(self, serializer):
+        self._save(serializer, watchlist=self.watchlist(), created_by=self.request.user)
+
+    def perform_update(self, serializer):
+        self._save(serializer)
+
+    def _save(self, serializer, **extra):
+        entry = serializer.instance or WatchlistEntry()
+        for name, value in {**serializer.validated_data, **extra}.items():
+            setattr(entry, name, value)
+        serializer.instance = entry_save(entry=entry)
+
+    def perform_destroy(self, instance):
+        entries_delete(entry_ids=[instance.pk])
+
+    @extend_schema(
+        request={"multipart/form-data": EntryImportSerializer},
+        responses={200: ImportReportSerializer},
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[MultiPartParser],
+        permission_classes=[ChangePermission],
+    )
+    def import_csv(self, request, watchlist_pk=None):
+        """Import a CSV of entries: `dry_run` answers the report and changes nothing. Files
+        over WATCHLIST_IMPORT_MAX_BYTES are refused (413) before they are read."""
+        length = request.META.get("CONTENT_LENGTH") or ""
+        if length.isdigit() and int(length) > settings.WATCHLIST_IMPORT_MAX_BYTES:
+            raise PayloadTooLarge(
+                f"The upload is larger than {settings.WATCHLIST_IMPORT_MAX_BYTES} bytes."
+            )
+        watchlist = self.watchlist()
+        body = EntryImportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        upload = body.validated_data["file"]
+        if upload.size > settings.WATCHLIST_IMPORT_MAX_BYTES:
+            raise PayloadTooLarge(
+                f"The file is larger than {settings.WATCHLIST_IMPORT_MAX_BYTES} bytes."
+            )
+        try:
+            report = entries_import(
+                watchlist=watchlist,
+                stream=upload.file,
+                mode=body.validated_data["mode"],
+                dry_run=body.validated_data["dry_run"],
+                user=request.user,
+            )
+        except ImportRefused as refused:
+            raise exceptions.ValidationError({refused.field: [refused.message]}) from None
+        return Response(report.as_dict())
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    @action(detail=False, methods=["get"], url_path="export")
+    def export_csv(self, request, watchlist_pk=None):
+        """The entries as CSV, in the import's format."""
+        watchlist = self.watchlist()
+        response = StreamingHttpResponse(
+            entries_export(watchlist=watchlist), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="watchlist-{watchlist.pk}.csv"'
+        return response
+
+
+class HitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Hits: reads that matched a list, newest first, with what matched and why."""
+
+    serializer_class = HitSerializer
+    filterset_class = HitFilter
+    ordering_fields = ("captured_at", "created_at")
+    ordering = ("-captured_at", "-id")
+
+    def get_queryset(self):
+        return selectors.hits_visible(user=self.request.user)
+
+    @extend_schema(request=HitAcknowledgeSerializer, responses={200: HitSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[ChangePermission])
+    def acknowledge(self, request, pk=None):
+        """Close an open hit: accepted, rejected (with a reason's code) or no_action, with a
+        note. Once: a second acknowledgement answers 409."""
+        hit = self.get_object()
+        body = HitAcknowledgeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            hit = hit_acknowledge(hit=hit, user=request.user, **body.validated_data)
+        except AlreadyAcknowledged:
+            raise Conflict("This hit was already acknowledged.") from None
+        return Response(self.get_serializer(self.get_queryset().get(pk=hit.pk)).data)

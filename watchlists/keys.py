@@ -1,0 +1,120 @@
+"""The match keys of plates: what a watchlist entry is indexed under and a read looked up by.
+
+One OCR-confusion table (events.reads.plate_confusion_key, the search's `q`) folds plates for
+the `ocr` strategy. An entry's own row holds its key (the plate, or the folded plate). An
+extra edit budget adds a deletion neighbourhood: the entry is also stored under its folded
+plate with up to `budget` characters deleted, a read looks up its own
+deletions, and two plates within `budget` edits always share a key. Shared keys are only
+candidates: `plate_edits` measures the real distance, so a swap of two characters (two edits)
+never passes for one.
+"""
+
+from itertools import combinations
+
+from events.reads import plate_confusion_key, plate_normalize
+
+EXACT, OCR, PATTERN = "exact", "ocr", "pattern"
+#: Shortest plate that an extra edit applies to, by budget (a free edit on a short plate
+#: matches too much).
+BUDGET_MIN_LENGTH = {1: 6, 2: 7}
+#: Largest list that may have an extra edit, by budget (a free edit on a large list floods
+#: false hits).
+BUDGET_MAX_ENTRIES = {1: 100_000, 2: 10_000}
+
+
+def plate_budget(plate: str, budget: int) -> int:
+    """The edit budget that applies to this plate: lowered until the plate is long enough."""
+    while budget and len(plate) < BUDGET_MIN_LENGTH[budget]:
+        budget -= 1
+    return budget
+
+
+def _deletions(key: str, count: int) -> set[str]:
+    variants = {key}
+    for n in range(1, count + 1):
+        if len(key) - n < 1:
+            break
+        variants.update(
+            "".join(c for i, c in enumerate(key) if i not in dropped)
+            for dropped in combinations(range(len(key)), n)
+        )
+    return variants
+
+
+def entry_match_key(*, strategy: str, plate: str) -> str:
+    """The one key an entry is stored under on its own row (empty for a pattern)."""
+    if strategy == EXACT:
+        return "E" + plate
+    if strategy == OCR:
+        return "O" + plate_confusion_key(plate)
+    return ""
+
+
+def entry_variant_keys(*, strategy: str, plate: str, budget: int) -> set[str]:
+    """The further keys of an entry on a list with an edit budget: its folded plate with
+    up to `budget` characters deleted (rows of WatchlistEntryKey)."""
+    if strategy != OCR or not budget:
+        return set()
+    folded = plate_confusion_key(plate)
+    return {"O" + key for key in _deletions(folded, plate_budget(folded, budget))} - {"O" + folded}
+
+
+def read_keys(plate: str, *, budget: int) -> set[str]:
+    """The keys a read's normalized plate is looked up by, for lists of up to `budget`."""
+    folded = plate_confusion_key(plate)
+    # The read may be shorter than an entry long enough for an edit: its own deletions are
+    # needed whenever the entry's side could have a budget.
+    keys = {"O" + key for key in _deletions(folded, budget)} if budget else {"O" + folded}
+    keys.add("E" + plate)
+    return keys
+
+
+def plate_edits(entry: str, read: str, *, limit: int) -> tuple[int, list[list[str]]] | None:
+    """(edits, [[entry char, read char], ...]) between two folded plates, or None beyond
+    `limit`. Substitutions list both characters; an insertion or deletion has "" on one side.
+    """
+    if abs(len(entry) - len(read)) > limit:
+        return None
+    rows, cols = len(entry) + 1, len(read) + 1
+    cost = [[0] * cols for _ in range(rows)]
+    for i in range(rows):
+        cost[i][0] = i
+    for j in range(cols):
+        cost[0][j] = j
+    for i in range(1, rows):
+        for j in range(1, cols):
+            cost[i][j] = min(
+                cost[i - 1][j] + 1,
+                cost[i][j - 1] + 1,
+                cost[i - 1][j - 1] + (entry[i - 1] != read[j - 1]),
+            )
+    if cost[-1][-1] > limit:
+        return None
+    changes, i, j = [], rows - 1, cols - 1
+    while i or j:
+        if i and j and cost[i][j] == cost[i - 1][j - 1] + (entry[i - 1] != read[j - 1]):
+            if entry[i - 1] != read[j - 1]:
+                changes.append([entry[i - 1], read[j - 1]])
+            i, j = i - 1, j - 1
+        elif i and cost[i][j] == cost[i - 1][j] + 1:
+            changes.append([entry[i - 1], ""])
+            i -= 1
+        else:
+            changes.append(["", read[j - 1]])
+            j -= 1
+    return cost[-1][-1], changes[::-1]
+
+
+def pattern_check(pattern: str) -> str:
+    """The normalized pattern (`?` one character, `*` any run), or ValueError."""
+    cleaned = "".join(c for c in pattern.upper() if c in "?*" or plate_normalize(c))
+    if not cleaned:
+        raise ValueError("A pattern needs at least one character.")
+    if not cleaned.strip("*"):
+        raise ValueError("A pattern of only * would match every plate.")
+    return cleaned
+
+
+def pattern_like(pattern: str) -> str:
+    """The pattern as SQL LIKE (plates hold no % or _ of their own)."""
+    return pattern.replace("*", "%").replace("?", "_")

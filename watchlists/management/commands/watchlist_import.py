@@ -1,0 +1,34 @@
+"""manage.py watchlist_import LIST FILE: the API's CSV import for files beyond its upload
+limit (WATCHLIST_IMPORT_MAX_BYTES); prints the report's counts and refused lines."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from watchlists.models import Watchlist
+from watchlists.services.importing import REPLACE, UPSERT, ImportRefused, entries_import
+
+
+class Command(BaseCommand):
+    help = "Import a CSV of entries into a watchlist (by id or name)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("watchlist", help="The list's id or name.")
+        parser.add_argument("file")
+        parser.add_argument("--mode", choices=(UPSERT, REPLACE), default=UPSERT)
+        parser.add_argument("--dry-run", action="store_true")
+
+    def handle(self, *args, watchlist, file, mode, dry_run, **options):
+        found = Watchlist.objects.filter(
+            **({"pk": int(watchlist)} if watchlist.isdigit() else {"name": watchlist})
+        ).first()
+        if found is None:
+            raise CommandError(f"No watchlist {watchlist!r}.")
+        try:
+            with open(file, "rb") as stream:
+                report = entries_import(watchlist=found, stream=stream, mode=mode, dry_run=dry_run)
+        except (OSError, ImportRefused) as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(json.dumps(report.counts))
+        for refused in report.refused:
+            self.stdout.write(f"line {refused['line']}: {refused['reason']}")

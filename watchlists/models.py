@@ -1,0 +1,285 @@
+"""Watchlists (plates of interest), their entries and match keys, and the hits they raise."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, RegexValidator
+from django.db import models
+
+from cameras.models import Camera, Zone
+from core.ids import time_ordered_uuid
+from events.models import PlateEvent
+
+from . import keys
+from .schedule import schedule_windows_check, time_zone_check, weekdays_check
+
+
+def _all_weekdays():
+    return [0, 1, 2, 3, 4, 5, 6]
+
+
+class Watchlist(models.Model):
+    """A list of plates that raise hits when read (alert), are let through (allow: a hit on
+    any plate not listed) or silence other lists (ignore)."""
+
+    class Kind(models.TextChoices):
+        ALERT = "alert", "Alert on a listed plate"
+        ALLOW = "allow", "Alert on a plate not listed"
+        IGNORE = "ignore", "Silence allow lists and lower-priority alert lists"
+
+    class Strategy(models.TextChoices):
+        EXACT = keys.EXACT, "Exact"
+        OCR = keys.OCR, "OCR-tolerant"
+        PATTERN = keys.PATTERN, "Pattern (? and *)"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.ALERT)
+    priority = models.IntegerField(
+        default=0, help_text="Higher wins: an ignore list silences alert lists below it."
+    )
+    colour = models.CharField(
+        max_length=7,
+        default="#d32f2f",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use #RRGGBB.")],
+    )
+    enabled = models.BooleanField(default=True)
+    covert = models.BooleanField(
+        default=False, help_text="Its hits and entries are seen only by admins and its owners."
+    )
+    owners = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    match_strategy = models.CharField(max_length=8, choices=Strategy.choices, default=Strategy.OCR)
+    edit_budget = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(2)],
+        help_text="Extra edits beyond the OCR-confusable characters (ocr lists only): 1 on "
+        "lists of up to 100,000 entries and plates of 6+ characters, 2 on lists of up to "
+        "10,000 entries and plates of 7+.",
+    )
+    match_candidates = models.BooleanField(
+        default=True, help_text="Also match the OCR's other candidates of a read."
+    )
+    cameras = models.ManyToManyField(Camera, blank=True, related_name="+")
+    zones = models.ManyToManyField(Zone, blank=True, related_name="+")
+    directions = models.JSONField(
+        default=list, blank=True, help_text='Directions in scope, e.g. ["in"]; empty: all.'
+    )
+    schedule_weekdays = models.JSONField(
+        default=_all_weekdays, help_text="Active weekdays, 0 (Monday) to 6 (Sunday)."
+    )
+    schedule_windows = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Active times, e.g. [{"start": "07:00", "end": "19:00"}]; empty: all day.',
+    )
+    time_zone = models.CharField(max_length=64, default="UTC")
+    hit_retention_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: the camera's event retention."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-priority", "name")
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if self.edit_budget and self.match_strategy != self.Strategy.OCR:
+            raise ValidationError({"edit_budget": "Only ocr lists have an extra edit budget."})
+        if self.edit_budget and self.pk:
+            limit = keys.BUDGET_MAX_ENTRIES[self.edit_budget]
+            if self.entries.count() > limit:
+                raise ValidationError(
+                    {
+                        "edit_budget": f"A budget of {self.edit_budget} needs {limit:,} entries "
+                        "or fewer."
+                    }
+                )
+        directions = self.directions
+        valid = set(PlateEvent.Direction.values)
+        if not isinstance(directions, list) or any(d not in valid for d in directions):
+            raise ValidationError({"directions": f"A list of: {', '.join(sorted(valid))}."})
+        weekdays_check(self.schedule_weekdays)
+        schedule_windows_check(self.schedule_windows)
+        time_zone_check(self.time_zone)
+
+
+def watchlist_scope_check(*, kind: str, cameras, zones) -> None:
+    """An allow list fires on every plate it does not list: without cameras or zones it would
+    fire on every read. (The form and the serializer call this: M2M fields are not seen by
+    the model's clean().)"""
+    if kind == Watchlist.Kind.ALLOW and not cameras and not zones:
+        raise ValidationError({"cameras": "An allow list needs cameras or zones to watch."})
+
+
+class WatchlistEntry(models.Model):
+    """One plate (or pattern) on a list, with what an operator must know when it is read."""
+
+    class Category(models.TextChoices):
+        STOLEN_VEHICLE = "stolen_vehicle", "Stolen vehicle"
+        STOLEN_PLATE = "stolen_plate", "Stolen plate"
+        WANTED = "wanted", "Wanted"
+        MISSING_PERSON = "missing_person", "Missing person"
+        STAFF = "staff", "Staff"
+        VISITOR = "visitor", "Visitor"
+        PERMIT = "permit", "Permit"
+        OTHER = "other", "Other"
+
+    id = models.UUIDField(primary_key=True, default=time_ordered_uuid, editable=False)
+    # No index of its own: the unique (watchlist, plate) one starts with it.
+    watchlist = models.ForeignKey(
+        Watchlist, on_delete=models.CASCADE, related_name="entries", db_index=False
+    )
+    plate = models.CharField(max_length=32, help_text="Normalized (a pattern keeps its ? and *).")
+    match_key = models.CharField(
+        max_length=40, blank=True, editable=False, help_text="What reads find it by (keys.py)."
+    )
+    plate_raw = models.CharField(max_length=32, help_text="As it was entered.")
+    description = models.CharField(max_length=500, blank=True)
+    category = models.CharField(max_length=16, choices=Category.choices, default=Category.OTHER)
+    reference = models.CharField(max_length=100, blank=True, help_text="Case number.")
+    make = models.CharField(max_length=64, blank=True)
+    colour = models.CharField(max_length=32, blank=True)
+    country = models.CharField(max_length=32, blank=True, help_text="Country or region.")
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    # No index: it would cost every imported entry, and users are rarely deleted.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("plate",)
+        verbose_name_plural = "watchlist entries"
+        indexes = [models.Index(fields=("match_key",), name="entry_match_key")]
+        constraints = [
+            models.UniqueConstraint(fields=("watchlist", "plate"), name="entry_plate_per_list")
+        ]
+
+    def __str__(self):
+        return self.plate
+
+    def clean(self):
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            raise ValidationError({"valid_until": "Must be after valid_from."})
+
+
+class WatchlistEntryKey(models.Model):
+    """A further key of an entry on a list with an edit budget (watchlists/keys.py): found by
+    an index lookup at ingest, never a scan. Rebuilt with the entry, or for the whole list
+    when its matching changes."""
+
+    # No database constraint: every deletion of entries goes through services/entries.py,
+    # which deletes their keys; a constraint would add a check per row to every import and
+    # two per deleted entry (a million-entry list took minutes to delete).
+    entry = models.ForeignKey(
+        WatchlistEntry,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    key = models.CharField(max_length=40)
+
+    class Meta:
+        indexes = [
+            # With the entry id: the lookup at ingest reads the index alone.
+            models.Index(fields=("key", "entry"), name="entry_key"),
+            models.Index(fields=("entry",), name="entry_key_entry"),
+        ]
+
+    def __str__(self):
+        return self.key
+
+
+class RejectReason(models.Model):
+    """Why operators reject a hit (a misread, a plate since recovered...): their own list."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    label = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ("label",)
+
+    def __str__(self):
+        return self.label
+
+
+class Hit(models.Model):
+    """A read that matched a list: a snapshot of why (it outlives its read and its entry)
+    and what the operator decided."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        NO_ACTION = "no_action", "No action"
+
+    id = models.UUIDField(primary_key=True, default=time_ordered_uuid, editable=False)
+    # Indexed by hit_list_captured (watchlist) and hit_once_per_event (event).
+    watchlist = models.ForeignKey(
+        Watchlist, on_delete=models.CASCADE, related_name="hits", db_index=False
+    )
+    # No database constraint (as WatchlistEntryKey.entry): the services that delete entries
+    # empty their hits' link (the snapshot stays), without a check per deleted entry.
+    entry = models.ForeignKey(
+        WatchlistEntry,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    event = models.ForeignKey(
+        PlateEvent,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="+", db_index=False)
+    #: What a repeat of the same passage is recognised by: the entry, or list + plate.
+    subject = models.CharField(max_length=80)
+    plate = models.CharField(max_length=32, help_text="The read's plate, or its candidate.")
+    category = models.CharField(max_length=16, blank=True)
+    captured_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    snapshot = models.JSONField(default=dict, help_text="What matched, and why.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    reason = models.ForeignKey(
+        RejectReason, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True, max_length=2000)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-captured_at",)
+        indexes = [
+            models.Index(fields=("-captured_at", "-id"), name="hit_captured"),
+            models.Index(fields=("status", "-captured_at"), name="hit_status_captured"),
+            models.Index(fields=("watchlist", "-captured_at"), name="hit_list_captured"),
+            models.Index(fields=("camera", "-captured_at"), name="hit_camera_captured"),
+            models.Index(fields=("plate", "-captured_at"), name="hit_plate_captured"),
+            # The repeat check at ingest; also the category filter's neighbour.
+            models.Index(fields=("subject", "camera", "captured_at"), name="hit_repeat"),
+        ]
+        constraints = [
+            # A read matches an entry (or an allow list) once, however often it is refined.
+            # (Also the index of an event's hits.)
+            models.UniqueConstraint(fields=("event", "subject"), name="hit_once_per_event"),
+        ]
+
+    def __str__(self):
+        return f"{self.plate} on {self.watchlist_id} ({self.status})"

@@ -1,0 +1,385 @@
+"""Matching stored reads against the enabled watchlists: the app's after-store step
+(events/after_store.py), inside the read's transaction, for new reads and reads refined in
+place (Frigate), so a hit commits or rolls back with its read.
+
+Entries are found by their keys (watchlists/keys.py) with one index lookup for all of a
+batch's plates; pattern entries, and only they, are matched with LIKE. One hit per entry,
+camera and passage: a read of the same subject at the same camera within HIT_REPEAT_SECONDS
+(a repeat, a retry under another id, a refinement) adds none. The check holds under
+concurrent ingests: on PostgreSQL a transaction-scoped advisory lock on (subject, camera)
+makes the second wait for the first's commit and then see its hit.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+from fnmatch import fnmatchcase
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Q
+
+from events.after_store import AfterStoreStep
+from events.models import PlateEvent
+from events.reads import plate_confusion_key, plate_normalize
+
+from .. import keys
+from ..models import Hit, Watchlist, WatchlistEntry, WatchlistEntryKey
+from ..schedule import schedule_active
+
+Kind = Watchlist.Kind
+
+
+@dataclass
+class ListInScope:
+    """An enabled list as matching needs it (its scope loaded once per batch)."""
+
+    watchlist: Watchlist
+    camera_ids: set = field(default_factory=set)
+    zone_ids: set = field(default_factory=set)
+
+    def covers(self, event: PlateEvent) -> bool:
+        w = self.watchlist
+        return (
+            (not self.camera_ids or event.camera_id in self.camera_ids)
+            and (not self.zone_ids or event.zone_id in self.zone_ids)
+            and (not w.directions or event.direction in w.directions)
+            and schedule_active(
+                weekdays=w.schedule_weekdays,
+                windows=w.schedule_windows,
+                time_zone=w.time_zone,
+                at=event.captured_at,
+            )
+        )
+
+
+@dataclass
+class Match:
+    """One entry matched by one plate of a read."""
+
+    entry: WatchlistEntry
+    plate: str
+    candidate: bool
+    cost: int
+    substituted: list
+
+
+def lists_enabled() -> list[ListInScope]:
+    """The enabled lists with their camera and zone scope (three queries)."""
+    lists = {w.pk: ListInScope(w) for w in Watchlist.objects.filter(enabled=True)}
+    if lists:
+        for through, target in (
+            (Watchlist.cameras.through, "camera"),
+            (Watchlist.zones.through, "zone"),
+        ):
+            pairs = through.objects.filter(watchlist_id__in=lists)
+            for list_id, other_id in pairs.values_list("watchlist_id", f"{target}_id"):
+                getattr(lists[list_id], f"{target}_ids").add(other_id)
+    return list(lists.values())
+
+
+#: Fields of a list that the camera query hands over (see _lists_of_camera_sql).
+_LIST_FIELDS = (
+    "id",
+    "name",
+    "kind",
+    "priority",
+    "colour",
+    "match_strategy",
+    "edit_budget",
+    "match_candidates",
+    "directions",
+    "schedule_weekdays",
+    "schedule_windows",
+    "time_zone",
+)
+_JSON_FIELDS = {"directions", "schedule_weekdays", "schedule_windows"}
+#: Parsed answers of the camera query, by their text (a few distinct ones per process).
+_parsed: dict[str, list[ListInScope]] = {}
+_UNASKED = object()
+
+
+def lists_of_camera(camera) -> list[ListInScope] | None:
+    """The enabled lists that watch this camera, as the device's camera query answered
+    (cached with the device, exact through the triggers of migration 0002); None when the
+    camera was loaded without that answer."""
+    text = getattr(camera, MATCHING_STEP.work_column, _UNASKED)
+    if text is _UNASKED:
+        return None
+    if not isinstance(text, str):  # NULL: no list watches it
+        return []
+    if text not in _parsed:
+        if len(_parsed) > 100:
+            _parsed.clear()
+        _parsed[text] = [
+            ListInScope(
+                Watchlist(**{k: v for k, v in item.items() if k != "zones"}),
+                zone_ids=set(item["zones"]),
+            )
+            for item in json.loads(text)
+        ]
+    return _parsed[text]
+
+
+def _read_plates(event: PlateEvent, *, candidates: bool) -> list[tuple[str, bool]]:
+    """(normalized plate, is a candidate) of a read: its plate, then its candidates."""
+    plates = [(event.plate, False)] if event.plate else []
+    if candidates and isinstance(event.candidates, list):
+        for candidate in event.candidates:
+            raw = candidate.get("plate") if isinstance(candidate, dict) else candidate
+            plate = plate_normalize(raw) if isinstance(raw, str) else ""
+            if plate and all(plate != p for p, _ in plates):
+                plates.append((plate, True))
+    return plates
+
+
+def _verify(entry: WatchlistEntry, watchlist: Watchlist, plate: str) -> tuple[int, list] | None:
+    """(cost, substituted characters) if `plate` really matches the entry, else None."""
+    if watchlist.match_strategy == keys.EXACT:
+        return (0, []) if entry.plate == plate else None
+    folded_entry = plate_confusion_key(entry.plate)
+    limit = keys.plate_budget(folded_entry, watchlist.edit_budget)
+    found = keys.plate_edits(folded_entry, plate_confusion_key(plate), limit=limit)
+    if found is None:
+        return None
+    # The characters that differ as read (confusables included), for the operator.
+    _, substituted = keys.plate_edits(entry.plate, plate, limit=len(entry.plate) + len(plate))
+    return found[0], substituted
+
+
+def _valid(entry: WatchlistEntry, at) -> bool:
+    return (entry.valid_from is None or entry.valid_from <= at) and (
+        entry.valid_until is None or at < entry.valid_until
+    )
+
+
+def _entry_ids_keyed(wanted: set[str]) -> set:
+    """The entries stored under any of these keys (their own, or a further key of a list
+    with an edit budget): one round trip of two index lookups, in plain SQL, as this runs
+    for every read (composing querysets costs more than the lookups)."""
+    quote = connection.ops.quote_name
+    entries = quote(WatchlistEntry._meta.db_table)
+    further = quote(WatchlistEntryKey._meta.db_table)
+    if connection.vendor == "postgresql":
+        sql = (
+            f"SELECT id FROM {entries} WHERE match_key = ANY(%s) "
+            f"UNION ALL SELECT entry_id FROM {further} WHERE key = ANY(%s)"
+        )
+        params = [list(wanted)] * 2
+    else:
+        marks = ", ".join(["%s"] * len(wanted))
+        sql = (
+            f"SELECT id FROM {entries} WHERE match_key IN ({marks}) "
+            f"UNION ALL SELECT entry_id FROM {further} WHERE key IN ({marks})"
+        )
+        params = list(wanted) * 2
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def matches_find(*, event: PlateEvent, lists: list[ListInScope]) -> dict[int, list[Match]]:
+    """{list id: matches} of one read against lists already known to cover it."""
+    by_id = {scoped.watchlist.pk: scoped.watchlist for scoped in lists}
+    if not by_id:
+        return {}
+    wants_candidates = any(w.match_candidates for w in by_id.values())
+    plates = _read_plates(event, candidates=wants_candidates)
+    budget = max((w.edit_budget for w in by_id.values()), default=0)
+    keyed = [w.pk for w in by_id.values() if w.match_strategy != keys.PATTERN]
+    patterned = [w.pk for w in by_id.values() if w.match_strategy == keys.PATTERN]
+    found: list[WatchlistEntry] = []
+    if keyed and plates:
+        wanted = set().union(*(keys.read_keys(plate, budget=budget) for plate, _ in plates))
+        # Two index lookups, the second only for a read that shares a key with an entry
+        # (most share none): one joined query lets the planner walk a list's entries.
+        ids = _entry_ids_keyed(wanted)
+        if ids:
+            found += WatchlistEntry.objects.filter(pk__in=ids).order_by()
+    if patterned and plates:
+        # Patterns are few by nature and cannot be keyed: the pattern entries, and only
+        # they, are read and tried.
+        found += WatchlistEntry.objects.filter(watchlist_id__in=patterned).order_by()
+    matches: dict[int, list[Match]] = {}
+    seen = set()
+    for entry in found:
+        watchlist = by_id.get(entry.watchlist_id)
+        if watchlist is None or entry.pk in seen or not _valid(entry, event.captured_at):
+            continue
+        for plate, candidate in plates:
+            if candidate and not watchlist.match_candidates:
+                continue
+            if watchlist.match_strategy == keys.PATTERN:
+                verdict = (0, []) if fnmatchcase(plate, entry.plate) else None
+            else:
+                verdict = _verify(entry, watchlist, plate)
+            if verdict is not None:
+                seen.add(entry.pk)
+                matches.setdefault(watchlist.pk, []).append(
+                    Match(entry, plate, candidate, verdict[0], verdict[1])
+                )
+                break
+    return matches
+
+
+@dataclass
+class HitDraft:
+    watchlist: Watchlist
+    subject: str
+    plate: str
+    match: Match | None
+
+
+def hits_decide(*, event: PlateEvent, lists: list[ListInScope]) -> list[HitDraft]:
+    """The hits one read raises: alert lists on a listed plate, allow lists on a plate they
+    do not list; an ignore list that lists the plate silences allow lists and alert lists of
+    lower priority."""
+    covering = [scoped for scoped in lists if scoped.covers(event)]
+    matches = matches_find(event=event, lists=covering)
+    silenced_below = max(
+        (
+            s.watchlist.priority
+            for s in covering
+            if s.watchlist.kind == Kind.IGNORE and s.watchlist.pk in matches
+        ),
+        default=None,
+    )
+    drafts = []
+    for scoped in covering:
+        w = scoped.watchlist
+        if w.kind == Kind.ALERT and (silenced_below is None or w.priority >= silenced_below):
+            drafts += [HitDraft(w, str(m.entry.pk), m.plate, m) for m in matches.get(w.pk, [])]
+        elif w.kind == Kind.ALLOW and silenced_below is None and w.pk not in matches:
+            if event.plate:
+                drafts.append(HitDraft(w, f"allow:{w.pk}:{event.plate}", event.plate, None))
+    return drafts
+
+
+def _snapshot(event: PlateEvent, draft: HitDraft) -> dict:
+    w, m = draft.watchlist, draft.match
+    entry = m.entry if m else None
+    return {
+        "watchlist": {
+            "id": w.pk,
+            "name": w.name,
+            "kind": w.kind,
+            "colour": w.colour,
+            "priority": w.priority,
+            "strategy": w.match_strategy,
+        },
+        "entry": None
+        if entry is None
+        else {
+            "id": str(entry.pk),
+            "plate": entry.plate,
+            "description": entry.description,
+            "category": entry.category,
+            "reference": entry.reference,
+            "make": entry.make,
+            "colour": entry.colour,
+            "country": entry.country,
+        },
+        "read_plate": event.plate,
+        "matched_plate": draft.plate,
+        "candidate": bool(m and m.candidate),
+        "cost": m.cost if m else 0,
+        "substituted": m.substituted if m else [],
+    }
+
+
+def _lock(subject: str, camera_id) -> None:
+    if connection.vendor == "postgresql":
+        digest = hashlib.blake2b(f"{subject}|{camera_id}".encode(), digest_size=8).digest()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)]
+            )
+
+
+def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = None) -> list[Hit]:
+    """Match stored reads and store their hits, in the caller's transaction. The lists come
+    with each read's camera where the ingest asked for them, else from the database."""
+    repeat = timedelta(seconds=settings.HIT_REPEAT_SECONDS)
+    stored = []
+    for event in events:
+        scoped = lists if lists is not None else lists_of_camera(event.camera)
+        if scoped is None:
+            lists = scoped = lists_enabled()
+        for draft in hits_decide(event=event, lists=scoped):
+            _lock(draft.subject, event.camera_id)
+            earlier = Hit.objects.filter(subject=draft.subject, camera_id=event.camera_id).filter(
+                Q(event=event)
+                | Q(
+                    captured_at__gte=event.captured_at - repeat,
+                    captured_at__lte=event.captured_at + repeat,
+                )
+            )
+            if earlier.exists():
+                continue
+            m = draft.match
+            stored.append(
+                Hit.objects.create(
+                    watchlist=draft.watchlist,
+                    entry=m.entry if m else None,
+                    event=event,
+                    camera_id=event.camera_id,
+                    subject=draft.subject,
+                    plate=draft.plate,
+                    category=m.entry.category if m else "",
+                    captured_at=event.captured_at,
+                    snapshot=_snapshot(event, draft),
+                )
+            )
+    return stored
+
+
+def _events_stored(*, events: list[PlateEvent], created: bool) -> None:
+    hits_record(events=events)
+
+
+def _lists_of_camera_sql() -> str:
+    """The enabled lists watching camera `c` as JSON text (NULL when none: the step is then
+    skipped for its reads): those with no cameras named, or naming it. Zones, directions
+    and schedules are left to each read."""
+    quote = connection.ops.quote_name
+    table = quote(Watchlist._meta.db_table)
+    cameras = quote(Watchlist.cameras.through._meta.db_table)
+    zones = quote(Watchlist.zones.through._meta.db_table)
+    postgresql = connection.vendor == "postgresql"
+    pairs = ", ".join(
+        f"'{name}', "
+        + (
+            f"w.{quote(name)}"
+            if postgresql or name not in _JSON_FIELDS
+            else f"json(w.{quote(name)})"
+        )
+        for name in _LIST_FIELDS
+    )
+    obj, agg = (
+        ("json_build_object", "json_agg") if postgresql else ("json_object", "json_group_array")
+    )
+    zone_ids = f"(SELECT {agg}(z.zone_id) FROM {zones} z WHERE z.watchlist_id = w.id)"
+    if postgresql:
+        zone_ids = f"coalesce({zone_ids}, '[]'::json)"
+    else:
+        zone_ids = f"json(coalesce({zone_ids}, '[]'))"
+    watching = (
+        f"(NOT EXISTS (SELECT 1 FROM {cameras} m WHERE m.watchlist_id = w.id) "
+        f"OR EXISTS (SELECT 1 FROM {cameras} m WHERE m.watchlist_id = w.id "
+        f"AND m.camera_id = c.{quote('id')}))"
+    )
+    text = "::text" if postgresql else ""
+    return (
+        f"(SELECT {agg}({obj}({pairs}, 'zones', {zone_ids})){text} FROM {table} w "
+        f"WHERE w.{quote('enabled')} AND {watching} HAVING count(*) > 0)"
+    )
+
+
+#: Registered by WatchlistsConfig.ready(). Also for reads refined in place (a Frigate object
+#: whose plate becomes a listed one). The lists watching each camera are asked with the
+#: device's cameras (no step, so no transaction, for a camera no list watches); migration
+#: 0002 makes a list's change reach the device cache.
+MATCHING_STEP = AfterStoreStep(
+    name="watchlists", stored=_events_stored, updates=True, work_sql=_lists_of_camera_sql
+)
