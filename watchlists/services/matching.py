@@ -30,6 +30,15 @@ from ..schedule import schedule_active
 
 Kind = Watchlist.Kind
 
+#: A read's candidates beyond the first few are not matched: a device could otherwise make
+#: one read look up thousands of plates inside its transaction.
+CANDIDATES_MATCHED = 5
+#: A plate longer than an entry's field cannot be listed (nor its keys stored): skipped.
+PLATE_MAX = WatchlistEntry._meta.get_field("plate").max_length
+#: Keys per lookup query, under SQLite's oldest limit of 999 variables (each key is sent
+#: twice); a read has at most (1 + CANDIDATES_MATCHED) plates of keys.
+KEYS_PER_QUERY = 400
+
 
 @dataclass
 class ListInScope:
@@ -123,13 +132,14 @@ def lists_of_camera(camera) -> list[ListInScope] | None:
 
 
 def _read_plates(event: PlateEvent, *, candidates: bool) -> list[tuple[str, bool]]:
-    """(normalized plate, is a candidate) of a read: its plate, then its candidates."""
-    plates = [(event.plate, False)] if event.plate else []
+    """(normalized plate, is a candidate) of a read: its plate, then its first
+    CANDIDATES_MATCHED candidates; plates longer than PLATE_MAX are skipped."""
+    plates = [(event.plate, False)] if event.plate and len(event.plate) <= PLATE_MAX else []
     if candidates and isinstance(event.candidates, list):
-        for candidate in event.candidates:
+        for candidate in event.candidates[:CANDIDATES_MATCHED]:
             raw = candidate.get("plate") if isinstance(candidate, dict) else candidate
-            plate = plate_normalize(raw) if isinstance(raw, str) else ""
-            if plate and all(plate != p for p, _ in plates):
+            plate = plate_normalize(raw[: PLATE_MAX * 4]) if isinstance(raw, str) else ""
+            if plate and len(plate) <= PLATE_MAX and all(plate != p for p, _ in plates):
                 plates.append((plate, True))
     return plates
 
@@ -161,22 +171,27 @@ def _entry_ids_keyed(wanted: set[str]) -> set:
     quote = connection.ops.quote_name
     entries = quote(WatchlistEntry._meta.db_table)
     further = quote(WatchlistEntryKey._meta.db_table)
-    if connection.vendor == "postgresql":
-        sql = (
-            f"SELECT id FROM {entries} WHERE match_key = ANY(%s) "
-            f"UNION ALL SELECT entry_id FROM {further} WHERE key = ANY(%s)"
-        )
-        params = [list(wanted)] * 2
-    else:
-        marks = ", ".join(["%s"] * len(wanted))
-        sql = (
-            f"SELECT id FROM {entries} WHERE match_key IN ({marks}) "
-            f"UNION ALL SELECT entry_id FROM {further} WHERE key IN ({marks})"
-        )
-        params = list(wanted) * 2
+    ordered = sorted(wanted)
+    found = set()
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {row[0] for row in cursor.fetchall()}
+        for start in range(0, len(ordered), KEYS_PER_QUERY):
+            chunk = ordered[start : start + KEYS_PER_QUERY]
+            if connection.vendor == "postgresql":
+                sql = (
+                    f"SELECT id FROM {entries} WHERE match_key = ANY(%s) "
+                    f"UNION ALL SELECT entry_id FROM {further} WHERE key = ANY(%s)"
+                )
+                params = [chunk] * 2
+            else:
+                marks = ", ".join(["%s"] * len(chunk))
+                sql = (
+                    f"SELECT id FROM {entries} WHERE match_key IN ({marks}) "
+                    f"UNION ALL SELECT entry_id FROM {further} WHERE key IN ({marks})"
+                )
+                params = chunk * 2
+            cursor.execute(sql, params)
+            found.update(row[0] for row in cursor.fetchall())
+    return found
 
 
 def matches_find(*, event: PlateEvent, lists: list[ListInScope]) -> dict[int, list[Match]]:

@@ -90,6 +90,27 @@ def test_candidates_match_when_the_list_asks_for_them(ingest):
     assert hit.plate == "XYZ789"
 
 
+def test_a_read_with_many_candidates_matches_only_the_first_few(ingest):
+    """A device cannot stall ingest through a read's candidates: only the first
+    CANDIDATES_MATCHED are looked up, in a bounded number of queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from watchlists.services.matching import CANDIDATES_MATCHED
+
+    listed = WatchlistFactory(match_strategy="ocr", edit_budget=2, match_candidates=True)
+    entry_add(listed, "EARLY12345")
+    entry_add(listed, "LATE123456")
+    noise = [{"plate": f"N{i:05d}" + "X" * 25} for i in range(1300)]
+    candidates = noise[: CANDIDATES_MATCHED - 1] + [{"plate": "EARLY12345"}] + noise
+    candidates.append({"plate": "LATE123456"})
+    with CaptureQueriesContext(connection) as queries:
+        result = ingest("ZZZ", candidates=candidates)
+    assert result.status == "created", result
+    assert [h.plate for h in hits_of()] == ["EARLY12345"]
+    assert len(queries) < 25
+
+
 def test_pattern_lists_match_wildcards(ingest):
     patterns = WatchlistFactory(match_strategy="pattern")
     entry_add(patterns, "CD*")
