@@ -12,12 +12,13 @@ makes the second wait for the first's commit and then see its hit.
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from fnmatch import fnmatchcase
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 
 from events.after_store import AfterStoreStep
@@ -29,6 +30,7 @@ from ..models import Hit, Watchlist, WatchlistEntry, WatchlistEntryKey
 from ..schedule import schedule_active
 
 Kind = Watchlist.Kind
+logger = logging.getLogger("anpr.watchlists")
 
 #: A read's candidates beyond the first few are not matched: a device could otherwise make
 #: one read look up thousands of plates inside its transaction.
@@ -350,7 +352,15 @@ def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = N
 
 
 def _events_stored(*, events: list[PlateEvent], created: bool) -> None:
-    hits_record(events=events)
+    """A failure to match never costs the reads: their hits are rolled back to a savepoint,
+    logged (read ids, never plates), and the reads are stored."""
+    try:
+        with transaction.atomic():
+            hits_record(events=events)
+    except Exception:
+        logger.exception(
+            "Watchlist matching failed; reads stored without hits: %s", [e.pk for e in events]
+        )
 
 
 def _lists_of_camera_sql() -> str:

@@ -314,3 +314,28 @@ def test_a_camera_no_list_watches_stays_a_lone_insert(two_cameras, monkeypatch):
     listed.cameras.set([south])
     _post(device, "LON123", camera="south", captured_at=_ago(100))
     assert Hit.objects.filter(camera=south).count() == 1
+
+
+def test_a_failing_matcher_never_costs_the_read(device_client, camera, monkeypatch, caplog):
+    """A bug in matching is logged (read id, no plate) and the device's read is stored."""
+    import json
+
+    from watchlists.services import matching
+
+    entry_add(WatchlistFactory(match_strategy="exact"), "BUG123")
+
+    def broken(**kwargs):
+        raise RuntimeError("matcher bug")
+
+    monkeypatch.setattr(matching, "hits_decide", broken)
+    body = {"event_id": "bug-1", "plate": "BUG123", "camera": camera.slug}
+    body["captured_at"] = _ago(5).isoformat()
+    with caplog.at_level("ERROR", logger="anpr.watchlists"):
+        response = device_client.post(
+            "/api/events/ingest/", json.dumps(body), content_type="application/json"
+        )
+    assert response.status_code == 201, response.content
+    stored = PlateEvent.objects.get()
+    assert stored.plate == "BUG123" and not Hit.objects.exists()
+    [record] = [r for r in caplog.records if r.name == "anpr.watchlists"]
+    assert str(stored.pk) in record.getMessage() and "BUG123" not in record.getMessage()
