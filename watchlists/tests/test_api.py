@@ -223,6 +223,13 @@ def test_covert_lists_hits_are_seen_only_by_admins_and_owners(
     hidden = Hit.objects.get(watchlist=covert)
     assert operator_client.get(f"/api/hits/{hidden.pk}/").status_code == 404
     assert operator_client.get(entries_url(covert)).status_code == 404
+    # Filtering by a covert list's id does not reveal that it exists.
+    by_covert = operator_client.get(f"/api/hits/?watchlist={covert.pk}")
+    by_nothing = operator_client.get("/api/hits/?watchlist=999999")
+    assert by_covert.status_code == by_nothing.status_code
+    assert by_covert.json() == by_nothing.json()
+    mine = client_for(viewer).get(f"/api/hits/?watchlist={owned.pk}").json()["results"]
+    assert [hit["watchlist"] for hit in mine] == [owned.pk]
 
 
 def _csv(text: str, name: str = "list.csv"):
