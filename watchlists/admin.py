@@ -9,6 +9,7 @@ from .models import Hit, RejectReason, Watchlist, WatchlistEntry, watchlist_scop
 from .selectors import entries_visible, hits_visible, watchlists_visible
 from .services.entries import (
     entries_delete,
+    entry_room_check,
     entry_save,
     plate_for_list,
     watchlist_delete,
@@ -114,6 +115,8 @@ class WatchlistEntryForm(forms.ModelForm):
                 self.instance.plate = plate_for_list(
                     watchlist=data["watchlist"], raw=data["plate_raw"]
                 )
+                if self.instance._state.adding:
+                    entry_room_check(watchlist=data["watchlist"])
             except ValidationError as error:
                 self.add_error("plate_raw", error.message_dict["plate"])
         return data

@@ -78,8 +78,22 @@ def watchlist_save(*, watchlist: Watchlist, matching_before: tuple | None) -> Wa
     return watchlist
 
 
+def entry_room_check(*, watchlist: Watchlist) -> None:
+    """ValidationError (naming `plate`) when the list has no room for one more entry."""
+    strategy = watchlist.match_strategy
+    if strategy == keys.PATTERN:
+        count = WatchlistEntry.objects.filter(watchlist=watchlist).count()
+        if count >= keys.PATTERN_MAX_ENTRIES:
+            raise ValidationError(
+                {"plate": f"A pattern list holds at most {keys.PATTERN_MAX_ENTRIES:,} entries."}
+            )
+
+
 def entry_save(*, entry: WatchlistEntry) -> WatchlistEntry:
-    """Create or change one entry (validated by the caller), with its keys."""
+    """Create or change one entry (validated by the caller), with its keys; a new entry
+    must fit its list (entry_room_check)."""
+    if entry._state.adding:
+        entry_room_check(watchlist=entry.watchlist)
     entry.match_key = keys.entry_match_key(
         strategy=entry.watchlist.match_strategy, plate=entry.plate
     )

@@ -259,6 +259,12 @@ def entries_import(
     else:
         report.counts["left"] += len(stored) - report.counts["updated"] - report.counts["left"]
     total = len(stored) + len(creates) - len(removes)
+    if watchlist.match_strategy == keys.PATTERN and total > keys.PATTERN_MAX_ENTRIES:
+        raise ImportRefused(
+            "file",
+            f"The list would hold {total:,} patterns, more than a pattern list's "
+            f"{keys.PATTERN_MAX_ENTRIES:,}.",
+        )
     if watchlist.edit_budget and total > keys.BUDGET_MAX_ENTRIES[watchlist.edit_budget]:
         raise ImportRefused(
             "file",

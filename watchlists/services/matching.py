@@ -248,6 +248,14 @@ class HitDraft:
     match: Match | None
 
 
+def _subject(watchlist: Watchlist, match: Match) -> str:
+    """What a repeat is recognised by: the entry, and for a pattern the (folded) plate too,
+    so one `AB*` hit does not swallow other cars' hits at the camera."""
+    if watchlist.match_strategy == keys.PATTERN:
+        return f"{match.entry.pk}:{plate_confusion_key(match.plate)}"
+    return str(match.entry.pk)
+
+
 def hits_decide(*, event: PlateEvent, lists: list[ListInScope]) -> list[HitDraft]:
     """The hits one read raises: alert lists on a listed plate, allow lists on a plate they
     do not list; an ignore list that lists the plate silences allow lists and alert lists of
@@ -266,7 +274,7 @@ def hits_decide(*, event: PlateEvent, lists: list[ListInScope]) -> list[HitDraft
     for scoped in covering:
         w = scoped.watchlist
         if w.kind == Kind.ALERT and (silenced_below is None or w.priority >= silenced_below):
-            drafts += [HitDraft(w, str(m.entry.pk), m.plate, m) for m in matches.get(w.pk, [])]
+            drafts += [HitDraft(w, _subject(w, m), m.plate, m) for m in matches.get(w.pk, [])]
         elif w.kind == Kind.ALLOW and silenced_below is None and w.pk not in matches:
             if event.plate:
                 drafts.append(HitDraft(w, f"allow:{w.pk}:{event.plate}", event.plate, None))

@@ -122,12 +122,31 @@ def test_an_allow_list_with_cameras_is_accepted(operator_client, camera):
     assert operator_client.post(LISTS, body, format="json").status_code == 201
 
 
+@pytest.mark.parametrize("pattern", ["**", "*?*", "?*", "*?", "A*", "?A?*"])
+def test_a_pattern_with_fewer_than_two_letters_or_digits_is_refused(operator_client, pattern):
+    listed = WatchlistFactory(match_strategy="pattern")
+    response = operator_client.post(entries_url(listed), {"plate": pattern}, format="json")
+    assert response.status_code == 400 and "plate" in response.json()["errors"]
+    assert not WatchlistEntry.objects.exists()
+
+
 def test_a_pattern_of_only_stars_is_refused(operator_client):
     listed = WatchlistFactory(match_strategy="pattern")
-    response = operator_client.post(entries_url(listed), {"plate": "**"}, format="json")
-    assert response.status_code == 400 and "plate" in response.json()["errors"]
     ok = operator_client.post(entries_url(listed), {"plate": "ab?1*"}, format="json")
     assert ok.status_code == 201 and ok.json()["plate"] == "AB?1*"
+
+
+def test_a_pattern_list_refuses_entries_beyond_its_limit(operator_client, monkeypatch):
+    from watchlists import keys
+
+    monkeypatch.setattr(keys, "PATTERN_MAX_ENTRIES", 2)
+    listed = WatchlistFactory(match_strategy="pattern")
+    for pattern in ("AB*", "CD*"):
+        assert operator_client.post(entries_url(listed), {"plate": pattern}).status_code == 201
+    refused = operator_client.post(entries_url(listed), {"plate": "EF*"}, format="json")
+    assert refused.status_code == 400, refused.content
+    assert "at most 2" in refused.json()["errors"]["plate"][0]
+    assert WatchlistEntry.objects.count() == 2
 
 
 def test_a_budget_change_reindexes_the_entries(operator_client, ingest):

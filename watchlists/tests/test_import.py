@@ -133,6 +133,19 @@ def test_a_list_with_a_budget_refuses_an_import_beyond_its_size(operator_client,
     assert not WatchlistEntry.objects.exists()
 
 
+def test_a_pattern_list_refuses_an_import_beyond_its_limit(operator_client, monkeypatch):
+    from watchlists import keys
+
+    monkeypatch.setattr(keys, "PATTERN_MAX_ENTRIES", 2)
+    listed = WatchlistFactory(match_strategy="pattern")
+    response = post(operator_client, listed, "plate\nAB*\nCD*\nEF*\n")
+    assert response.status_code == 400 and "2" in response.json()["errors"]["file"][0]
+    assert not WatchlistEntry.objects.exists()
+    text = "plate\nAB*\n*?*\n"
+    report = post(operator_client, listed, text).json()
+    assert report["counts"]["refused"] == 1 and stored(listed) == {"AB*": ""}
+
+
 def test_an_export_imports_back_unchanged(operator_client, viewer_client):
     listed = WatchlistFactory(match_strategy="exact")
     text = (

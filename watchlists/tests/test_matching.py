@@ -120,6 +120,17 @@ def test_pattern_lists_match_wildcards(ingest):
     assert sorted(h.plate for h in hits_of()) == ["CD1234", "XQ99"]
 
 
+def test_a_pattern_hit_does_not_swallow_other_cars_hits(ingest, settings):
+    """One hit per passage is per car for a pattern: two cars matching `AB*` at the same
+    camera within the repeat window both hit; the same car again does not."""
+    settings.HIT_REPEAT_SECONDS = 120
+    entry_add(WatchlistFactory(match_strategy="pattern"), "AB*")
+    ingest("AB1111", captured_at=_ago(30))
+    ingest("AB2222", captured_at=_ago(20))
+    ingest("AB1111", captured_at=_ago(10))
+    assert sorted(h.plate for h in hits_of()) == ["AB1111", "AB2222"]
+
+
 def test_allow_lists_hit_plates_they_do_not_list(two_cameras):
     north, south, device = two_cameras
     residents = WatchlistFactory(kind="allow", match_strategy="exact")
