@@ -80,13 +80,15 @@ def watchlist_save(*, watchlist: Watchlist, matching_before: tuple | None) -> Wa
 
 def entry_room_check(*, watchlist: Watchlist) -> None:
     """ValidationError (naming `plate`) when the list has no room for one more entry."""
-    strategy = watchlist.match_strategy
-    if strategy == keys.PATTERN:
-        count = WatchlistEntry.objects.filter(watchlist=watchlist).count()
-        if count >= keys.PATTERN_MAX_ENTRIES:
-            raise ValidationError(
-                {"plate": f"A pattern list holds at most {keys.PATTERN_MAX_ENTRIES:,} entries."}
-            )
+    if watchlist.match_strategy == keys.PATTERN:
+        limit, why = keys.PATTERN_MAX_ENTRIES, "A pattern list holds"
+    elif watchlist.edit_budget:
+        limit = keys.BUDGET_MAX_ENTRIES[watchlist.edit_budget]
+        why = f"A list with an edit budget of {watchlist.edit_budget} holds"
+    else:
+        return
+    if WatchlistEntry.objects.filter(watchlist=watchlist).count() >= limit:
+        raise ValidationError({"plate": f"{why} at most {limit:,} entries."})
 
 
 def entry_save(*, entry: WatchlistEntry) -> WatchlistEntry:

@@ -149,6 +149,26 @@ def test_a_pattern_list_refuses_entries_beyond_its_limit(operator_client, monkey
     assert WatchlistEntry.objects.count() == 2
 
 
+def test_a_list_with_a_budget_refuses_entries_beyond_its_size_one_at_a_time(
+    operator_client, monkeypatch
+):
+    from watchlists import keys
+
+    monkeypatch.setitem(keys.BUDGET_MAX_ENTRIES, 1, 2)
+    listed = WatchlistFactory(match_strategy="ocr", edit_budget=1)
+    for plate in ("AAA111", "BBB222"):
+        assert operator_client.post(entries_url(listed), {"plate": plate}).status_code == 201
+    refused = operator_client.post(entries_url(listed), {"plate": "CCC333"}, format="json")
+    assert refused.status_code == 400, refused.content
+    assert "at most 2" in refused.json()["errors"]["plate"][0]
+    assert WatchlistEntry.objects.count() == 2
+    first = WatchlistEntry.objects.get(plate="AAA111")
+    changed = operator_client.patch(
+        f"{entries_url(listed)}{first.pk}/", {"description": "still fits"}, format="json"
+    )
+    assert changed.status_code == 200, changed.content
+
+
 def test_a_budget_change_reindexes_the_entries(operator_client, ingest):
     listed = WatchlistFactory(match_strategy="ocr")
     entry_add(listed, "ABC123")
