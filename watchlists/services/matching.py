@@ -277,7 +277,8 @@ def hits_decide(*, event: PlateEvent, lists: list[ListInScope]) -> list[HitDraft
             drafts += [HitDraft(w, _subject(w, m), m.plate, m) for m in matches.get(w.pk, [])]
         elif w.kind == Kind.ALLOW and silenced_below is None and w.pk not in matches:
             if event.plate:
-                drafts.append(HitDraft(w, f"allow:{w.pk}:{event.plate}", event.plate, None))
+                # One hit per list, camera and passage: misreads of one car raise no more.
+                drafts.append(HitDraft(w, f"allow:{w.pk}", event.plate, None))
     return drafts
 
 
@@ -402,11 +403,11 @@ def _lists_of_camera_sql() -> str:
         f"OR EXISTS (SELECT 1 FROM {cameras} m WHERE m.watchlist_id = w.id "
         f"AND m.camera_id = c.{quote('id')}))"
     )
-    text = "::text" if postgresql else ""
-    return (
-        f"(SELECT {agg}({obj}({pairs}, 'zones', {zone_ids})){text} FROM {table} w "
-        f"WHERE w.{quote('enabled')} AND {watching} HAVING count(*) > 0)"
-    )
+    # No list: NULL (json_agg of no rows is NULL; json_group_array's '[]' is made NULL, as
+    # SQLite before 3.39 refuses HAVING without GROUP BY).
+    listed = f"{agg}({obj}({pairs}, 'zones', {zone_ids}))"
+    listed = f"{listed}::text" if postgresql else f"nullif({listed}, '[]')"
+    return f"(SELECT {listed} FROM {table} w WHERE w.{quote('enabled')} AND {watching})"
 
 
 #: Registered by WatchlistsConfig.ready(). Also for reads refined in place (a Frigate object

@@ -143,6 +143,19 @@ def test_allow_lists_hit_plates_they_do_not_list(two_cameras):
     assert hit.snapshot["watchlist"]["kind"] == "allow"
 
 
+def test_misreads_of_one_car_raise_one_allow_hit_per_passage(two_cameras, settings):
+    settings.HIT_REPEAT_SECONDS = 120
+    north, _, device = two_cameras
+    residents = WatchlistFactory(kind="allow", match_strategy="exact")
+    residents.cameras.set([north])
+    entry_add(residents, "RES001")
+    for plate, ago in (("STR999", 30), ("STR99", 25), ("5TR999", 20)):
+        _post(device, plate, camera=north.slug, captured_at=_ago(ago))
+    assert [h.plate for h in hits_of()] == ["STR999"]
+    _post(device, "STR999", camera=north.slug, captured_at=_ago(30 + 121))
+    assert len(hits_of()) == 2
+
+
 def test_an_ignore_list_silences_allow_lists_and_lower_alert_lists(two_cameras):
     north, _, device = two_cameras
     residents = WatchlistFactory(kind="allow", match_strategy="exact")
