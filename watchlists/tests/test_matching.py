@@ -273,6 +273,27 @@ def test_a_refined_tracked_object_gets_exactly_one_hit(device, settings):
     assert hit.plate == "FRI123"
 
 
+def test_a_refinement_at_a_camera_no_list_watches_asks_no_list(two_cameras, monkeypatch):
+    """A Frigate refinement knows its camera's lists as the ingest does: none, no lookup."""
+    from watchlists.services import matching
+
+    north, south, device = two_cameras
+    WatchlistFactory(match_strategy="exact").cameras.set([north])
+    asked = []
+    monkeypatch.setattr(matching, "lists_enabled", lambda: asked.append(1) or [])
+    monkeypatch.setattr(matching, "hits_record", lambda **kw: asked.append(2) or [])
+    at = timezone.now() - timedelta(seconds=5)
+    for plate in ("REF12", "REF123"):
+        read = ReadIn(plate=plate, captured_at=at, event_id="obj-9", camera=south.slug)
+        read.source = "frigate"
+        assert tracked_object_ingest(device=device, read=read, ended=False).status in (
+            "created",
+            "updated",
+        )
+    assert PlateEvent.objects.get().plate == "REF123"
+    assert asked == []
+
+
 def test_an_update_in_place_into_a_listed_plate_hits(ingest):
     entry_add(WatchlistFactory(match_strategy="exact"), "UPD999")
     result = ingest("UPD990")
