@@ -175,7 +175,7 @@ DEVICE_MIDDLEWARE = [
     "core.middleware.DeviceRequestsMetricsMiddleware",
     "core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "core.middleware.DeviceCommonMiddleware",
 ]
 
 ROOT_URLCONF = "anpr.urls"

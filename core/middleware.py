@@ -96,3 +96,21 @@ class DeviceRequestsMetricsMiddleware:
         response = self.get_response(request)
         labelled(DEVICE_REQUESTS, str(response.status_code)).inc()
         return response
+
+
+class DeviceCommonMiddleware:
+    """What Django's CommonMiddleware does for a device request, for a tenth less of a single
+    read's CPU: the ALLOWED_HOSTS check (a host outside it is a 400) and a Content-Length on
+    every complete answer (without one gunicorn sends it chunked). The rest has nothing to do
+    for a device: no user-agent blocklist or www. prefix is configured (DISALLOWED_USER_AGENTS,
+    PREPEND_WWW), and a slash-appending redirect cannot carry a POST's body."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.get_host()  # raises DisallowedHost: Django answers 400
+        response = self.get_response(request)
+        if not response.streaming and "Content-Length" not in response:
+            response["Content-Length"] = str(len(response.content))
+        return response
