@@ -5,9 +5,9 @@ the request through our logs), else we make one; it goes back in the X-Request-I
 """
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from .logging import MASK, redact, request_id_var
 from .metrics import DEVICE_REQUESTS, labelled
@@ -21,7 +21,8 @@ _PROBES = frozenset(("/health", "/liveness", "/ready", "/metrics"))
 
 def request_id_from(request) -> str:
     incoming = request.META.get("HTTP_X_REQUEST_ID", "")
-    return incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    # 32 random hex digits, as uuid4().hex but without building a UUID object
+    return incoming if _SANE_REQUEST_ID.match(incoming) else os.urandom(16).hex()
 
 
 def masked_path(request) -> str:
