@@ -26,8 +26,10 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def require_service(name: str, reason: str):
-    """Skip a test whose service is missing, except in CI, where that fails it."""
-    message = f"{name} is not available: {reason}"
+    """Skip a test whose service is missing, except in CI, where that fails it. The skip
+    is reported at the test's line (`pytest -rs` lists them), not this one."""
+    __tracebackhide__ = True
+    message = f"needs {name}: {reason}"
     if IN_CI:
         pytest.fail(message + " (CI=true: a missing service is an error)", pytrace=False)
     pytest.skip(message)
@@ -37,6 +39,14 @@ def require_service(name: str, reason: str):
 def _media_in_tmp(settings, tmp_path):
     """Every test writes images under its own folder."""
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _reads_of_any_age(settings):
+    """Ingest refuses reads older than the retention period, and the published vendor samples
+    (and many tests) are dated months or years ago: retention is off unless a test sets it
+    (events/tests/test_too_old_reads.py, test_retention.py)."""
+    settings.EVENT_RETENTION_DAYS = 0
 
 
 @pytest.fixture(autouse=True)

@@ -216,7 +216,8 @@ if not EMBEDDED:
     # with prepare_threshold=None, which makes psycopg ignore even an explicit
     # execute(prepare=True). A threshold lets the one statement that asks be prepared, the
     # single-read ingest INSERT (events.services.storage._prepared); Django's own cursors bind
-    # client-side and never prepare. (Sessions are kept by any supported pooler, see README.)
+    # client-side and never prepare. (Sessions are kept by any supported pooler: see
+    # docs/production.md.)
     _db.setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
     # A server that does not answer (a host gone, a firewall dropping packets) fails a
     # request after this many seconds, as a 503 (core.outage), not after psycopg's two
@@ -405,7 +406,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "core.api_defaults.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every operation's error answers, added by what the operation is (core/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "core.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -467,6 +469,11 @@ STATS_ROLLUP_INTERVAL = env_float("STATS_ROLLUP_INTERVAL", 60.0)
 # Seconds a statistics answer is cached at most (it is dropped anyway when the rollup runs);
 # 0 computes every answer afresh.
 STATS_CACHE_SECONDS = env_int("STATS_CACHE_SECONDS", 60, minimum=0)
+# Most events in one CSV export (GET /api/events/?format=csv, the search page's Export CSV);
+# a query matching more is refused with a 400 naming the limit, never cut silently. An export
+# holds a web worker while it streams, and gunicorn ends a worker busy for GUNICORN_TIMEOUT
+# (30 s): the default fits in that with room on a loaded machine; raise both together.
+CSV_EXPORT_MAX_ROWS = env_int("CSV_EXPORT_MAX_ROWS", 20_000, minimum=1)
 CELERY_BEAT_SCHEDULE["events-stats-rollup"] = {
     "task": "events.tasks.event_statistics_rollup",
     "schedule": STATS_ROLLUP_INTERVAL,
@@ -535,7 +542,10 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _TLS
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _TLS)
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^liveness$", r"^ready$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _TLS else 0, minimum=0)
+# Off by default: they bind every subdomain (and, once preloaded, browsers for months) to HTTPS,
+# which only the owner of the domain can promise. On, they clear check --deploy's W005/W021.
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # The header our proxy sets to say the client used HTTPS, e.g. X-Forwarded-Proto.
 _proxy_ssl_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
 if _proxy_ssl_header:
@@ -544,14 +554,19 @@ X_FRAME_OPTIONS = "DENY"
 # A header our own proxy sets to the client's address (X-Real-IP); empty: REMOTE_ADDR.
 CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER", "").strip()
 
+
+def env_rate(name: str, default: str) -> str:
+    """A rate like "1200/min" (empty: unlimited)."""
+    value = os.environ.get(name, default).strip()
+    if value and not re.fullmatch(r"\d+/(s|sec|m|min|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name}={value!r}: use <count>/<s|min|hour|day>.")
+    return value
+
+
 # Ingest requests per edge device ("1200/min"; empty: unlimited).
-INGEST_THROTTLE_RATE = os.environ.get("INGEST_THROTTLE_RATE", "1200/min").strip()
-if INGEST_THROTTLE_RATE and not re.fullmatch(
-    r"\d+/(s|sec|m|min|h|hour|d|day)", INGEST_THROTTLE_RATE
-):
-    raise ImproperlyConfigured(
-        f"INGEST_THROTTLE_RATE={INGEST_THROTTLE_RATE!r}: use <count>/<s|min|hour|day>."
-    )
+INGEST_THROTTLE_RATE = env_rate("INGEST_THROTTLE_RATE", "1200/min")
+# CSV exports per user (each holds a web worker for seconds; empty: unlimited).
+CSV_EXPORT_THROTTLE_RATE = env_rate("CSV_EXPORT_THROTTLE_RATE", "10/min")
 # Refused sign-ins (admin and /login/, a post without a password too) for one user name from
 # one address before it is locked out, and for how long.
 ADMIN_LOGIN_MAX_FAILURES = env_int("ADMIN_LOGIN_MAX_FAILURES", 5, minimum=1)

@@ -5,9 +5,10 @@ from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from anpr.api_index import ApiIndexView
 from core import health, metrics
 from core.security import LimitedAdminAuthenticationForm, SignInView
-from events.views import live_map
+from events.views import dashboard, live_map, search
 
 # Device ingest is resolved first: it is most of the traffic, and Django tries patterns in
 # order (no pattern here overlaps another, so the order changes nothing else).
@@ -18,11 +19,14 @@ api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("", ApiIndexView.as_view(), name="api-index"),
 ]
 
 urlpatterns = [
     path("api/", include(api_patterns)),
     path("", live_map, name="home"),
+    path("dashboard/", dashboard, name="dashboard"),
+    path("search/", search, name="search"),
     path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="/login/"), name="logout"),
     path("favicon.ico", lambda request: redirect(static("operators/favicon.svg")), name="favicon"),

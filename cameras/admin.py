@@ -13,7 +13,17 @@ from django.utils import timezone
 from core import masking
 
 from . import services
-from .models import Camera, DeviceKey, EdgeDevice, ModelConfig, SensorSettings, UserApiToken, Zone
+from .models import (
+    Camera,
+    DeviceKey,
+    EdgeDevice,
+    ModelConfig,
+    RefusedRead,
+    SensorSettings,
+    UserApiToken,
+    Zone,
+    external_ids_per_device_check,
+)
 from .widgets import CameraLocationAdminMixin, ZoneMapAdminMixin
 
 
@@ -202,14 +212,52 @@ def _show_key_once(request, device: EdgeDevice, key: str) -> None:
     )
 
 
+class RefusedReadInline(admin.TabularInline):
+    """The device's last refused reads and why (read-only): no edge agent shows them."""
+
+    model = RefusedRead
+    verbose_name_plural = "Last refused reads (newest first)"
+    fields = ("refused_at", "camera", "plate", "captured_at", "source", "reasons")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    @admin.display(description="Why")
+    def reasons(self, obj):
+        return "; ".join(
+            f"{field}: {' '.join(messages)}" for field, messages in (obj.errors or {}).items()
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class EdgeDeviceAdminForm(forms.ModelForm):
+    def clean_cameras(self):
+        cameras = self.cleaned_data["cameras"]
+        external_ids_per_device_check(cameras)
+        return cameras
+
+
 @admin.register(EdgeDevice)
 class EdgeDeviceAdmin(admin.ModelAdmin):
-    list_display = ("name", "is_active", "camera_list", "live_keys", "last_seen_at")
-    list_filter = ("is_active", "cameras")
+    form = EdgeDeviceAdminForm
+    list_display = (
+        "name",
+        "is_active",
+        "adopts_cameras",
+        "camera_list",
+        "live_keys",
+        "last_seen_at",
+    )
+    list_filter = ("is_active", "adopts_cameras", "cameras")
     search_fields = ("name", "notes", "cameras__slug")
     filter_horizontal = ("cameras",)
     readonly_fields = ("last_seen_at", "created_at", "updated_at")
-    inlines = (DeviceKeyInline,)
+    inlines = (DeviceKeyInline, RefusedReadInline)
     actions = ("rotate_key", "revoke_old_keys", "revoke_all_keys")
 
     def get_queryset(self, request):

@@ -50,10 +50,11 @@ class Camera(models.Model):
     slug = models.SlugField(max_length=64, unique=True, help_text="How devices name this camera.")
     external_id = models.CharField(
         max_length=128,
-        unique=True,
         null=True,
         blank=True,
-        help_text="The camera's id in the vendor's own payloads, if it differs from the slug.",
+        db_index=True,
+        help_text="The camera's id in the vendor's own payloads, if it differs from the slug "
+        "(unique among each device's cameras: two devices may both call a camera 'front').",
     )
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -103,6 +104,16 @@ class Camera(models.Model):
         return f"{self.name} ({self.slug})"
 
     def clean(self):
+        if self.pk and self.external_id:
+            other = (
+                Camera.objects.filter(devices__cameras=self, external_id=self.external_id)
+                .exclude(pk=self.pk)
+                .first()
+            )
+            if other is not None:
+                raise ValidationError(
+                    {"external_id": f"Camera {other.slug} of the same device has this vendor id."}
+                )
         if (self.latitude is None) != (self.longitude is None):
             missing = "longitude" if self.longitude is None else "latitude"
             raise ValidationError(
@@ -135,6 +146,24 @@ class Camera(models.Model):
         if self.stream_password:
             userinfo += ":" + quote(self.stream_password, safe="")
         return f"{scheme}://{userinfo}@{rest}"
+
+
+def external_ids_per_device_check(cameras) -> None:
+    """A vendor camera id names one camera of a device: refuse (a ValidationError for the
+    `cameras` field) a device's `cameras` where two carry the same external_id; Camera.clean
+    checks a camera's own change. The database cannot hold this across the device-camera
+    link; the admin and the API check it, and adoption (cameras.services.camera_adopt) is
+    serialized by the slug it derives."""
+    seen: dict[str, str] = {}
+    for camera in cameras:
+        if not camera.external_id:
+            continue
+        if camera.external_id in seen and seen[camera.external_id] != camera.slug:
+            raise ValidationError(
+                f"Cameras {seen[camera.external_id]} and {camera.slug} both have the vendor id "
+                f"'{camera.external_id}'; one device's must differ."
+            )
+        seen[camera.external_id] = camera.slug
 
 
 def _is_resolution(value: str) -> bool:
@@ -335,6 +364,12 @@ class EdgeDevice(models.Model):
     name = models.CharField(max_length=200, unique=True)
     cameras = models.ManyToManyField(Camera, related_name="devices", blank=True)
     is_active = models.BooleanField(default=True)
+    adopts_cameras = models.BooleanField(
+        default=False,
+        help_text="A read naming a camera id this device has no camera for creates that "
+        "camera, inactive and without a position, for an operator to place (and stores the "
+        "read). Off: such reads are refused.",
+    )
     notes = models.TextField(blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -345,6 +380,34 @@ class EdgeDevice(models.Model):
 
     def __str__(self):
         return self.name
+
+
+#: Refused reads kept per device (the newest).
+REFUSED_READS_KEPT = 50
+
+
+class RefusedRead(models.Model):
+    """A read a device sent that was refused, with why: no edge agent shows its refusals to
+    anyone, so the device's admin page does. Only what an operator needs to fix the device
+    (no images); the newest REFUSED_READS_KEPT per device are kept, and retention purges
+    them like events."""
+
+    device = models.ForeignKey(EdgeDevice, on_delete=models.CASCADE, related_name="refused_reads")
+    refused_at = models.DateTimeField()
+    camera = models.CharField(max_length=128, blank=True, help_text="As the device sent it.")
+    plate = models.CharField(max_length=64, blank=True, help_text="As the device read it.")
+    captured_at = models.CharField(max_length=64, blank=True, help_text="As the device sent it.")
+    source = models.CharField(max_length=32, blank=True)
+    errors = models.JSONField(default=dict, help_text="The message(s) per field.")
+
+    class Meta:
+        ordering = ("-refused_at", "-id")
+        indexes = [
+            models.Index(fields=("device", "-refused_at"), name="refused_read_device_newest")
+        ]
+
+    def __str__(self):
+        return f"Refused read of {self.device_id} at {self.refused_at:%Y-%m-%d %H:%M:%S}"
 
 
 class DeviceKey(models.Model):

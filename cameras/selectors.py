@@ -1,11 +1,14 @@
 """Reads of the cameras app."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from django.conf import settings
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Min, Prefetch, Q, QuerySet, Subquery
 
 from core.db import fetch_models, select_columns
+from core.ids import ascii_integer
 
 from .directory import device_directory
 from .models import (
@@ -114,6 +117,58 @@ def device_cameras(*, device: EdgeDevice) -> QuerySet[Camera]:
 
 def camera_list() -> QuerySet[Camera]:
     return Camera.objects.all()
+
+
+def camera_reference(value: str) -> int | Subquery:
+    """The camera a query string names, by id or slug (`?camera=12` or `?camera=damrak`), as
+    something `camera_id=` compares with: digits are the id, anything else the slug's id as
+    a subquery (not a join: the planner then ranges over an index holding camera_id)."""
+    value = value.strip()
+    if (camera_id := ascii_integer(value)) is not None:
+        return camera_id
+    return Subquery(Camera.objects.filter(slug=value).order_by().values("pk")[:1])
+
+
+#: Heartbeat interval of a camera without enabled sensor settings (SensorSettings' default).
+DEFAULT_HEARTBEAT_SECONDS = SensorSettings._meta.get_field("heartbeat_interval_s").default
+
+
+@dataclass(frozen=True)
+class CameraLiveness:
+    """When a camera shows as offline: not heard from (a read or a heartbeat, its
+    last_seen_at) for CAMERA_OFFLINE_AFTER_HEARTBEATS of its shortest enabled heartbeat
+    interval. The live map re-applies `state_of` in the browser as reads arrive
+    (static/live/live_map.js cameraState, fed `per_camera` and `default`)."""
+
+    per_camera: dict[int, int]  # seconds, for cameras with enabled sensor settings
+    default: int  # seconds, for the others
+
+    def offline_after(self, camera_id: int) -> int:
+        return self.per_camera.get(camera_id) or self.default
+
+    def state_of(self, camera: Camera, *, now: datetime) -> str:
+        """active cameras are online or offline; the others show their status."""
+        if camera.status != Camera.Status.ACTIVE:
+            return camera.status
+        if camera.last_seen_at is None:
+            return "offline"
+        seconds = (now - camera.last_seen_at).total_seconds()
+        return "offline" if seconds > self.offline_after(camera.pk) else "online"
+
+
+def camera_liveness() -> CameraLiveness:
+    """The offline rule's thresholds, for every camera (one grouped query)."""
+    beats = (
+        SensorSettings.objects.filter(enabled=True)
+        .values("camera_id")
+        .annotate(shortest=Min("heartbeat_interval_s"))
+        .order_by()
+    )
+    heartbeats = settings.CAMERA_OFFLINE_AFTER_HEARTBEATS
+    return CameraLiveness(
+        per_camera={row["camera_id"]: row["shortest"] * heartbeats for row in beats},
+        default=DEFAULT_HEARTBEAT_SECONDS * heartbeats,
+    )
 
 
 def camera_list_with_zones() -> QuerySet[Camera]:

@@ -2,29 +2,36 @@
 keys, user tokens, roles, device presence. Plain CRUD of configuration rows goes through the
 model's own validation (ModelCleanSerializer in the API, model forms in the admin)."""
 
+import hashlib
+import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.text import slugify
 
 from core import masking
 
 from .models import (
     KEY_PREFIX_LENGTH,
+    REFUSED_READS_KEPT,
     Camera,
     DeviceKey,
     EdgeDevice,
     ModelConfig,
+    RefusedRead,
     SensorSettings,
     UserApiToken,
     key_digest,
     key_generate,
 )
+
+logger = logging.getLogger(__name__)
 
 DEVICE_KEY_PREFIX = "anprd"
 USER_TOKEN_PREFIX = "anpru"
@@ -110,9 +117,16 @@ def device_key_issue(*, device: EdgeDevice) -> IssuedKey:
 
 @transaction.atomic
 def device_create(
-    *, name: str, cameras=(), notes: str = "", is_active: bool = True
+    *,
+    name: str,
+    cameras=(),
+    notes: str = "",
+    is_active: bool = True,
+    adopts_cameras: bool = False,
 ) -> tuple[EdgeDevice, IssuedKey]:
-    device = EdgeDevice.objects.create(name=name, notes=notes, is_active=is_active)
+    device = EdgeDevice.objects.create(
+        name=name, notes=notes, is_active=is_active, adopts_cameras=adopts_cameras
+    )
     if cameras:
         device.cameras.set(cameras)
     return device, device_key_issue(device=device)
@@ -151,6 +165,104 @@ def device_touch(*, device: EdgeDevice, cameras: list[Camera] = ()) -> None:
             camera.last_seen_at = now
 
 
+#: A device adopts cameras while it has fewer than this many (a runaway agent inventing camera
+#: ids stops there; an operator can still assign more).
+ADOPTING_CAMERAS_MAX = 100
+
+
+class AdoptionRefused(Exception):
+    """The device may not adopt this camera; the message says why."""
+
+
+def camera_adopt(*, device: EdgeDevice, external_id: str) -> Camera:
+    """The camera `external_id` names on a device that adopts cameras: created inactive,
+    without a position, named after the vendor id, for an operator to place and activate.
+
+    Safe when two first reads of the same new camera race: the slug is derived from the
+    device and the vendor id, so the second INSERT meets the first's unique slug and takes the
+    camera the first created (with its link: both are written in one transaction). A slug
+    already taken by an unrelated camera moves on to one with a digest of both."""
+    if not device.adopts_cameras:
+        raise AdoptionRefused("this device does not adopt cameras")
+    if device.cameras.count() >= ADOPTING_CAMERAS_MAX:
+        raise AdoptionRefused(
+            f"this device has {ADOPTING_CAMERAS_MAX} cameras, the most it adopts; "
+            "assign it in the admin"
+        )
+    max_length = Camera._meta.get_field("slug").max_length
+    base = slugify(f"{device.name} {external_id}")[:max_length].strip("-") or "camera"
+    digest = hashlib.sha256(f"{device.pk}|{external_id}".encode()).hexdigest()[:10]
+    for slug in (base, f"{base[: max_length - 11].strip('-')}-{digest}"):
+        try:
+            with transaction.atomic():
+                camera = Camera.objects.create(
+                    slug=slug,
+                    external_id=external_id,
+                    name=external_id[: Camera._meta.get_field("name").max_length],
+                    status=Camera.Status.INACTIVE,
+                    description=f"Adopted from device {device.name}: place it on the map "
+                    "and activate it.",
+                )
+                device.cameras.add(camera)
+            return camera
+        except IntegrityError:
+            camera = Camera.objects.filter(
+                slug=slug, external_id=external_id, devices=device
+            ).first()
+            if camera is not None:
+                return camera
+    raise AdoptionRefused("no free slug for it; assign it in the admin")
+
+
+def refused_reads_record(*, device: EdgeDevice, refused: list[RefusedRead]) -> None:
+    """Keep a device's refused reads (unsaved RefusedRead rows) for its admin page: the newest
+    REFUSED_READS_KEPT, in one short transaction of their own (a refused read writes nothing
+    else). Called only when something was refused."""
+    refused = refused[-REFUSED_READS_KEPT:]
+    for row in refused:
+        row.device = device
+        row.errors = _errors_storable(row.errors)
+    try:
+        with transaction.atomic():
+            RefusedRead.objects.bulk_create(refused)
+            newest = RefusedRead.objects.filter(device=device).order_by("-refused_at", "-id")
+            cutoff = newest.values_list("refused_at", "id")[
+                REFUSED_READS_KEPT : REFUSED_READS_KEPT + 1
+            ]
+            if cutoff:
+                refused_at, pk = cutoff[0]
+                RefusedRead.objects.filter(device=device).filter(
+                    Q(refused_at__lt=refused_at) | Q(refused_at=refused_at, id__lte=pk)
+                ).delete()
+    except DatabaseError as error:
+        # a diagnostic, not the answer: two requests of a device trimming at once (a deadlock)
+        # must not turn a stored read's answer into a 500
+        logger.warning("Refused reads of device %s not kept: %s", device.pk, error)
+
+
+def _errors_storable(errors) -> dict[str, list[str]]:
+    """{field: [message]} as PostgreSQL stores it (no NUL: field names and messages may quote
+    what the device sent), each text bounded."""
+
+    def text(value, length: int) -> str:
+        return str(value).replace("\x00", "")[:length]
+
+    if not isinstance(errors, dict):
+        errors = {"non_field_errors": errors}
+    return {
+        text(field, 128): [
+            text(m, 500) for m in (messages if isinstance(messages, list) else [messages])
+        ]
+        for field, messages in list(errors.items())[:50]
+    }
+
+
+def refused_reads_purge(*, before: datetime) -> int:
+    """Retention for refused reads (events.services.retention): those older than `before`."""
+    deleted, _ = RefusedRead.objects.filter(refused_at__lt=before).delete()
+    return deleted
+
+
 def user_token_issue(*, user, name: str) -> IssuedKey:
     key = key_generate(USER_TOKEN_PREFIX)
     record = UserApiToken.objects.create(
@@ -178,6 +290,7 @@ OPERATOR_READ_ONLY = {
     ("events", "plateevent"),
     ("events", "eventstatistics"),
     ("cameras", "userapitoken"),
+    ("cameras", "refusedread"),
 }
 
 

@@ -122,6 +122,9 @@ class ConfigViewSet(viewsets.ModelViewSet):
     filters, ordering and page-number pagination come from REST_FRAMEWORK settings."""
 
     ordering = ("id",)
+    #: What may answer 409 (a delete still referenced, a write beaten by a concurrent one);
+    #: the schema lists it for these (core.schema).
+    conflict_actions = frozenset({"create", "update", "partial_update", "destroy"})
 
     def perform_create(self, serializer):
         self._save_refusing_conflicts(serializer)

@@ -22,3 +22,12 @@ def time_ordered_uuid() -> uuid.UUID:
         | random_bits & 0x3FFF_FFFF_FFFF_FFFF  # rand_b, 62 bits
     )
     return uuid.UUID(int=value)
+
+
+def ascii_integer(text: str) -> int | None:
+    """The non-negative integer `text` spells in ASCII digits, or None. `str.isdigit()` is not
+    that test: it accepts '²' (which int() refuses: a 500) and '١' or '１' (which int() reads
+    as another number)."""
+    if text.isascii() and text.isdigit():
+        return int(text)
+    return None

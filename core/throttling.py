@@ -8,7 +8,7 @@ import time
 import redis
 from django.conf import settings
 from django.core.cache import cache
-from rest_framework.throttling import BaseThrottle
+from rest_framework.throttling import BaseThrottle, UserRateThrottle
 
 from core.redis_client import ProcessRedisConnection
 
@@ -105,3 +105,13 @@ class DeviceIngestThrottle(BaseThrottle):
 
     def wait(self):
         return getattr(self, "_wait", None)
+
+
+class CsvExportThrottle(UserRateThrottle):
+    """CSV_EXPORT_THROTTLE_RATE exports per user: an export holds a web worker while it
+    streams, and the workers also serve device ingest. Counted in the shared cache."""
+
+    scope = "csv_export"
+
+    def get_rate(self):
+        return settings.CSV_EXPORT_THROTTLE_RATE or None

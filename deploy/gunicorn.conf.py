@@ -31,7 +31,7 @@ def cores() -> int:
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # A sync worker spends most of a request on the CPU: one per core keeps the cores busy, and
 # more only take turns on them (with PostgreSQL, where it shares the machine): on 2 cores, 4
-# workers used more CPU per read than 2 (README, "Speed in production").
+# workers used more CPU per read than 2 (docs/production.md, "Speed in production").
 workers = int(os.environ.get("WEB_CONCURRENCY") or 0) or cores()
 worker_class = "sync"
 # A sync worker is busy for the whole request: a stuck one is killed after this many seconds.

@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class DevtoolsConfig(AppConfig):
-    """The benchmark commands (manage.py benchmark, benchmark_live, benchmark_exports)."""
+    """Development commands: the benchmarks (benchmark, benchmark_live, benchmark_exports)
+    and the documentation's screenshots."""
 
     name = "devtools"
     verbose_name = "Development tools"

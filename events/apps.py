@@ -15,3 +15,16 @@ class EventsConfig(AppConfig):
                 url_name="home", label="Live map", order=10, permission="events.view_plateevent"
             )
         )
+        operator_page_register(
+            OperatorPage(
+                url_name="dashboard",
+                label="Dashboard",
+                order=20,
+                permission="events.view_eventstatistics",  # what its data asks for
+            )
+        )
+        operator_page_register(
+            OperatorPage(
+                url_name="search", label="Search", order=30, permission="events.view_plateevent"
+            )
+        )

@@ -48,6 +48,7 @@ from django.db import InterfaceError, OperationalError
 
 from cameras.selectors import user_for_token
 from cameras.websocket_auth import bearer_token
+from core.ids import ascii_integer
 from core.json_bounds import json_parse
 from core.metrics import WEBSOCKET_CONNECTIONS
 from core.outage import CLOSE_TRY_AGAIN_LATER, outage_noted
@@ -129,8 +130,8 @@ def _ids(raw) -> tuple[int, ...]:
         raise ValueError("Must be a list of ids.")
     ids = []
     for item in items:
-        if isinstance(item, str) and item.strip().isdigit():
-            item = int(item.strip())
+        if isinstance(item, str) and (number := ascii_integer(item.strip())) is not None:
+            item = number
         if not isinstance(item, int) or isinstance(item, bool) or item < 1:
             raise ValueError(f"{item!r} is not an id (a positive integer).")
         ids.append(item)

@@ -2,9 +2,9 @@
 
 import django_filters
 from django.apps import apps
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef
 
-from cameras.models import Camera
+from cameras.selectors import camera_reference
 from core.timestamps import TimestampFilter
 
 from .models import PlateEvent
@@ -53,14 +53,7 @@ class PlateEventFilter(django_filters.FilterSet):
         fields = ()
 
     def filter_camera(self, queryset, name, value):
-        value = value.strip()
-        if value.isdigit():
-            return queryset.filter(camera_id=int(value))
-        # The slug's id as a subquery, not a join: the planner then ranges over the
-        # (camera, captured_at, id) index instead of walking every camera's events by time.
-        return queryset.filter(
-            camera_id=Subquery(Camera.objects.filter(slug=value).order_by().values("pk")[:1])
-        )
+        return queryset.filter(camera_id=camera_reference(value))
 
     def filter_plate(self, queryset, name, value):
         return queryset.filter(plate=plate_normalize(value))

@@ -26,10 +26,13 @@ def plate_confusion_key(plate: str) -> str:
 
 @dataclass(frozen=True)
 class ImageIn:
-    """An image that came with a read, not yet checked (the service checks it by content)."""
+    """An image that came with a read, not yet checked (the service checks it by content).
+    `error` says why a source could not even extract it (bad base64): the service then stores
+    the read without it, as for any picture it cannot read."""
 
     content: bytes
     filename: str = "image.jpg"
+    error: str = ""
 
 
 @dataclass

@@ -23,6 +23,10 @@ from .models import PlateEvent
 #: are shown as links (`plate_image_url`, `frame_image_url`).
 HIDDEN_COLUMNS = ("idempotency_key", "plate_image", "frame_image")
 
+#: What the document adds after the model's columns: names of the camera and zone, image links.
+RELATED_COLUMNS = ("camera_slug", "camera_name", "zone_name")
+IMAGE_LINK_COLUMNS = ("plate_image_url", "frame_image_url")
+
 #: How a receiver gets to an image: (event=, kind="plate"|"frame") -> URL or None.
 ImageLink = Callable[..., str | None]
 
@@ -43,6 +47,12 @@ def _columns() -> tuple[tuple[tuple[str, str], ...], tuple[str, ...], tuple[str,
         tuple(f.name for f in shown if isinstance(f, models.DateTimeField)),
         tuple(f.name for f in shown if isinstance(f, models.UUIDField)),
     )
+
+
+def plate_event_document_keys() -> tuple[str, ...]:
+    """The document's keys, in its order: the header of a CSV export (events.csv_export)."""
+    plain, _, _ = _columns()
+    return (*(name for name, _ in plain), *RELATED_COLUMNS, *IMAGE_LINK_COLUMNS)
 
 
 def plate_event_document(
@@ -71,5 +81,5 @@ def plate_event_document(
     document["camera_name"] = camera.name
     document["zone_name"] = event.zone.name if event.zone_id else None
     document["plate_image_url"] = image_link(event=event, kind="plate")
-    document["frame_image_url"] = image_link(event=event, kind="frame")
+    document["frame_image_url"] = image_link(event=event, kind="frame")  # IMAGE_LINK_COLUMNS
     return document

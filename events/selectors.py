@@ -5,13 +5,17 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Sum, Value, Window
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When, Window
+from django.utils import timezone
 
 from cameras.models import Camera, Zone
+from cameras.selectors import camera_liveness
 
 from .models import EventDailyStatistics, EventStatistics, PlateCountSet, PlateEvent
 from .plate_sets import (
+    day_start,
     hour_start,
+    local_hours,
     plate_counts_sum,
     plate_counts_top,
     plate_sets_window,
@@ -105,14 +109,17 @@ def event_statistics(
     camera: int | None = None,
     zone: int | None = None,
     top: int = 10,
+    stack: str | None = None,
 ) -> dict:
     """Counts per hour or day (in TIME_ZONE), per camera and zone, the average confidence,
     distinct and top plates of a window, from the rollup: without a filter its whole days
     from the daily sums and plate count sets (events/plate_sets/) and the hours around them
     from the hourly ones; with a camera or zone filter the counts from the hourly rollup and
-    the plates from the raw rows of the same window.
+    the plates from the raw rows of the same window. With stack="camera", `series`: each of
+    the busiest cameras' counts per bucket (the rest as one series), for a stacked chart.
 
-    The window is widened to whole hours, the rollup's grain.
+    The window is widened to whole hours, the rollup's grain. Every hour or day of it has a
+    bucket, those without reads too (count 0): a chart shows them as zero, not as a gap.
     """
     start = hour_floor(since)
     end = hour_floor(until)
@@ -170,14 +177,9 @@ def event_statistics(
             rollup.values("zone", "camera").annotate(**sums).order_by("-count", "camera", "zone")
         )
 
-    buckets: dict[datetime, list] = {}
+    buckets: dict[datetime, list] = {key: [0, 0.0, 0] for key in bucket_keys(start, end, interval)}
     for row in bucket_rows:
-        local = row["bucket"].astimezone(tz)
-        # A day is the local calendar day (its midnight, whatever the offset that day).
-        key = (
-            local if interval == "hour" else datetime(local.year, local.month, local.day, tzinfo=tz)
-        )
-        entry = buckets.setdefault(key, [0, 0.0, 0])
+        entry = buckets.setdefault(bucket_key(row["bucket"], interval), [0, 0.0, 0])
         entry[0] += row["count"]
         entry[1] += row["confidence_sum"] or 0.0
         entry[2] += row["confidence_count"] or 0
@@ -227,6 +229,19 @@ def event_statistics(
         distinct, top_plates = plate_counts_top(plate_counts_sum(plate_sets), top=top)
     else:
         distinct, top_plates = plates_from_rows(raw, top=top)
+    series = []
+    if stack == "camera" and camera is not None:  # one camera: its series is the buckets
+        counts = [entry[0] for _, entry in sorted(buckets.items())]
+        series = [{"camera": camera, "counts": counts}] if total else []
+    elif stack == "camera":
+        series = _camera_series(
+            start=start,
+            end=end,
+            interval=interval,
+            filters={"camera_id": camera, "zone_id": zone},
+            busiest=[item["camera"] for item in cameras[:STACK_CAMERAS]],
+            keys=sorted(buckets),
+        )
     return {
         "since": start,
         "until": end,
@@ -242,7 +257,93 @@ def event_statistics(
         "zones": zones,
         "distinct_plates": distinct,
         "top_plates": top_plates,
+        "series": series,
     }
+
+
+def bucket_key(moment: datetime, interval: str) -> datetime:
+    """The bucket holding `moment`: its local hour, or its local calendar day (the day's
+    midnight, whatever the offset that day)."""
+    if interval == "hour":
+        return hour_floor(moment)
+    tz = stats_zone()
+    # day_start, as bucket_keys: where a daylight-saving change skips midnight the day
+    # starts at 01:00, and a made-up 00:00 would be a second bucket for the same day.
+    return day_start(moment.astimezone(tz).date(), tz).astimezone(tz)
+
+
+def bucket_keys(start: datetime, end: datetime, interval: str) -> list[datetime]:
+    """Every bucket of [start, end) (local hour starts), with or without reads."""
+    tz = stats_zone()
+    if interval == "hour":
+        return [hour.astimezone(tz) for hour in local_hours(start, end, tz)]
+    day, last = start.astimezone(tz).date(), (end - timedelta(microseconds=1)).astimezone(tz)
+    keys = []
+    while day <= last.date():
+        keys.append(day_start(day, tz).astimezone(tz))
+        day += timedelta(days=1)
+    return keys
+
+
+#: Cameras with a series of their own in a stacked answer; the others share one (camera null).
+STACK_CAMERAS = 8
+
+
+def _camera_series(*, start, end, interval, filters, busiest, keys) -> list[dict]:
+    """Per camera of `busiest` (and one series for all others), its count in each bucket of
+    `keys`, from the hourly rollup (and the daily one for whole days, by day): the cameras are
+    folded in SQL, so a month of hours is some 720 rows per series, whatever the cameras."""
+    filters = {name: value for name, value in filters.items() if value is not None}
+    series_of = Case(When(camera_id__in=busiest, then=F("camera_id")), default=Value(None))
+    parts = [(EventStatistics.objects, "bucket", [(start, end)])]
+    if interval == "day":
+        edges, days = window_parts(start, end, stats_zone())
+        parts = [(EventStatistics.objects, "bucket", edges)]
+        if days:
+            parts.append((EventDailyStatistics.objects, "day", [days]))
+    counts: dict[int | None, dict[datetime, int]] = {}
+    for manager, column, ranges in parts:
+        for first, last in ranges:
+            rows = (
+                manager.filter(**{f"{column}__gte": first, f"{column}__lt": last}, **filters)
+                .annotate(series=series_of)
+                .values_list(column, "series")
+                .annotate(count=Sum("event_count"))
+                .order_by()
+            )
+            for moment, camera, count in rows:
+                per_bucket = counts.setdefault(camera, {})
+                key = bucket_key(moment, interval)
+                per_bucket[key] = per_bucket.get(key, 0) + count
+    order = [camera for camera in busiest if camera in counts] + ([None] if None in counts else [])
+    return [
+        {"camera": camera, "counts": [counts[camera].get(key, 0) for key in keys]}
+        for camera in order
+    ]
+
+
+def event_statistics_cameras(*, counts: list[dict], camera: int | None, zone: int | None):
+    """The per-camera rows of a statistics answer with each camera's name, last news (a read
+    or a heartbeat) and state by the live map's rule, as of now (not cached with the counts):
+    without a filter every camera, those without reads in the window too (count 0)."""
+    cameras = Camera.objects.only("pk", "slug", "name", "status", "last_seen_at")
+    if camera is not None or zone is not None:
+        cameras = cameras.filter(pk__in={row["camera"] for row in counts} | {camera} - {None})
+    liveness, now = camera_liveness(), timezone.now()
+    found = {row["camera"]: row for row in counts}
+    rows = [
+        {
+            "camera": item.pk,
+            "camera_slug": item.slug,
+            "camera_name": item.name,
+            "count": found.get(item.pk, {}).get("count", 0),
+            "average_confidence": found.get(item.pk, {}).get("average_confidence"),
+            "last_seen_at": item.last_seen_at,
+            "state": liveness.state_of(item, now=now),
+        }
+        for item in cameras
+    ]
+    return sorted(rows, key=lambda row: (-row["count"], row["camera"]))
 
 
 def _zone_sums(parts: list[QuerySet]) -> list[dict]:
@@ -310,6 +411,7 @@ def event_statistics_cached(**query) -> dict:
             query.get("camera"),
             query.get("zone"),
             query.get("top"),
+            query.get("stack"),
         )
     )
     body = cache.get(key)

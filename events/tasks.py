@@ -1,16 +1,24 @@
 """Celery tasks of the events app; each calls one service and is safe to run twice."""
 
+import logging
+
 from celery import shared_task
 
 from .models import PurgeRun
 from .services.retention import events_purge
 from .services.rollup import event_statistics_rollup
 
+logger = logging.getLogger(__name__)
+
 
 @shared_task(name="events.tasks.event_statistics_rollup", ignore_result=True)
 def event_statistics_rollup_task() -> int:
-    """Keep the hourly statistics current (beat runs it every STATS_ROLLUP_INTERVAL s)."""
-    return event_statistics_rollup()
+    """Keep the hourly statistics current (beat runs it every STATS_ROLLUP_INTERVAL s). Logs
+    only when it recomputed something (serve's worker also drops Celery's lines for it)."""
+    buckets = event_statistics_rollup()
+    if buckets:
+        logger.info("Statistics rollup: %d hourly buckets recomputed.", buckets)
+    return buckets
 
 
 @shared_task(name="events.tasks.events_purge_scheduled", acks_late=True, ignore_result=True)

@@ -1,6 +1,7 @@
 """Celery tasks of the exporters app: they take ids and call services, and are safe to run
 twice (the delivery row decides whether anything is sent)."""
 
+import logging
 from collections import Counter
 
 from celery import shared_task
@@ -8,6 +9,8 @@ from django.db import OperationalError
 
 from . import services
 from .services.queue import DELIVERIES_ATTEMPT_TASK
+
+logger = logging.getLogger(__name__)
 
 #: A database hiccup (a lost connection, a lock) is retried within seconds; anything longer is
 #: the sweep's job, which finds the rows due or stuck.
@@ -46,5 +49,9 @@ def exporter_deliver(delivery_id: str) -> str:
 
 @shared_task(name="exporters.tasks.exporter_deliveries_sweep", ignore_result=True)
 def exporter_deliveries_sweep() -> int:
-    """Beat: queue due retries, lost messages and deliveries of dead workers."""
-    return services.deliveries_sweep()
+    """Beat: queue due retries, lost messages and deliveries of dead workers. Logs only when
+    it queued something (serve's worker also drops Celery's lines for it)."""
+    queued = services.deliveries_sweep()
+    if queued:
+        logger.info("Export sweep: %d deliveries queued.", queued)
+    return queued

@@ -17,6 +17,8 @@ import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 
+from core.ids import ascii_integer
+
 #: Cloud metadata endpoints, refused even when an allowed network would contain them.
 METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
@@ -248,8 +250,8 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if (seconds := ascii_integer(value)) is not None:
+        return float(seconds)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -69,6 +69,12 @@ def test_show_config_redacts_secrets(settings):
         "default": {"PASSWORD": "***", "USER": "anpr"}
     }
     assert "EVENT_RETENTION_DAYS = " in out
+    # Settings about passwords are not passwords: an operator checking them must see them.
+    assert "django.contrib.auth.password_validation.MinimumLengthValidator" in out
+    assert f"PASSWORD_RESET_TIMEOUT = {settings.PASSWORD_RESET_TIMEOUT}" in out
+    assert 'PASSWORD_HASHERS = "***"' not in out
+    assert redacted(["a-fallback-key"], "SECRET_KEY_FALLBACKS") == "***"
+    assert redacted("pw", "EMAIL_HOST_PASSWORD") == redacted("t", "METRICS_TOKEN") == "***"
     as_json, _ = run("show_config", "--json")
     assert "very-secret-key" not in as_json and '"INGEST_THROTTLE_RATE"' in as_json
 

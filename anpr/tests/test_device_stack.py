@@ -8,6 +8,7 @@ import sys
 import pytest
 from django.utils import timezone
 
+from conftest import require_service
 from events.models import PlateEvent
 
 
@@ -239,7 +240,7 @@ def test_a_database_lost_during_device_ingest_is_a_logged_503_and_the_next_read_
     from anpr.postgresql.base import DatabaseWrapper
 
     if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's persistent connections")
+        require_service("PostgreSQL", "its persistent connections are what is tested")
     _, key = device_with_key
 
     def post(event_id):

@@ -96,3 +96,28 @@ def test_database_password_is_not_printed_in_the_error(tmp_path):
     result = _start({"DATABASE_URL": "mysql://user:hunter2@db/anpr"}, tmp_path)
     assert result.returncode != 0
     assert "hunter2" not in result.stderr
+
+
+def _deploy_warnings(tmp_path, **env) -> set[str]:
+    """The ids `manage.py check --deploy` reports with production settings and `env`."""
+    production = {
+        "DATABASE_URL": "postgres://u:p@db.example:5432/anpr",
+        "SECRET_KEY": "production-" + "k3y-0f-f1fty-d1fferent-ch4racters-" * 2,
+        "HTTPS": "true",
+        "ALLOWED_HOSTS": "anpr.example.org",
+    }
+    result = settings_printed(
+        "*sorted(m.id for m in __import__('django.core.checks', fromlist=['run_checks'])"
+        ".run_checks(include_deployment_checks=True))",
+        tmp_path,
+        **production,
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.strip().split("|")) - {""}
+
+
+def test_hsts_subdomains_and_preload_are_settings_that_clear_the_deploy_check(tmp_path):
+    assert {"security.W005", "security.W021"} <= _deploy_warnings(tmp_path)  # off by default
+    both = {"SECURE_HSTS_INCLUDE_SUBDOMAINS": "true", "SECURE_HSTS_PRELOAD": "true"}
+    assert _deploy_warnings(tmp_path, **both) == set()

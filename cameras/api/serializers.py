@@ -3,13 +3,22 @@
 
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from core import masking
 from core.api import ModelCleanSerializer
 
 from .. import services
-from ..models import Camera, DeviceKey, EdgeDevice, ModelConfig, SensorSettings, Zone
+from ..models import (
+    Camera,
+    DeviceKey,
+    EdgeDevice,
+    ModelConfig,
+    SensorSettings,
+    Zone,
+    external_ids_per_device_check,
+)
 
 
 class ZoneSerializer(ModelCleanSerializer):
@@ -152,6 +161,13 @@ class EdgeDeviceSerializer(ModelCleanSerializer):
     )
     keys = DeviceKeySerializer(many=True, read_only=True)
 
+    def validate_cameras(self, cameras):
+        try:
+            external_ids_per_device_check(cameras)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+        return cameras
+
     class Meta:
         model = EdgeDevice
         fields = (
@@ -159,6 +175,7 @@ class EdgeDeviceSerializer(ModelCleanSerializer):
             "name",
             "cameras",
             "is_active",
+            "adopts_cameras",
             "notes",
             "keys",
             "last_seen_at",

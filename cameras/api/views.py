@@ -113,6 +113,7 @@ class EdgeDeviceViewSet(ConfigViewSet):
             cameras=data.get("cameras", ()),
             notes=data.get("notes", ""),
             is_active=data.get("is_active", True),
+            adopts_cameras=data.get("adopts_cameras", False),
         )
         body = EdgeDeviceSerializer(device, context=self.get_serializer_context()).data
         body["key"] = issued.key

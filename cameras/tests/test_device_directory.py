@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from cameras.directory import device_directory
 from cameras.tests.factories import CameraFactory
+from conftest import require_service
 from events.models import PlateEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def cached(settings):
     if connection.vendor != "postgresql":
-        pytest.skip("The device cache is PostgreSQL's (LISTEN/NOTIFY); SQLite looks up.")
+        require_service("PostgreSQL", "the device cache listens (LISTEN/NOTIFY); SQLite looks up")
     settings.DEVICE_CACHE_SECONDS = 300
 
 

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from cameras.models import ModelConfig
 from cameras.tests.factories import ModelConfigFactory, SensorSettingsFactory
+from conftest import require_service
 
 URL = "/api/model-configs/"
 SHA = "ab" * 32
@@ -168,7 +169,7 @@ def test_a_concurrent_second_active_version_is_a_400_not_a_500(operator):
     request passes validation, its INSERT waits on the unique index, and when the other
     transaction commits the database refuses it. The answer is still a 400 on is_active."""
     if connection.vendor != "postgresql":
-        pytest.skip("needs concurrent writers (PostgreSQL); SQLite serializes writes")
+        require_service("PostgreSQL", "concurrent writers (SQLite serializes writes)")
     inserted, finished = threading.Event(), threading.Event()
     failure = []
 

@@ -8,6 +8,7 @@ from django.db import connection
 from cameras.models import ModelConfig, SensorSettings
 from cameras.services import model_config_activate, sensor_settings_set_enabled
 from cameras.tests.factories import ModelConfigFactory, SensorSettingsFactory
+from conftest import require_service
 
 
 @pytest.mark.django_db(transaction=True)
@@ -15,7 +16,7 @@ def test_concurrent_activations_leave_exactly_one_active_version():
     """Two operators activate different versions of one model at the same moment: both
     succeed in turn (the model's versions are locked), and one version is active."""
     if connection.vendor != "postgresql":
-        pytest.skip("needs concurrent writers (PostgreSQL); SQLite serializes writes")
+        require_service("PostgreSQL", "concurrent writers (SQLite serializes writes)")
     versions = [
         ModelConfigFactory(name="plate-ocr", version=f"1.{n}.0", is_active=n == 0) for n in range(3)
     ]

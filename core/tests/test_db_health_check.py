@@ -10,7 +10,8 @@ from django.db import connection
 from anpr.tests.test_device_stack import post_read
 
 pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="PostgreSQL's persistent connections"
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: its persistent connections are what is tested",
 )
 
 

@@ -23,6 +23,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
+from django.utils import timezone
 from drf_spectacular.utils import inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
@@ -31,6 +32,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cameras.authentication import DeviceKeyAuthentication, IsEdgeDevice
+from cameras.models import EdgeDevice, RefusedRead
+from cameras.services import refused_reads_record
 from core.json_bounds import BODY_MAX_DEPTH, json_body_bounded
 from core.throttling import DeviceIngestThrottle
 from events.reads import ImageIn, ReadIn
@@ -224,6 +227,9 @@ class DeviceIngestView(APIView):
     parser_classes = []  # the body is read by this protocol, as devices send it
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AlwaysJSON
+    #: The key in the path authenticates (a wrong one is a 401), nothing is looked up by it:
+    #: the schema lists no 404 for it (core.schema).
+    path_credentials = ("device_key",)
 
     def dispatch(self, request, *args, **kwargs):
         if request.method != "POST":
@@ -266,8 +272,24 @@ class DeviceIngestView(APIView):
         if waits:
             self.throttled(request, max((w for w in waits if w is not None), default=None))
 
+    #: What RefusedRead.source says of a request refused whole (each vendor view: its vendor).
+    source = "native"
+
     def post(self, request, device_key: str = ""):
         return self.answer(request, request.auth)
+
+    def handle_exception(self, exc):
+        """A body refused whole (400: not JSON, not the vendor's document, an empty or
+        over-long batch) is kept among the device's refused reads too, for its admin page."""
+        response = super().handle_exception(exc)
+        device = self.request.auth if response.status_code == 400 else None
+        if isinstance(device, EdgeDevice):
+            errors = response.data.get("errors") or {"non_field_errors": [response.data["detail"]]}
+            refused_reads_record(
+                device=device,
+                refused=[RefusedRead(refused_at=timezone.now(), source=self.source, errors=errors)],
+            )
+        return response
 
     def answer(self, request: HttpRequest, device):
         """The answer to the device's POST, read from Django's `request`."""

@@ -8,7 +8,7 @@ from django.core.files.storage import default_storage
 from django.core.signing import BadSignature
 from django.http import FileResponse, Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
@@ -41,7 +41,14 @@ class EventImageLinkView(APIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
 
-    @extend_schema(auth=[], tags=["events"], responses={(200, "image/*"): OpenApiTypes.BINARY})
+    @extend_schema(
+        auth=[],
+        tags=["events"],
+        responses={
+            (200, "image/*"): OpenApiTypes.BINARY,
+            403: OpenApiResponse(description="The link was altered or has expired."),
+        },
+    )
     def get(self, request, token):
         try:
             event_id, kind = image_link_open(token=token)

@@ -105,8 +105,14 @@ UTF-8 byte-order mark before the JSON is allowed.
 **Images**: `multipart/form-data` with the event's fields as form fields (or its JSON in an
 `event` field) and files `plate_image` and/or `frame_image`: JPEG, PNG or WebP, checked by
 content; an image over `EVENT_IMAGE_MAX_BYTES`/`EVENT_IMAGE_MAX_PIXELS` or a body over
-`EVENT_UPLOAD_MAX_BYTES` answers `413`, a file that is not such an image `400`; a refused
-image stores no event and no file."""
+`EVENT_UPLOAD_MAX_BYTES` answers `413` (storing no event and no file); a picture that cannot
+be read (not such an image, empty, or sent in the JSON) is left out, the event stored without
+it and `warnings` saying why.
+
+**Too old**: a read older than its camera's retention period (which the next purge would
+delete) is refused naming `captured_at`. **Unknown camera**: refused naming `camera`, unless
+the device adopts cameras (`adopts_cameras`): then the camera is created inactive, for an
+operator to place, and the read stored."""
 
 
 @extend_schema_view(

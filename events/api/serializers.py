@@ -3,6 +3,8 @@
 from django.utils import timezone
 from rest_framework import serializers
 
+from cameras.models import Camera
+from cameras.selectors import camera_reference
 from core.timestamps import TimestampField
 
 from .. import representation
@@ -50,9 +52,23 @@ class EventStatisticsQuerySerializer(serializers.Serializer):
     since = TimestampField(required=False, help_text="Default: 24 hours before until.")
     until = TimestampField(required=False, help_text="Default: now.")
     interval = serializers.ChoiceField(choices=["hour", "day"], default="hour")
-    camera = serializers.IntegerField(required=False, min_value=1)
+    camera = serializers.CharField(
+        required=False, help_text="Camera id or slug (as in GET /api/events/)."
+    )
     zone = serializers.IntegerField(required=False, min_value=1)
     top = serializers.IntegerField(required=False, default=10, min_value=1, max_value=100)
+    stack = serializers.ChoiceField(
+        choices=["camera"],
+        required=False,
+        help_text="camera: also `series`, the busiest cameras' counts per bucket (the others "
+        "as one series, camera null), for a stacked chart.",
+    )
+
+    def validate_camera(self, value) -> int:
+        found = Camera.objects.filter(pk=camera_reference(value)).values_list("pk", flat=True)
+        if (camera := found.first()) is None:
+            raise serializers.ValidationError("No camera has this id or slug.")
+        return camera
 
     def validate(self, attrs):
         if "since" in attrs and "until" in attrs and attrs["since"] >= attrs["until"]:
@@ -69,8 +85,16 @@ class _Bucket(serializers.Serializer):
 class _CameraCount(serializers.Serializer):
     camera = serializers.IntegerField()
     camera_slug = serializers.CharField()
+    camera_name = serializers.CharField()
     count = serializers.IntegerField()
     average_confidence = serializers.FloatField(allow_null=True)
+    last_seen_at = serializers.DateTimeField(
+        allow_null=True, help_text="Its last read or heartbeat (now, not as of the window)."
+    )
+    state = serializers.ChoiceField(
+        choices=["online", "offline", *(s for s in Camera.Status.values if s != "active")],
+        help_text="As on the live map: offline when not heard from for a few heartbeats.",
+    )
 
 
 class _ZoneCount(serializers.Serializer):
@@ -79,6 +103,13 @@ class _ZoneCount(serializers.Serializer):
     camera = serializers.IntegerField()
     count = serializers.IntegerField()
     average_confidence = serializers.FloatField(allow_null=True)
+
+
+class _Series(serializers.Serializer):
+    camera = serializers.IntegerField(allow_null=True, help_text="null: all other cameras")
+    counts = serializers.ListField(
+        child=serializers.IntegerField(), help_text="One per bucket, in the buckets' order."
+    )
 
 
 class _PlateCount(serializers.Serializer):
@@ -98,6 +129,7 @@ class EventStatisticsSerializer(serializers.Serializer):
     zones = _ZoneCount(many=True)
     distinct_plates = serializers.IntegerField()
     top_plates = _PlateCount(many=True)
+    series = _Series(many=True, help_text="With stack=camera; else empty.")
 
     def to_representation(self, body):
         """The same output as the fields above render (a test holds them equal), built
@@ -119,8 +151,13 @@ class EventStatisticsSerializer(serializers.Serializer):
                 {**bucket, "start": datetime_render(bucket["start"], zone)}
                 for bucket in rows(body["buckets"], self.fields["buckets"])
             ],
-            "cameras": rows(body["cameras"], self.fields["cameras"]),
+            "cameras": [
+                {**camera, "last_seen_at": seen and datetime_render(seen, zone)}
+                for camera in rows(body["cameras"], self.fields["cameras"])
+                for seen in [camera["last_seen_at"]]
+            ],
             "zones": rows(body["zones"], self.fields["zones"]),
             "distinct_plates": body["distinct_plates"],
             "top_plates": rows(body["top_plates"], self.fields["top_plates"]),
+            "series": rows(body["series"], self.fields["series"]),
         }

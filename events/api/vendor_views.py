@@ -11,12 +11,12 @@ Stream sends), `X-API-Key`, or, for agents that cannot set headers, in the URL p
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 
 from cameras.models import SensorSettings
 from cameras.services import device_touch
+from core.schema import ApiAutoSchema
 from events.dialects import frigate, openalpr, platerecognizer
 from events.services.tracked_objects import tracked_object_ingest
 
@@ -43,7 +43,7 @@ _RESPONSES = {
 }
 
 
-class VendorIngestSchema(AutoSchema):
+class VendorIngestSchema(ApiAutoSchema):
     """Distinct operation ids for the two routes of a view (key in header / in path)."""
 
     def get_operation_id(self):
@@ -54,6 +54,10 @@ class VendorIngestSchema(AutoSchema):
 class VendorIngestView(DeviceIngestView):
     vendor = ""  # set by each subclass; names its operations in the schema
     schema = VendorIngestSchema()
+
+    @property
+    def source(self) -> str:
+        return self.vendor
 
 
 @extend_schema_view(
@@ -66,7 +70,9 @@ class VendorIngestView(DeviceIngestView):
             "(`image.done`); or a Snapshot API response (either result version, or a list). "
             "One event per plate result; vehicles without a plate are skipped. The vendor's "
             "`camera_id` is matched against the device's cameras' external_id, then slug; "
-            "none means the device's only camera. Times without an offset are UTC. Stream "
+            "none means the device's only camera (an unknown one is adopted by a device with "
+            "`adopts_cameras`). A crop or upload that is not a picture is left out with a "
+            "warning. Times without an offset are UTC. Stream "
             "sends `Authorization: Token <device key>`."
         ),
         request={

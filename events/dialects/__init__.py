@@ -2,11 +2,12 @@
 
 A dialect module translates: it reads the vendor's document as published, scales the vendor's
 confidences to 0..1, turns Unix times into aware datetimes and base64 crops into `ImageIn`
-(ISO time strings pass through: the service reads a naive time as UTC). The ingest service
-then applies our rules (this device's cameras, plate, future times, images by content)
-exactly as for the native API. A document that is not the vendor's shape raises Django's
-ValidationError naming the vendor's field (`data.results[0].score`): a 400 from the API.
-Dialects only translate: the body is read by the device-ingest protocol
+(ISO time strings pass through: the service reads a naive time as UTC; a crop that is not
+base64 is an unusable image, left out by the service with a warning, not a refused body).
+The ingest service then applies our rules (this device's cameras, plate, future times,
+images by content) exactly as for the native API. A document that is not the vendor's
+shape raises Django's ValidationError naming the vendor's field (`data.results[0].score`):
+a 400 from the API. Dialects only translate: the body is read by the device-ingest protocol
 (events/api/device_ingest.py), and what they map is written by the services.
 """
 
@@ -82,16 +83,19 @@ def epoch_millis(value, field: str) -> datetime:
 
 
 def base64_image(value, field: str, filename: str) -> ImageIn | None:
-    """A base64-encoded image (OpenALPR's `*_crop_jpeg`); the service checks its content."""
+    """A base64-encoded image (OpenALPR's `*_crop_jpeg`); the service checks its content.
+    Text that is not base64 (the vendors' documentation samples hold a placeholder) is an
+    image the service leaves out with a warning: the plate read is still stored."""
     if value in (None, ""):
         return None
+    unusable = ImageIn(b"", filename, error=f"{field} is not base64-encoded image data")
     if not isinstance(value, str):
-        raise invalid(field, "Must be base64-encoded image data.")
+        return unusable
     try:
         # agents (OpenALPR 2.8) may drop the trailing "=" padding
         content = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
     except (binascii.Error, ValueError):
-        raise invalid(field, "Must be base64-encoded image data.") from None
+        return unusable
     return ImageIn(content=content, filename=filename)
 
 

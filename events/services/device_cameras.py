@@ -2,10 +2,33 @@
 
 from cameras.models import Camera, EdgeDevice, Zone
 from cameras.selectors import cameras_of_device, device_cameras_cached
+from cameras.services import AdoptionRefused, camera_adopt
+from core.ids import ascii_integer
 from events.after_store import after_store_work_sql
 from events.reads import ReadIn
 
 from .results import ReadRejected
+
+_EXTERNAL_ID_MAX = Camera._meta.get_field("external_id").max_length
+
+
+class CameraUnknown(ReadRejected):
+    """A camera id the device has no camera for; `adoptable` if the device adopts cameras
+    (read_validate adopts it once the rest of the read has passed)."""
+
+    def __init__(self, ref: str, *, adoptable: bool):
+        message = f"No camera '{ref[:64]}' among this device's cameras."
+        if adoptable and len(ref) > _EXTERNAL_ID_MAX:
+            message = (
+                f"No camera '{ref[:64]}…': camera ids have at most {_EXTERNAL_ID_MAX} characters."
+            )
+            adoptable = False
+        elif adoptable and (not ref.strip() or not ref.isprintable()):
+            message = f"No camera {ref[:64]!r}: a camera id to adopt must be printable text."
+            adoptable = False
+        super().__init__({"camera": [message]})
+        self.ref = ref
+        self.adoptable = adoptable
 
 
 class DeviceCameras:
@@ -18,8 +41,15 @@ class DeviceCameras:
     #: Cameras listed when a read without a camera is ambiguous.
     LISTED = 5
 
-    def __init__(self, cameras: list[Camera], *, defaults: list[Camera] | None = None):
+    def __init__(
+        self,
+        cameras: list[Camera],
+        *,
+        defaults: list[Camera] | None = None,
+        device: EdgeDevice | None = None,
+    ):
         self.cameras = cameras
+        self.device = device  # the device whose unknown camera ids may be adopted
         self.by_external_id = {c.external_id: c for c in cameras if c.external_id}
         self.by_slug = {c.slug: c for c in cameras}
         self.defaults = defaults  # the device's first cameras, when a read names none
@@ -29,7 +59,7 @@ class DeviceCameras:
     def for_reads(cls, device: EdgeDevice, reads: list[ReadIn]) -> "DeviceCameras":
         cached = device_cameras_cached(
             device=device,
-            build=lambda all_: cls(all_, defaults=all_),
+            build=lambda all_: cls(all_, defaults=all_, device=device),
             extras=after_store_work_sql(),
         )
         if cached is not None:
@@ -49,11 +79,11 @@ class DeviceCameras:
         defaults = None
         if any(read.camera is None or read.camera == "" for read in reads):
             defaults = cameras_of_device(device=device, limit=cls.LISTED + 1, extras=extras)
-        return cls(cameras, defaults=defaults)
+        return cls(cameras, defaults=defaults, device=device)
 
     def resolve(self, ref) -> Camera:
         """The vendor's camera id matched against external_id, then slug; none given means
-        the device's only camera."""
+        the device's only camera. An id the device has no camera for raises CameraUnknown."""
         if ref is None or ref == "":
             defaults = self.defaults if self.defaults is not None else self.cameras
             if len(defaults) == 1:
@@ -70,7 +100,23 @@ class DeviceCameras:
         ref = str(ref)
         camera = self.by_external_id.get(ref) or self.by_slug.get(ref)
         if camera is None:
-            raise ReadRejected({"camera": [f"No camera '{ref[:64]}' among this device's cameras."]})
+            raise CameraUnknown(ref, adoptable=bool(self.device and self.device.adopts_cameras))
+        return camera
+
+    def adopt(self, ref: str) -> Camera:
+        """The camera the device adopts for `ref` (cameras.services.camera_adopt), as the
+        ingest reads cameras (with the after-store steps' answers), known from now on."""
+        try:
+            camera_adopt(device=self.device, external_id=ref)
+        except AdoptionRefused as refused:
+            raise ReadRejected(
+                {"camera": [f"No camera '{ref[:64]}' among this device's cameras ({refused})."]}
+            ) from None
+        named = cameras_of_device(device=self.device, named=[ref], extras=after_store_work_sql())
+        camera = next(c for c in named if c.external_id == ref)
+        self.cameras.append(camera)
+        self.by_external_id[ref] = camera
+        self.by_slug[camera.slug] = camera
         return camera
 
     def slug_of(self, ref) -> str | None:
@@ -97,7 +143,7 @@ class DeviceCameras:
         if (
             isinstance(ref, int)
             and not isinstance(ref, bool)
-            or (isinstance(ref, str) and ref.isdigit())
+            or (isinstance(ref, str) and ascii_integer(ref) is not None)
         ):
             for zone in zones:
                 if zone.pk == int(ref):

@@ -9,12 +9,13 @@ row's id instead of a second row.
 
 import time
 from contextlib import nullcontext
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cameras.models import EdgeDevice
-from cameras.services import device_touch
+from cameras.models import EdgeDevice, RefusedRead
+from cameras.services import device_touch, refused_reads_record
 from core.metrics import ingest_observe
 from events.after_store import after_store_pending, after_store_run
 from events.broadcast import broadcast_events
@@ -42,11 +43,13 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
     first_of_key: dict[str, int] = {}
     repeats: list[tuple[int, str]] = []
     key_index = INDEX["idempotency_key"]
+    refused: list[int] = []
     for position, read in enumerate(reads):
         try:
             item = read_validate(read, device=device, cameras=cameras, now=now)
         except ReadRejected as rejected:
             results[position] = IngestResult(REJECTED, errors=rejected.errors, code=rejected.code)
+            refused.append(position)
             continue
         key = item.row[key_index]
         if key in first_of_key:
@@ -64,6 +67,11 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
         device_touch(
             device=device, cameras=list({v.camera.pk: v.camera for _, v in valid}.values())
         )
+    if refused and device is not None:
+        refused_reads_record(
+            device=device,
+            refused=[refused_read(reads[p], results[p].errors, now=now) for p in refused],
+        )
     ingest_observe(
         reads=reads,
         results=results,
@@ -71,6 +79,27 @@ def plate_events_ingest(*, device: EdgeDevice, reads: list[ReadIn]) -> list[Inge
         seconds=time.perf_counter() - started,
     )
     return results
+
+
+def refused_read(read: ReadIn, errors: dict, *, now) -> RefusedRead:
+    """What an operator needs to see of a refused read (cameras.models.RefusedRead): when, the
+    camera, plate and time as sent, and why; not its images."""
+
+    def sent(value, length: int) -> str:
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            return ""
+        return str(value).replace("\x00", "")[:length]
+
+    return RefusedRead(
+        refused_at=now,
+        camera=sent(read.camera, 128),
+        plate=sent(read.plate, 64),
+        captured_at=sent(read.captured_at, 64),
+        source=sent(read.source, 32),
+        errors=errors,
+    )
 
 
 def _events_store(*, device: EdgeDevice, items: list["ValidRead"]) -> list[IngestResult]:
@@ -94,7 +123,9 @@ def _events_store(*, device: EdgeDevice, items: list["ValidRead"]) -> list[Inges
                 row = item.row
                 key = row[INDEX["idempotency_key"]]
                 if key in existing:
-                    results.append(IngestResult(DUPLICATE, id=existing[key]))
+                    results.append(
+                        IngestResult(DUPLICATE, id=existing[key], warnings=item.warnings)
+                    )
                     continue
                 for name, content in item.images:
                     image_write(row[INDEX[name]], content, written)
@@ -106,7 +137,7 @@ def _events_store(*, device: EdgeDevice, items: list["ValidRead"]) -> list[Inges
                 if item.zone is not None:
                     event.zone = item.zone
                 created.append(event)
-                results.append(IngestResult(CREATED, id=row[0]))
+                results.append(IngestResult(CREATED, id=row[0], warnings=item.warnings))
             # What other apps do with stored reads goes in with the events (exporters: the
             # outbox rows, whose tasks are queued after commit).
             after_store_run(events=created, created=True, steps=steps)

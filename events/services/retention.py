@@ -5,6 +5,8 @@ plates), so history charts survive; the plates leave the statistics with their e
 
 - Events older than EVENT_RETENTION_DAYS are deleted; a camera's retention_days overrides it.
   An event exactly at the cut-off stays ("older than" is strict).
+- Devices' refused reads (cameras.models.RefusedRead: plates too) older than
+  EVENT_RETENTION_DAYS go with the events (not in a run limited to one camera).
 - Images older than IMAGE_RETENTION_DAYS are removed while the rows stay (privacy: plates and
   times stay, pictures go).
 - An event whose export deliveries are still pending or delivering is held (its images too)
@@ -39,6 +41,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cameras.models import Camera
+from cameras.services import refused_reads_purge
 from events.models import PlateEvent, PurgeRun
 from events.plate_sets import (
     plate_sets_after_delete,
@@ -70,6 +73,14 @@ class PurgeResult:
     files_deleted: int = 0
     orphan_files_deleted: int = 0
     plates_forgotten: int = 0
+    refused_reads_deleted: int = 0
+
+
+def event_retention_days(camera: Camera | None) -> int:
+    """How many days a camera's events are kept (0: for ever): its own retention_days, else
+    EVENT_RETENTION_DAYS. Ingest refuses a read already past it (events/services/validation.py);
+    the purge's filter below is the same rule in SQL."""
+    return (camera.retention_days if camera is not None else None) or settings.EVENT_RETENTION_DAYS
 
 
 def events_purge(
@@ -132,6 +143,16 @@ def events_purge(
             _clear_images(with_images, result=result, batch_size=batch_size, progress=progress)
         if orphans:
             orphan_files_sweep(now=now, result=result, progress=progress)
+        if not dry_run and camera is None:
+            refused_cutoff = (
+                now - older_than
+                if older_than is not None
+                else now - timedelta(days=settings.EVENT_RETENTION_DAYS)
+                if settings.EVENT_RETENTION_DAYS
+                else None
+            )
+            if refused_cutoff is not None:
+                result.refused_reads_deleted = refused_reads_purge(before=refused_cutoff)
         if not dry_run:
             plate_sets_forget_before(tz=ZoneInfo(settings.TIME_ZONE))
             result.plates_forgotten = statistics_plates_forget(batch_size=batch_size)

@@ -19,8 +19,9 @@ from core.timestamps import timestamp_check
 from events.models import PlateEvent, event_image_name
 from events.reads import ImageIn, ReadIn, plate_confusion_key, plate_normalize
 
-from .device_cameras import DeviceCameras
+from .device_cameras import CameraUnknown, DeviceCameras
 from .results import ReadRejected
+from .retention import event_retention_days
 from .storage import FIELDS, INDEX
 
 # --- Vocabularies ---------------------------------------------------------------------------
@@ -153,16 +154,25 @@ def _json(errors, name, value):
         errors[name] = [_NUL]
 
 
+class ImageUnusable(Exception):
+    """An image that cannot be read as a picture (not JPEG, PNG or WebP, empty, not base64):
+    the read is stored without it, and its result says so in `warnings`."""
+
+
 def image_check(image: ImageIn, name: str) -> tuple[bytes, str]:
     """(content, extension) of an image that Pillow recognises as JPEG, PNG or WebP within
-    the byte and pixel limits; raises ReadRejected naming the field otherwise."""
+    the byte and pixel limits. One too large raises ReadRejected (a 413: the device must send
+    smaller ones, and a stored read would hide that); one that is no such picture raises
+    ImageUnusable (the plate read is worth more than its broken picture)."""
     from PIL import Image, UnidentifiedImageError
 
     if not isinstance(image, ImageIn):
-        raise ReadRejected({name: ["Send images as multipart files, not in the JSON."]})
+        raise ImageUnusable("images go in multipart files, not in the JSON")
+    if image.error:
+        raise ImageUnusable(image.error)
     content = image.content
     if not isinstance(content, bytes | bytearray) or not content:
-        raise ReadRejected({name: ["Empty or missing image content."]})
+        raise ImageUnusable("the image is empty")
     if len(content) > settings.EVENT_IMAGE_MAX_BYTES:
         raise ReadRejected(
             {name: [f"Image is larger than {settings.EVENT_IMAGE_MAX_BYTES} bytes."]},
@@ -180,9 +190,9 @@ def image_check(image: ImageIn, name: str) -> tuple[bytes, str]:
     except Image.DecompressionBombError:  # Pillow's own limit, far above ours, at the header
         raise ReadRejected({name: [too_many_pixels]}, code="too_large") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise ReadRejected({name: ["Not a JPEG, PNG or WebP image."]}) from None
+        raise ImageUnusable("not a JPEG, PNG or WebP image") from None
     if kind not in _IMAGE_FORMATS:
-        raise ReadRejected({name: [f"{kind} images are not accepted; use JPEG, PNG or WebP."]})
+        raise ImageUnusable(f"{kind} images are not accepted; use JPEG, PNG or WebP")
     if width * height > limit:
         raise ReadRejected({name: [too_many_pixels]}, code="too_large")
     return bytes(content), _IMAGE_FORMATS[kind]
@@ -199,6 +209,7 @@ class ValidRead:
     camera: Camera
     zone: Zone | None
     images: list[tuple[str, bytes]]  # (field name, content), already checked
+    warnings: list[str]  # what is stored differently from what was sent (a picture left out)
 
 
 def read_validate(
@@ -242,9 +253,15 @@ def read_validate(
             elif captured_at < _EARLIEST:
                 errors["captured_at"] = ["Is before 2000; check the device clock."]
 
+    adopt = None  # the camera id to adopt once the rest of the read has passed
     if camera is None:
         try:
             camera = cameras.resolve(read.camera)
+        except CameraUnknown as unknown:
+            if unknown.adoptable:
+                adopt = unknown.ref
+            else:
+                errors.update(unknown.errors)
         except ReadRejected as rejected:
             errors.update(rejected.errors)
     zone = None
@@ -253,6 +270,15 @@ def read_validate(
             zone = cameras.zone(camera, read.zone)
         except ReadRejected as rejected:
             errors.update(rejected.errors)
+    if captured_at is not None and "captured_at" not in errors:
+        # retention would delete it at the next purge: say so now (one comparison; the
+        # camera's own period came with it)
+        days = event_retention_days(camera)
+        if days and captured_at < now - timedelta(days=days):
+            errors["captured_at"] = [
+                f"Is older than the retention period ({days} days): it would be deleted at "
+                "the next purge; check the device clock or what it resends."
+            ]
 
     event_id = read.event_id
     if isinstance(event_id, int) and not isinstance(event_id, bool):
@@ -319,17 +345,23 @@ def read_validate(
         errors["source"] = [f"Unknown source '{read.source}'."]
 
     images = []
+    warnings = []
     code = "invalid"
     for name in ("plate_image", "frame_image"):
         image = getattr(read, name)
         if image is not None:
             try:
                 images.append((name, *image_check(image, name)))
+            except ImageUnusable as unusable:
+                warnings.append(f"{name}: {unusable}; the read was stored without it.")
             except ReadRejected as rejected:
                 errors.update(rejected.errors)
                 code = rejected.code if code == "invalid" else code
     if errors:
         raise ReadRejected(errors, code)
+    if adopt is not None:
+        camera = cameras.adopt(adopt)
+        zone = cameras.zone(camera, read.zone)
 
     if not event_id:
         digest = hashlib.sha256(
@@ -373,4 +405,4 @@ def read_validate(
     for name in ("plate_image", "frame_image"):
         if row[INDEX[name]] is None:
             row[INDEX[name]] = ""
-    return ValidRead(row=row, camera=camera, zone=zone, images=written)
+    return ValidRead(row=row, camera=camera, zone=zone, images=written, warnings=warnings)

@@ -19,17 +19,9 @@ from urllib.parse import urlparse, urlunparse
 
 from anpr.localserver import ServerDidNotStart, free_port, wait_until_up
 from conftest import require_service
+from devtools.screenshots import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 OUTPUT = ROOT / "test-output"
 
 

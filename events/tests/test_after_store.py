@@ -9,6 +9,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from conftest import require_service
 from events import after_store
 from events.after_store import AfterStoreStep, after_store_register, after_store_unregister
 from events.models import PlateEvent
@@ -130,7 +131,7 @@ def test_a_lone_read_is_one_insert_without_a_transaction_when_no_step_has_work(
     """The hottest path: one read, no image, no exporter enabled. An enabled exporter makes
     it a transaction that also writes the delivery."""
     if connection.vendor != "postgresql":
-        pytest.skip("the lone INSERT is PostgreSQL's")
+        require_service("PostgreSQL", "the one-read INSERT … RETURNING path is PostgreSQL's own")
     opened = []
     atomic = transaction.atomic
 

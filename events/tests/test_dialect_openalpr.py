@@ -79,15 +79,33 @@ def test_documented_group_v2_is_one_event_with_scaled_confidences_and_vehicle(ag
     assert event.metadata["vehicle_year"] == "2010-2014"
 
 
-def test_the_verbatim_documentation_group_is_refused_for_its_placeholder_crop(agent, settings):
+def test_the_verbatim_documentation_group_is_stored_without_its_placeholder_crops(agent, settings):
+    """The documentation's crops are "...base64 jpeg data...": the read is stored, the
+    pictures left out, and the result says which and why."""
     client, _ = agent
 
     response = client.post(URL, sample("openalpr_alpr_group.json"), format="json")
 
-    assert response.status_code == 400
-    assert "best_plate.plate_crop_jpeg" in response.json()["errors"]
-    assert not PlateEvent.objects.exists()
+    assert response.status_code == 201, response.content
+    [result] = response.json()["results"]
+    assert result["status"] == "created"
+    assert [w.split(":")[0] for w in result["warnings"]] == ["plate_image", "frame_image"]
+    assert "best_plate.plate_crop_jpeg is not base64" in result["warnings"][0]
+    assert "vehicle_crop_jpeg is not base64" in result["warnings"][1]
+    event = PlateEvent.objects.get()
+    assert event.plate == "D2651BF" and not event.plate_image and not event.frame_image
     assert media_files(settings.MEDIA_ROOT) == []
+
+
+def test_a_crop_that_is_not_a_string_is_left_out_too(agent):
+    client, _ = agent
+    group = sample("openalpr_alpr_group.json")
+    group["best_plate"]["plate_crop_jpeg"] = 12
+    group["vehicle_crop_jpeg"] = None
+    response = client.post(URL, group, format="json")
+    assert response.status_code == 201, response.content
+    [warning] = response.json()["results"][0]["warnings"]
+    assert warning.startswith("plate_image: best_plate.plate_crop_jpeg is not base64")
 
 
 def test_captured_agent_group_stores_its_base64_crops_and_a_resend_is_a_duplicate(settings):

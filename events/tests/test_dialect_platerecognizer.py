@@ -90,7 +90,7 @@ def test_stream_webhook_as_multipart_stores_the_upload_and_a_resend_is_not_a_sec
     assert len(media_files(settings.MEDIA_ROOT)) == 1
 
 
-def test_a_text_file_posing_as_the_upload_is_refused_with_no_row_and_no_file(camera_1, settings):
+def test_a_text_file_posing_as_the_upload_is_left_out_with_a_warning(camera_1, settings):
     client, _, _ = device_client(camera_1)
     document = json.dumps(sample("platerecognizer_stream_webhook.json"))
 
@@ -98,10 +98,13 @@ def test_a_text_file_posing_as_the_upload_is_refused_with_no_row_and_no_file(cam
         URL, {"json": document, "upload": _file(b"not a picture", "frame.jpg")}, format="multipart"
     )
 
-    assert response.status_code == 200, response.content  # read: answered with its result
+    assert response.status_code == 201, response.content
     [result] = response.json()["results"]
-    assert result["status"] == "rejected" and "frame_image" in result["errors"]
-    assert not PlateEvent.objects.exists()
+    assert result["status"] == "created"
+    assert result["warnings"] == [
+        "frame_image: not a JPEG, PNG or WebP image; the read was stored without it."
+    ]
+    assert not PlateEvent.objects.get().frame_image
     assert media_files(settings.MEDIA_ROOT) == []
 
 

@@ -143,7 +143,6 @@ def test_a_batch_over_the_limit_is_refused_whole(device_client, settings):
         (_event(captured_at="2100-01-01T00:00:00Z"), "captured_at"),
         (_event(captured_at="26/11/2026"), "captured_at"),
         (_event(camera="no-such-camera"), "camera"),
-        (_event(plate_image="aGVsbG8="), "plate_image"),
     ],
 )
 def test_a_bad_event_is_a_400_naming_the_field(device_client, settings, body, field):
@@ -264,7 +263,7 @@ def test_multipart_may_carry_the_event_as_json(device_client):
     assert PlateEvent.objects.get().plate_image.name.endswith(".webp")
 
 
-def test_a_text_file_posing_as_a_jpeg_is_a_400_leaving_nothing(device_client, settings):
+def test_a_text_file_posing_as_a_jpeg_is_left_out_with_a_warning(device_client, settings):
     response = device_client.post(
         URL,
         {
@@ -273,9 +272,18 @@ def test_a_text_file_posing_as_a_jpeg_is_a_400_leaving_nothing(device_client, se
             "frame_image": SimpleUploadedFile("frame.jpg", b"I am not a JPEG", "image/jpeg"),
         },
     )
-    assert response.status_code == 400
-    assert "frame_image" in response.json()["errors"]
-    _assert_nothing_stored(settings)
+    assert response.status_code == 201, response.content
+    assert response.json()["warnings"] == [
+        "frame_image: not a JPEG, PNG or WebP image; the read was stored without it."
+    ]
+    event = PlateEvent.objects.get(pk=response.json()["id"])
+    assert event.plate_image and not event.frame_image
+
+
+def test_an_image_in_the_json_is_left_out_with_a_warning(device_client):
+    response = device_client.post(URL, _event(plate_image="aGVsbG8="), format="json")
+    assert response.status_code == 201, response.content
+    assert "multipart files, not in the JSON" in response.json()["warnings"][0]
 
 
 def test_an_oversized_image_is_a_413_leaving_nothing(device_client, settings):

@@ -21,7 +21,7 @@ def test_the_confusion_key_of_every_confusable_character():
         ("5S", "55"),
         ("8B", "88"),
         ("6G", "66"),
-        ("8ABC123", "8A8C123"),  # the README's example: both fold to one key
+        ("8ABC123", "8A8C123"),  # docs/api.md's example: both fold to one key
         ("BA8C123", "8A8C123"),
         (" ab-12 cde ", "A812C0E"),
     ],

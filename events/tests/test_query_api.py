@@ -121,6 +121,29 @@ def test_cursor_pages_neither_repeat_nor_skip_while_events_arrive(viewer_client)
     assert captured == sorted(captured, reverse=True)
 
 
+@pytest.mark.parametrize("ordering", ["-captured_at", "captured_at"])
+def test_previous_links_walk_back_through_the_same_pages(viewer_client, ordering):
+    camera = CameraFactory()
+    for n in range(12):  # ties on captured_at too
+        PlateEventFactory(camera=camera, captured_at=T0 - timedelta(seconds=n // 3))
+    forward, url = [], f"{URL}?page_size=5&ordering={ordering}"
+    while url:
+        body = viewer_client.get(url).json()
+        forward.append(([e["id"] for e in body["results"]], body["previous"]))
+        url = body["next"]
+    assert [len(ids) for ids, _ in forward] == [5, 5, 2]
+    assert forward[0][1] is None  # nothing before the first page
+    backward, url = [], forward[-1][1]
+    while url:
+        body = viewer_client.get(url).json()
+        backward.insert(0, _ids(viewer_client.get(url)))
+        url = body["previous"]
+    assert backward == [ids for ids, _ in forward[:-1]]
+    # The first page reached backwards leads forwards again to the second.
+    first = viewer_client.get(forward[1][1]).json()
+    assert _ids(viewer_client.get(first["next"])) == forward[1][0]
+
+
 def test_ascending_order(viewer_client):
     first = PlateEventFactory(captured_at=T0)
     second = PlateEventFactory(captured_at=T0 + timedelta(seconds=1))

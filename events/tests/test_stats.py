@@ -139,7 +139,8 @@ def test_days_are_local_days(spread, viewer_client, settings):
             "start": "2026-11-20T00:00:00+09:00",
             "count": 30,
             "average_confidence": body["buckets"][0]["average_confidence"],
-        }
+        },
+        {"start": "2026-11-21T00:00:00+09:00", "count": 0, "average_confidence": None},
     ]
 
 
@@ -170,7 +171,7 @@ def test_unfiltered_counts_from_days_and_hours_equal_the_raw_rows(db, settings, 
     them from the hourly ones: the same figures as the events (here over a DST change)."""
     import random
 
-    from events.selectors import event_statistics, hour_floor
+    from events.selectors import bucket_key, event_statistics, hour_floor
 
     settings.TIME_ZONE = "Europe/Amsterdam"
     rng = random.Random(2)
@@ -204,7 +205,10 @@ def test_unfiltered_counts_from_days_and_hours_equal_the_raw_rows(db, settings, 
             key = local if interval == "hour" else local.replace(hour=0)
             per_bucket[key] = per_bucket.get(key, 0) + 1
         assert {(z["camera"], z["zone"]): z["count"] for z in body["zones"]} == per_zone
-        assert {b["start"]: b["count"] for b in body["buckets"]} == per_bucket
+        assert {b["start"]: b["count"] for b in body["buckets"] if b["count"]} == per_bucket
+        # Every hour or day of the window is listed, in order, once.
+        starts = [b["start"] for b in body["buckets"]]
+        assert starts == sorted(set(starts)) and starts[0] == bucket_key(body["since"], interval)
         confidences = [c for c in rows.values_list("confidence", flat=True) if c is not None]
         assert body["average_confidence"] == pytest.approx(
             sum(confidences) / len(confidences), abs=1e-4
@@ -215,14 +219,18 @@ def test_the_direct_rendering_equals_the_fields_rendering(spread, settings):
     from rest_framework import serializers
 
     from events.api.serializers import EventStatisticsSerializer
-    from events.selectors import event_statistics
+    from events.selectors import event_statistics, event_statistics_cameras
 
     settings.TIME_ZONE = "Asia/Tokyo"
     call_command("rollup_stats", "--all")
     for query in ({}, {"camera": spread[0].pk}):
         body = event_statistics(
-            since=T0 - timedelta(hours=1), until=T0 + timedelta(hours=4), **query
+            since=T0 - timedelta(hours=1), until=T0 + timedelta(hours=4), stack="camera", **query
+        )
+        body["cameras"] = event_statistics_cameras(
+            counts=body["cameras"], camera=query.get("camera"), zone=None
         )
         serializer = EventStatisticsSerializer(body)
         assert serializer.data == serializers.Serializer.to_representation(serializer, body)
         assert serializer.data["zones"] and serializer.data["top_plates"]
+        assert serializer.data["series"] and serializer.data["cameras"]

@@ -68,6 +68,7 @@ class ExportDeliveryViewSet(
     filterset_class = ExportDeliveryFilter
     ordering_fields = ("created_at", "next_attempt_at", "delivered_at", "attempts")
     ordering = ("-created_at",)
+    conflict_actions = frozenset({"redeliver"})  # being sent right now (core.schema lists 409)
 
     @extend_schema(request=None, responses={200: ExportDeliverySerializer})
     @action(detail=True, methods=["post"], permission_classes=[ChangePermission])

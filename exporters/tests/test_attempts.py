@@ -234,7 +234,8 @@ def test_one_call_claims_the_due_deliveries_sends_each_and_records_every_outcome
 
 
 @pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="companions are claimed with SKIP LOCKED"
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: companions are claimed with SKIP LOCKED",
 )
 def test_a_message_with_room_takes_due_deliveries_of_its_exporters_along(exporter_factory, sink):
     """Reads posted one per request make one delivery per message; the task's attempt also

@@ -5,6 +5,13 @@
  * (`received_after`, since late batches carry old capture times), so a dropped connection
  * leaves no gap. Reconnects back off exponentially (1 s doubling to 30 s, with jitter).
  * Everything shown is built with textContent: plate text comes from devices.
+ *
+ * The Plate box searches the whole database (GET /api/events/?q=, OCR-tolerant: IXBX88
+ * finds 1XBX88; and ?plate_prefix= for a plate typed so far), debounced; while a search is
+ * on, the list holds its results and only those
+ * new live reads whose plate contains the text after the same folding of OCR-confusable
+ * characters (the server's groups, from the page's config). On PostgreSQL the server also
+ * finds plates one character off; a live read like that shows up at the next search.
  */
 (function () {
   "use strict";
@@ -31,11 +38,13 @@
     attempts: 0,
     connectedOnce: false,
     cameraFilter: "",
-    plateFilter: "",
+    plateFilter: "", // the Plate box, folded (see plateKey); "" when no search is on
+    searchSeq: 0, // answers to an older search are dropped
     pingTimer: null,
     pongTimer: null,
   };
   window.liveMap = state; // for debugging in the console and for the browser test
+  const { element, confidenceText } = window.liveReadDetail; // static/live/read_detail.js
 
   const list = document.getElementById("reads");
   const empty = document.getElementById("reads-empty");
@@ -43,9 +52,7 @@
 
   // --- Map ---------------------------------------------------------------------------------
   const map = L.map("map", { zoomControl: true }).setView([20, 0], 2);
-  if (config.tileUrl) {
-    L.tileLayer(config.tileUrl, { attribution: config.tileAttribution, maxZoom: 19 }).addTo(map);
-  }
+  window.liveMapTiles.attach(map, config); // static/live/map_tiles.js
 
   async function getJson(url) {
     const response = await fetch(url, {
@@ -162,8 +169,15 @@
   }
 
   // --- Reads list --------------------------------------------------------------------------
-  function normalizedPlate(text) {
-    return (text || "").toUpperCase().replace(/[^A-Z0-9]/g, "");
+  const FOLD = new Map();
+  for (const group of config.plateConfusionGroups || []) {
+    for (const char of group) FOLD.set(char, group[0]);
+  }
+
+  /** What the server searches by: letters and digits, OCR-confusable ones folded. */
+  function plateKey(text) {
+    return Array.from((text || "").toUpperCase().replace(/[^A-Z0-9]/g, ""))
+      .map((char) => FOLD.get(char) || char).join("");
   }
 
   function timeText(iso) {
@@ -172,20 +186,13 @@
     return sameDay ? date.toLocaleTimeString() : date.toLocaleString();
   }
 
-  function confidenceText(value) {
-    return value === null || value === undefined ? "–" : `${Math.round(value * 100)}%`;
-  }
-
   function cameraName(event) {
     const camera = state.cameras.get(cameraIdOf(event));
     return camera ? camera.name : event.camera_slug;
   }
 
-  function element(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
+  function openDetail(id) {
+    window.liveReadDetail.open(`${config.api.events}${id}/`, { getJson, cameraName });
   }
 
   function buildRow(event) {
@@ -213,7 +220,12 @@
 
   function visible(event) {
     if (state.cameraFilter && String(cameraIdOf(event)) !== state.cameraFilter) return false;
-    return !state.plateFilter || normalizedPlate(event.plate).includes(state.plateFilter);
+    return !state.plateFilter || plateKey(event.plate).includes(state.plateFilter);
+  }
+
+  function emptyShown() {
+    empty.textContent = state.plateFilter ? "No reads match this plate." : "No reads yet.";
+    empty.hidden = list.querySelector(".read:not([hidden])") !== null;
   }
 
   function noteReceived(event) {
@@ -241,11 +253,13 @@
       state.reads.delete(last.dataset.id);
       last.remove();
     }
-    empty.hidden = list.querySelector(".read:not([hidden])") !== null;
+    emptyShown();
   }
 
   function readArrived(event) {
-    showRead(event, { prepend: true, fresh: true });
+    // During a search, a read that does not match stays off the list (it would push the
+    // search's results out); its camera still flashes.
+    if (visible(event) || !state.plateFilter) showRead(event, { prepend: true, fresh: true });
     const camera = state.cameras.get(cameraIdOf(event));
     if (camera) {
       camera.last_seen_at = new Date().toISOString();
@@ -260,12 +274,29 @@
     return `${config.api.events}?${query}`;
   }
 
+  /** The latest reads, or those a plate search finds: the API's `q` (OCR-tolerant, whole
+   * plate) and `plate_prefix` (the plate typed so far), merged newest first. */
+  async function latestReads() {
+    if (!state.plateFilter) return getAll(eventsUrl({ page_size: 50 }), 1);
+    const text = document.getElementById("filter-plate").value.trim();
+    const found = await Promise.all([
+      getAll(eventsUrl({ q: text, page_size: 50 }), 1),
+      getAll(eventsUrl({ plate_prefix: text, page_size: 50 }), 1),
+    ]);
+    const byId = new Map(found.flat().map((event) => [event.id, event]));
+    return Array.from(byId.values())
+      .sort((a, b) => Date.parse(b.captured_at) - Date.parse(a.captured_at))
+      .slice(0, 50);
+  }
+
   async function backfill() {
-    const events = await getAll(eventsUrl({ page_size: 50 }), 1);
+    const seq = state.searchSeq;
+    const events = await latestReads();
+    if (seq !== state.searchSeq) return; // the Plate box changed meanwhile
     for (const event of events) {
       if (!state.reads.has(event.id)) showRead(event, { prepend: false, fresh: false });
     }
-    empty.hidden = list.querySelector(".read:not([hidden])") !== null;
+    emptyShown();
   }
 
   async function catchUp() {
@@ -274,55 +305,6 @@
     const missed = events.filter((event) => !state.reads.has(event.id));
     missed.sort((a, b) => Date.parse(a.captured_at) - Date.parse(b.captured_at));
     for (const event of missed) readArrived(event);
-  }
-
-  // --- Detail ------------------------------------------------------------------------------
-  async function openDetail(id) {
-    const dialog = document.getElementById("read-detail");
-    const body = document.getElementById("read-detail-body");
-    body.replaceChildren(element("p", null, "Loading…"));
-    if (!dialog.open) dialog.showModal();
-    let event;
-    try {
-      event = await getJson(`${config.api.events}${id}/`);
-    } catch (error) {
-      body.replaceChildren(element("p", null, `Could not load the read: ${error.message}`));
-      return;
-    }
-    const title = element("h2", "plate", event.plate);
-    const nodes = [title];
-    for (const [field, label] of [["frame_image_url", "Full image"], ["plate_image_url", "Plate crop"]]) {
-      if (event[field]) {
-        const image = element("img");
-        image.src = event[field];
-        image.alt = label;
-        image.className = field.replace(/_/g, "-");
-        nodes.push(image);
-      }
-    }
-    const vehicle = [event.vehicle_color, event.vehicle_make, event.vehicle_model, event.vehicle_type]
-      .filter(Boolean).join(" ");
-    const fields = [
-      ["Read as", event.plate_raw],
-      ["Confidence", confidenceText(event.confidence)],
-      ["Captured", new Date(event.captured_at).toLocaleString()],
-      ["Received", new Date(event.received_at).toLocaleString()],
-      ["Camera", cameraName(event)],
-      ["Zone", event.zone_name],
-      ["Vehicle", vehicle],
-      ["Direction", event.direction],
-      ["Speed", event.speed_kmh === null || event.speed_kmh === undefined ? "" : `${event.speed_kmh} km/h`],
-      ["Country / region", [event.country, event.region].filter(Boolean).join(" / ")],
-      ["Source", event.source],
-    ];
-    const details = element("dl");
-    for (const [label, value] of fields) {
-      if (value === "" || value === null || value === undefined) continue;
-      details.appendChild(element("dt", null, label));
-      details.appendChild(element("dd", null, String(value)));
-    }
-    nodes.push(details);
-    body.replaceChildren(...nodes);
   }
 
   // --- Live stream -------------------------------------------------------------------------
@@ -431,10 +413,18 @@
     backfill().catch((error) => console.warn("could not load reads", error));
   });
 
+  let searchTimer = null;
   document.getElementById("filter-plate").addEventListener("input", (input) => {
-    state.plateFilter = normalizedPlate(input.target.value);
-    for (const { event, row } of state.reads.values()) row.hidden = !visible(event);
-    empty.hidden = list.querySelector(".read:not([hidden])") !== null;
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => {
+      const key = plateKey(input.target.value);
+      if (key === state.plateFilter) return;
+      state.plateFilter = key;
+      state.searchSeq += 1;
+      list.replaceChildren();
+      state.reads.clear();
+      backfill().catch((error) => console.warn("could not search reads", error));
+    }, 300);
   });
   document.getElementById("filters").addEventListener("submit", (submit) => submit.preventDefault());
 

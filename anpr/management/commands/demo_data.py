@@ -10,18 +10,20 @@ Refuses to load twice; the events go in with bulk_create (seconds, not minutes).
 
 import random
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from anpr.demo_content import plate_crop_jpeg, scene_frame_jpeg, vehicle_pick
 from cameras.models import Camera, EdgeDevice, ModelConfig, SensorSettings, Zone
 from cameras.services import device_create
 from core.ids import time_ordered_uuid
-from events.models import PlateEvent
+from events.models import PlateEvent, event_image_name
 from events.reads import plate_confusion_key, plate_normalize
+from events.services.storage import image_write, images_delete
 
 DEMO_TAG = {"demo": True}
 
@@ -47,63 +49,9 @@ CAMERAS = (
 
 # Relative traffic per hour of day (morning and evening peaks).
 HOURLY = (1, 1, 1, 1, 2, 4, 9, 15, 16, 11, 9, 9, 10, 9, 9, 11, 15, 16, 12, 8, 6, 4, 3, 2)
-LETTERS = "BDFGHJKLNPRSTVXZ"  # Dutch plates use no vowels
-VEHICLES = (
-    # type, make, model, weight
-    ("car", "Volkswagen", "Golf", 12),
-    ("car", "Toyota", "Yaris", 9),
-    ("car", "Kia", "Niro", 7),
-    ("car", "Tesla", "Model 3", 6),
-    ("car", "Peugeot", "208", 7),
-    ("car", "Renault", "Clio", 6),
-    ("car", "Skoda", "Octavia", 6),
-    ("car", "BMW", "3 Series", 4),
-    ("car", "Volvo", "XC40", 4),
-    ("van", "Mercedes-Benz", "Sprinter", 5),
-    ("van", "Ford", "Transit", 5),
-    ("truck", "DAF", "XF", 2),
-    ("truck", "Scania", "R450", 1),
-    ("bus", "VDL", "Citea", 2),
-    ("motorcycle", "Honda", "CB500", 2),
-)
-COLORS = (("grey", 8), ("black", 7), ("white", 7), ("silver", 5), ("blue", 4), ("red", 3))
-
-
-def dutch_plate(rng: random.Random) -> str:
-    """A plate in one of the current Dutch side codes (e.g. GF-123-K, 1-KBB-23)."""
-
-    def letters(n):
-        return "".join(rng.choice(LETTERS) for _ in range(n))
-
-    def digits(n):
-        return "".join(rng.choice("0123456789") for _ in range(n))
-
-    return rng.choice(
-        (
-            lambda: f"{letters(2)}-{digits(3)}-{letters(1)}",
-            lambda: f"{digits(1)}-{letters(3)}-{digits(2)}",
-            lambda: f"{letters(3)}-{digits(2)}-{letters(1)}",
-            lambda: f"{digits(2)}-{letters(3)}-{digits(1)}",
-            lambda: f"{letters(1)}-{digits(3)}-{letters(2)}",
-        )
-    )()
-
-
-def foreign_plate(rng: random.Random) -> tuple[str, str]:
-    """A German, Belgian, French or British plate, and its country."""
-    country = rng.choice(("DE", "BE", "FR", "GB"))
-
-    def letters(n):
-        return "".join(rng.choices("ABCDEFGHJKLMNPRSTUVWXYZ", k=n))
-
-    number = rng.randint
-    plate = {
-        "DE": lambda: f"{rng.choice(('B', 'D', 'K', 'DU', 'KLE'))} {letters(2)} {number(1, 9999)}",
-        "BE": lambda: f"1-{letters(3)}-{number(0, 999):03d}",
-        "FR": lambda: f"{letters(2)}-{number(0, 999):03d}-{letters(2)}",
-        "GB": lambda: f"{letters(2)}{number(10, 73)} {letters(3)}",
-    }[country]()
-    return plate, country
+#: Reads that get a drawn plate crop and frame: the most recent ones (what the map's list and
+#: the search show first). Drawing and writing them costs about 3 ms a read.
+IMAGES_DEFAULT = 200
 
 
 def square(lat: float, lon: float, d_lat: float, d_lon: float, size: float) -> dict:
@@ -128,25 +76,53 @@ class Command(BaseCommand):
         parser.add_argument("--events", type=int, default=4000, help="Reads to create.")
         parser.add_argument("--days", type=int, default=7, help="Spread over this many days.")
         parser.add_argument("--seed", type=int, default=2026, help="Random seed (repeatable).")
+        parser.add_argument(
+            "--images",
+            type=int,
+            default=IMAGES_DEFAULT,
+            help=f"The most recent this many reads get a plate crop and a frame "
+            f"(default {IMAGES_DEFAULT}).",
+        )
+        parser.add_argument(
+            "--live",
+            action="store_true",
+            help="Then keep the demo devices posting reads through the API of a running "
+            "server (--url), until Ctrl-C.",
+        )
+        parser.add_argument(
+            "--url", default="http://127.0.0.1:8000", help="The server --live posts to."
+        )
 
-    def handle(self, *args, events, days, seed, **options):
-        if events < 0 or days < 1:
-            raise CommandError("--events must be 0 or more and --days at least 1.")
+    def handle(self, *args, events, days, seed, images, live, url, **options):
+        if live:
+            return self._live(url)
+        if events < 0 or days < 1 or images < 0:
+            raise CommandError("--events and --images must be 0 or more, --days at least 1.")
         slugs = [row[0] for row in CAMERAS]
         if Camera.objects.filter(slug__in=slugs).exists():
             raise CommandError("The demo data is loaded already (its cameras exist).")
         rng = random.Random(seed)
-        with transaction.atomic():
-            cameras, zones = self._cameras_and_zones()
-            devices, keys = self._devices(cameras)
-            self._models_and_sensors(cameras, zones)
-            created = self._events(rng, cameras, zones, devices, events=events, days=days)
+        written: list[str] = []  # image files, removed again if the transaction fails
+        try:
+            with transaction.atomic():
+                cameras, zones = self._cameras_and_zones()
+                devices, keys = self._devices(cameras)
+                self._models_and_sensors(cameras, zones)
+                created = self._events(rng, cameras, zones, devices, events=events, days=days)
+                self._images(created, seed=seed, count=images, written=written)
+                PlateEvent.objects.bulk_create(created, batch_size=1000)
+                self._last_seen(created)
+        except BaseException:
+            images_delete(written)
+            raise
+        self.demo_keys = [(device.name, key) for device, key in keys]  # serve prints them last
         if "rollup_stats" in get_commands() and created:
             call_command("rollup_stats", verbosity=0)  # charts read the hourly rollup
         self.stdout.write(
             self.style.SUCCESS(
                 f"Loaded {len(cameras)} cameras, {len(zones)} zones, {len(devices)} devices "
-                f"and {created} events over {days} days."
+                f"and {len(created)} events over {days} days "
+                f"({min(images, len(created))} with images)."
             )
         )
         for device, key in keys:
@@ -245,7 +221,7 @@ class Command(BaseCommand):
             for camera in cameras.values()
         )
 
-    def _events(self, rng, cameras, zones, devices, *, events: int, days: int) -> int:
+    def _events(self, rng, cameras, zones, devices, *, events: int, days: int) -> list:
         device_of = {row[0]: devices[row[7]] for row in CAMERAS}
         zones_of = {}
         for zone in zones:
@@ -253,10 +229,7 @@ class Command(BaseCommand):
         # Regular vehicles (commuters, delivery vans) come back; the rest pass once.
         fleet = []
         for _ in range(max(1, events // 6)):
-            kind, make, model, _weight = rng.choices(VEHICLES, [v[3] for v in VEHICLES])[0]
-            color = rng.choices([c for c, _ in COLORS], [w for _, w in COLORS])[0]
-            plate, country = foreign_plate(rng) if rng.random() < 0.08 else (dutch_plate(rng), "NL")
-            fleet.append((plate, country, kind, make, model, color))
+            fleet.append(vehicle_pick(rng, foreign_share=0.08))
         now = timezone.now()
         hours = [h for h in range(days * 24)]
         weights = [HOURLY[(now - timedelta(hours=h)).hour] for h in hours]
@@ -264,7 +237,7 @@ class Command(BaseCommand):
         rows = []
         for _ in range(events):
             plate, country, kind, make, model, color = (
-                rng.choice(fleet) if rng.random() < 0.7 else self._passer_by(rng)
+                rng.choice(fleet) if rng.random() < 0.7 else vehicle_pick(rng, foreign_share=0.15)
             )
             hours_ago = rng.choices(hours, weights)[0]
             captured = now - timedelta(hours=hours_ago, seconds=rng.randint(0, 3599))
@@ -316,11 +289,60 @@ class Command(BaseCommand):
                     metadata=DEMO_TAG,
                 )
             )
-        PlateEvent.objects.bulk_create(rows, batch_size=1000)
-        return len(rows)
+        return rows
 
-    def _passer_by(self, rng):
-        kind, make, model, _ = rng.choices(VEHICLES, [v[3] for v in VEHICLES])[0]
-        color = rng.choices([c for c, _ in COLORS], [w for _, w in COLORS])[0]
-        plate, country = foreign_plate(rng) if rng.random() < 0.15 else (dutch_plate(rng), "NL")
-        return plate, country, kind, make, model, color
+    def _last_seen(self, events: list) -> None:
+        """Cameras and devices were last heard from at their latest read, as ingest records
+        it: the map shows a camera online if that was within its offline limit."""
+        latest = {}
+        for event in events:
+            for row in (event.camera, event.device):
+                key = (type(row), row.pk)
+                latest[key] = max(latest.get(key, event.received_at), event.received_at)
+        for (model, pk), moment in latest.items():
+            model.objects.filter(pk=pk).update(last_seen_at=moment)
+
+    def _images(self, events: list, *, seed: int, count: int, written: list[str]) -> None:
+        """A plate crop and a frame for the `count` most recent reads, written where ingest
+        writes a device's images (same names, same storage)."""
+        recent = sorted(events, key=lambda event: event.captured_at, reverse=True)[:count]
+        for index, event in enumerate(recent):
+            for kind, content in (
+                ("plate", plate_crop_jpeg(event.plate_raw, country=event.country)),
+                (
+                    "frame",
+                    scene_frame_jpeg(
+                        event.plate_raw,
+                        country=event.country,
+                        vehicle_type=event.vehicle_type,
+                        color=event.vehicle_color,
+                        seed=seed * 100_003 + index,
+                    ),
+                ),
+            ):
+                name = event_image_name(
+                    camera_slug=event.camera.slug,
+                    captured_at=event.captured_at.astimezone(UTC),
+                    event_id=event.id,
+                    kind=kind,
+                    extension="jpg",
+                )
+                image_write(name, content, written)
+                setattr(event, f"{kind}_image", name)
+
+    def _live(self, url: str) -> None:
+        """Post as the demo devices until Ctrl-C, with keys issued now (stored keys are
+        hashed) and revoked again at the end."""
+        from anpr.demo_live import demo_keys_issue, demo_keys_revoke, demo_post_forever
+
+        issued = demo_keys_issue()
+        if not issued:
+            raise CommandError("No demo devices: load the demo first (manage.py demo_data).")
+        self.stdout.write(f"Demo devices posting reads to {url} (Ctrl-C stops).")
+        try:
+            demo_post_forever(url=url, keys={name: key for name, key, _ in issued})
+        except KeyboardInterrupt:
+            pass
+        finally:
+            demo_keys_revoke(records=[record for _, _, record in issued])
+        self.stdout.write("Demo devices stopped; their keys for this run are revoked.")

@@ -10,8 +10,13 @@ from django.core.management.base import BaseCommand
 import anpr.settings as project_settings
 
 REDACTED = "***"
-#: Setting (or dict key) names whose values are secrets.
-_SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|API_KEY|CREDENTIAL", re.I)
+#: Setting (or dict key) names whose values are secrets: the name ends in a secret's word
+#: (EMAIL_HOST_PASSWORD, METRICS_TOKEN, a DATABASES entry's PASSWORD) or names a secret key
+#: (SECRET_KEY, SECRET_KEY_FALLBACKS, API_KEY). A word that only says what a setting is about
+#: is no secret: AUTH_PASSWORD_VALIDATORS, PASSWORD_HASHERS, PASSWORD_RESET_TIMEOUT.
+_SECRET_NAME = re.compile(
+    r"(^|_)(SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL)S?$|(^|_)(SECRET|PRIVATE|API)_KEY", re.I
+)
 
 
 def redacted(value, name: str = ""):

@@ -61,7 +61,8 @@ def test_json_answers_are_gzipped_and_their_links_keep_the_public_address(topolo
     assert len(body["results"]) == 1
     assert body["next"].startswith(f"{topology.url}/api/events/?")  # nginx's port kept
 
-    # Behind a load balancer that terminated TLS (README, "TLS and proxies"): https links.
+    # Behind a load balancer that terminated TLS (docs/production.md, "TLS and proxies"):
+    # https links.
     behind_tls = requests.get(
         f"{topology.url}/api/events/?page_size=1",
         headers={"Authorization": f"Bearer {topology.token}", "X-Forwarded-Proto": "https"},

@@ -20,6 +20,7 @@ from django.db import close_old_connections
 from django.db.models import Q
 
 from cameras.models import EdgeDevice
+from core.ids import ascii_integer
 from events.api.device_ingest import json_document
 from events.dialects.frigate import read_from_message
 from events.services.tracked_objects import tracked_object_ingest
@@ -127,7 +128,9 @@ class FrigateListener:
 
 
 def device_find(reference: str) -> EdgeDevice:
-    match = Q(name=reference) | (Q(pk=int(reference)) if reference.isdigit() else Q())
+    match = Q(name=reference) | (
+        Q(pk=ascii_integer(reference)) if ascii_integer(reference) is not None else Q()
+    )
     device = EdgeDevice.objects.filter(match).first()
     if device is None:
         raise CommandError(f"No edge device named (or with id) {reference!r}.")

@@ -85,6 +85,7 @@ class Command(BaseCommand):
             lines.append(f"{would} {result.orphan_files_deleted} orphan file(s).")
         if not dry_run:
             lines.append(f"Forgot {result.plates_forgotten} plate(s) no event holds (statistics).")
+            lines.append(f"Deleted {result.refused_reads_deleted} refused read(s) of devices.")
         for line in lines:
             self.stdout.write(line)
         cutoffs = result.cutoffs["events"] or {"events": "kept for ever (retention 0)"}
