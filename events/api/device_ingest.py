@@ -275,6 +275,11 @@ class DeviceIngestView(APIView):
     #: What RefusedRead.source says of a request refused whole (each vendor view: its vendor).
     source = "native"
 
+    def raise_uncaught_exception(self, exc):
+        # DRF's, under DEBUG, first asks its Request how to print the traceback; Django's
+        # request has no such thing, and Django's handler answers the error (a 500) anyway.
+        raise exc
+
     def post(self, request, device_key: str = ""):
         return self.answer(request, request.auth)
 

@@ -396,3 +396,18 @@ def test_a_key_in_the_path_never_reaches_the_logs(device_with_key, caplog):
         lines = "\n".join(formatter.format(record) for record in caplog.records)
         assert key not in lines and wrong not in lines
         assert "/api/events/ingest/***" in lines
+
+
+def test_an_unexpected_error_reaches_django_as_itself_under_debug(
+    device_client, camera, settings, monkeypatch
+):
+    """The device views' dispatch hands an error it cannot answer to Django's handler (a
+    500) as it was raised, with DEBUG on too."""
+    settings.DEBUG = True
+
+    def broken(**kwargs):
+        raise RuntimeError("the storage broke")
+
+    monkeypatch.setattr("events.api.ingest.plate_events_ingest", broken)
+    with pytest.raises(RuntimeError, match="the storage broke"):
+        _post(device_client, _event(camera=camera.slug))
