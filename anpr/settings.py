@@ -176,7 +176,7 @@ DEVICE_MIDDLEWARE = [
     "core.middleware.DeviceRequestsMetricsMiddleware",
     "core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "core.middleware.DeviceCommonMiddleware",
 ]
 
 ROOT_URLCONF = "anpr.urls"

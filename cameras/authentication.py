@@ -79,11 +79,9 @@ class DeviceKeyAuthentication(authentication.BaseAuthentication):
     `device_key` URL keyword for devices that cannot set headers."""
 
     def authenticate(self, request):
-        path_key = (
-            request.parser_context.get("kwargs", {}).get("device_key", "")
-            if getattr(request, "parser_context", None)
-            else ""
-        )
+        """`request`: DRF's, or Django's (the ingest views' dispatch passes Django's)."""
+        match = request.resolver_match
+        path_key = match.kwargs.get("device_key", "") if match is not None else ""
         key = device_key_from_request(request, path_key)
         if not key:
             return None

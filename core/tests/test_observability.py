@@ -87,6 +87,15 @@ def test_redact_masks_issued_keys_user_tokens_and_query_tokens():
         assert secret not in masked
 
 
+def test_a_short_line_is_masked_every_time_it_is_logged():
+    """Short lines without secrets are remembered (they recur); one with a key is masked
+    again each time, never kept."""
+    clean, keyed = "POST /api/events/ingest/ 201", "POST /api/events/ingest/anprd_0123456789ab/ 201"
+    for _ in range(3):
+        assert redact(clean) == clean
+        assert redact(keyed) == "POST /api/events/ingest/***/ 201"
+
+
 def test_metrics_expose_django_and_our_counters_to_an_allowed_network(client):
     metrics.EVENTS_ACCEPTED.labels(source="native", camera="north-gate").inc(3)
     metrics.INGEST_LATENCY.labels(source="native").observe(0.02)

@@ -20,7 +20,7 @@ from events.models import EventStatistics, PlateEvent
 
 def test_the_benchmark_commands_run_through_manage_py_from_the_devtools_app():
     commands = get_commands()
-    for name in ("benchmark", "benchmark_live", "benchmark_exports"):
+    for name in ("benchmark", "benchmark_live", "benchmark_exports", "benchmark_instructions"):
         assert commands[name] == "devtools", name
 
 

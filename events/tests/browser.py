@@ -140,8 +140,9 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def sign_in(page, base_url: str, username: str, password: str, next_path: str = "/") -> None:
-    page.goto(f"{base_url}/login/?next={next_path}")
+def sign_in(page, base_url: str, username: str, password: str, next_path: str | None = "/") -> None:
+    """Signs in on the sign-in page; `next_path=None`: as someone who opened /login/ itself."""
+    page.goto(f"{base_url}/login/" + (f"?next={next_path}" if next_path is not None else ""))
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("button[type=submit]")

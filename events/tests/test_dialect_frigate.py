@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from cameras.services import device_create
+from cameras.services import device_create, user_token_issue
 from cameras.tests.factories import CameraFactory
 from events.models import PlateEvent
 
@@ -165,8 +165,11 @@ def test_a_read_our_rules_refuse_is_a_200_with_its_result_naming_the_field(relay
     assert not PlateEvent.objects.exists()
 
 
-def test_only_devices_may_relay(relay, viewer_client):
-    assert viewer_client.post(URL, sample("frigate_event.json"), format="json").status_code == 403
+def test_only_devices_may_relay(relay, viewer):
+    """A user's API token is no device key: 401."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {user_token_issue(user=viewer, name='t').key}")
+    assert client.post(URL, sample("frigate_event.json"), format="json").status_code == 401
     assert APIClient().post(URL, sample("frigate_event.json"), format="json").status_code == 401
     assert not PlateEvent.objects.exists()
 

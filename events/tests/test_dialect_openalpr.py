@@ -11,7 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from cameras.models import Camera, EdgeDevice
-from cameras.services import device_create
+from cameras.services import device_create, user_token_issue
 from cameras.tests.factories import CameraFactory, SensorSettingsFactory
 from core.logging import redact
 from events.models import PlateEvent
@@ -290,9 +290,12 @@ def test_a_group_our_rules_refuse_is_a_200_with_its_result_naming_the_field(agen
     assert not PlateEvent.objects.exists()
 
 
-def test_a_user_is_not_an_agent(agent, operator_client):
-    response = operator_client.post(URL, sample("openalpr_heartbeat.json"), format="json")
-    assert response.status_code == 403
+def test_a_user_is_not_an_agent(agent, operator):
+    """A user's API token is no device key: 401."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {user_token_issue(user=operator, name='t').key}")
+    response = client.post(URL, sample("openalpr_heartbeat.json"), format="json")
+    assert response.status_code == 401
 
 
 def test_a_crop_over_the_limit_rejects_its_read_and_a_body_over_it_is_a_413(settings):

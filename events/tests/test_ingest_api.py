@@ -9,8 +9,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cameras.services import device_create, device_key_revoke
+from cameras.authentication import DeviceKeyAuthentication, UserTokenAuthentication
+from cameras.services import device_create, device_key_revoke, user_token_issue
 from cameras.tests.factories import CameraFactory
+from events.api.ingest import EventIngestView
 from events.models import PlateEvent
 
 from .images import image_bytes, media_files, png_1bit, png_declaring
@@ -191,9 +193,40 @@ def test_a_revoked_or_missing_key_is_a_401(device_with_key, settings):
     _assert_nothing_stored(settings)
 
 
-def test_a_user_cannot_post_events(operator_client, camera, settings):
-    response = _post(operator_client, _event(camera=camera.slug))
+def test_a_user_cannot_post_events(operator, camera, settings):
+    """A user's own credentials are no device key: the endpoint asks for one (401), by API
+    token or by session."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {user_token_issue(user=operator, name='t').key}")
+    response = _post(client, _event(camera=camera.slug))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    client = APIClient()
+    client.force_login(operator)
+    assert _post(client, _event(camera=camera.slug)).status_code == 401
+    _assert_nothing_stored(settings)
+
+
+def test_the_declared_permission_refuses_a_user_recognised(operator, camera, rf, settings):
+    """The view's declared permission runs where it is declared: were users recognised too
+    (an authenticator added), a user would be refused as no device (403)."""
+
+    class UsersToo(EventIngestView):
+        authentication_classes = [DeviceKeyAuthentication, UserTokenAuthentication]
+
+    token = user_token_issue(user=operator, name="t").key
+    request = rf.post(
+        "/api/events/ingest/",
+        json.dumps(_event(camera=camera.slug)),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    response = UsersToo.as_view()(request).render()
     assert response.status_code == 403
+    assert json.loads(response.content) == {
+        "detail": "This endpoint is for edge devices: send the device key.",
+        "code": "permission_denied",
+    }
     _assert_nothing_stored(settings)
 
 
@@ -363,3 +396,18 @@ def test_a_key_in_the_path_never_reaches_the_logs(device_with_key, caplog):
         lines = "\n".join(formatter.format(record) for record in caplog.records)
         assert key not in lines and wrong not in lines
         assert "/api/events/ingest/***" in lines
+
+
+def test_an_unexpected_error_reaches_django_as_itself_under_debug(
+    device_client, camera, settings, monkeypatch
+):
+    """The device views' dispatch hands an error it cannot answer to Django's handler (a
+    500) as it was raised, with DEBUG on too."""
+    settings.DEBUG = True
+
+    def broken(**kwargs):
+        raise RuntimeError("the storage broke")
+
+    monkeypatch.setattr("events.api.ingest.plate_events_ingest", broken)
+    with pytest.raises(RuntimeError, match="the storage broke"):
+        _post(device_client, _event(camera=camera.slug))

@@ -115,7 +115,8 @@ def test_live_reads_arrive_flash_their_camera_and_survive_a_server_restart(stack
                 else outside.append(request.url)
             ),
         )
-        sign_in(page, stack.url, "watcher", "watch-the-gate-42")
+        # Signing in at /login/ itself (no ?next=) lands on the map, not a missing profile page.
+        sign_in(page, stack.url, "watcher", "watch-the-gate-42", next_path=None)
         page.wait_for_url(f"{stack.url}/")
         connection = page.locator("#connection")
         expect(connection).to_have_attribute("data-state", "live", timeout=10_000)
