@@ -6,8 +6,10 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from .models import Hit, RejectReason, Watchlist, WatchlistEntry, watchlist_scope_check
+from .selectors import entries_visible, hits_visible, watchlists_visible
 from .services.entries import (
     entries_delete,
+    entry_room_check,
     entry_save,
     plate_for_list,
     watchlist_delete,
@@ -68,6 +70,11 @@ class WatchlistAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     filter_horizontal = ("cameras", "zones", "owners")
 
+    def get_queryset(self, request):
+        # Operators are staff: a covert list stays hidden from those who neither own it
+        # nor are admins, here as in the API.
+        return watchlists_visible(user=request.user)
+
     def save_model(self, request, obj, form, change):
         before = None
         if change:
@@ -108,6 +115,8 @@ class WatchlistEntryForm(forms.ModelForm):
                 self.instance.plate = plate_for_list(
                     watchlist=data["watchlist"], raw=data["plate_raw"]
                 )
+                if self.instance._state.adding:
+                    entry_room_check(watchlist=data["watchlist"])
             except ValidationError as error:
                 self.add_error("plate_raw", error.message_dict["plate"])
         return data
@@ -117,10 +126,18 @@ class WatchlistEntryForm(forms.ModelForm):
 class WatchlistEntryAdmin(admin.ModelAdmin):
     form = WatchlistEntryForm
     list_display = ("plate", "watchlist", "category", "reference", "valid_until")
-    list_filter = ("category", "watchlist")
+    list_filter = ("category", ("watchlist", admin.RelatedOnlyFieldListFilter))
     search_fields = ("plate", "reference", "description")
     list_select_related = ("watchlist",)
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        return entries_visible(user=request.user).select_related("watchlist")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "watchlist":
+            kwargs["queryset"] = watchlists_visible(user=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -142,13 +159,11 @@ class RejectReasonAdmin(admin.ModelAdmin):
 @admin.register(Hit)
 class HitAdmin(admin.ModelAdmin):
     list_display = ("captured_at", "plate", "watchlist", "camera", "status")
-    list_filter = ("status", "watchlist")
+    list_filter = ("status", ("watchlist", admin.RelatedOnlyFieldListFilter))
     readonly_fields = [f.name for f in Hit._meta.fields]
 
     def has_add_permission(self, request):
         return False
 
     def get_queryset(self, request):
-        from .selectors import hits_visible
-
         return hits_visible(user=request.user)

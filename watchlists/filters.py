@@ -4,6 +4,7 @@ from core.timestamps import TimestampFilter
 from events.reads import plate_normalize
 
 from .models import Hit, Watchlist, WatchlistEntry
+from .selectors import watchlists_visible
 
 
 class WatchlistFilter(django_filters.FilterSet):
@@ -29,7 +30,13 @@ class WatchlistEntryFilter(django_filters.FilterSet):
         return queryset.exclude(valid_from__gt=value).exclude(valid_until__lte=value)
 
 
+def _lists_visible(request):
+    """A covert list's id must not reveal it exists (200 vs 400) to those who cannot see it."""
+    return watchlists_visible(user=getattr(request, "user", None))
+
+
 class HitFilter(django_filters.FilterSet):
+    watchlist = django_filters.ModelChoiceFilter(queryset=_lists_visible)
     plate = django_filters.CharFilter(method="_plate")
     captured_after = TimestampFilter(field_name="captured_at", lookup_expr="gte")
     captured_before = TimestampFilter(field_name="captured_at", lookup_expr="lt")

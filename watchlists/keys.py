@@ -20,6 +20,10 @@ BUDGET_MIN_LENGTH = {1: 6, 2: 7}
 #: Largest list that may have an extra edit, by budget (a free edit on a large list floods
 #: false hits).
 BUDGET_MAX_ENTRIES = {1: 100_000, 2: 10_000}
+#: Largest pattern list: pattern entries cannot be keyed, every read tries them all.
+PATTERN_MAX_ENTRIES = 1_000
+#: Fewest letters and digits in a pattern (`*?*` or `A*` would match nearly every plate).
+PATTERN_MIN_LITERALS = 2
 
 
 def plate_budget(plate: str, budget: int) -> int:
@@ -108,10 +112,11 @@ def plate_edits(entry: str, read: str, *, limit: int) -> tuple[int, list[list[st
 def pattern_check(pattern: str) -> str:
     """The normalized pattern (`?` one character, `*` any run), or ValueError."""
     cleaned = "".join(c for c in pattern.upper() if c in "?*" or plate_normalize(c))
-    if not cleaned:
-        raise ValueError("A pattern needs at least one character.")
-    if not cleaned.strip("*"):
-        raise ValueError("A pattern of only * would match every plate.")
+    if sum(c not in "?*" for c in cleaned) < PATTERN_MIN_LITERALS:
+        raise ValueError(
+            f"A pattern needs at least {PATTERN_MIN_LITERALS} letters or digits "
+            "(it would match nearly every plate)."
+        )
     return cleaned
 
 

@@ -32,10 +32,12 @@ def watchlists_visible(*, user) -> QuerySet[Watchlist]:
     )
 
 
-def entries_visible(*, user, watchlist_id) -> QuerySet[WatchlistEntry]:
-    return WatchlistEntry.objects.filter(
-        watchlist_id=watchlist_id, watchlist__in=watchlists_visible(user=user).values("pk")
+def entries_visible(*, user, watchlist_id=None) -> QuerySet[WatchlistEntry]:
+    """Entries of one list (or of every list, None) that the user may see."""
+    queryset = WatchlistEntry.objects.filter(
+        watchlist__in=watchlists_visible(user=user).values("pk")
     )
+    return queryset if watchlist_id is None else queryset.filter(watchlist_id=watchlist_id)
 
 
 def hits_visible(*, user) -> QuerySet[Hit]:

@@ -25,7 +25,8 @@ def plate_event_update(*, event: PlateEvent, read: ReadIn) -> PlateEvent:
     with the updated event inside the transaction (events/after_store.py)."""
     device = event.device
     now = timezone.now()
-    cameras = DeviceCameras([event.camera])
+    cameras = _cameras_asked(device, event.camera)
+    event.camera = cameras.cameras[0]
     item = read_validate(read, device=device, cameras=cameras, now=now, camera=event.camera)
     row = item.row
     changes = {
@@ -96,6 +97,20 @@ def plate_event_update(*, event: PlateEvent, read: ReadIn) -> PlateEvent:
     if device:
         device_touch(device=device, cameras=[event.camera])
     return event
+
+
+def _cameras_asked(device, camera) -> DeviceCameras:
+    """The event's camera as the ingest loads it, with the after-store steps' answers (from
+    the device cache, or one query), so a step with nothing to do for it is skipped; as
+    stored if the device no longer has it."""
+    if device is not None:
+        named = DeviceCameras.for_reads(
+            device, [ReadIn(plate="", captured_at=None, camera=camera.slug)]
+        )
+        found = named.by_slug.get(camera.slug)
+        if found is not None and found.pk == camera.pk:
+            return DeviceCameras([found])
+    return DeviceCameras([camera])
 
 
 def _updated_copy(event: PlateEvent, changes: dict) -> PlateEvent:

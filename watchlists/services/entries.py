@@ -78,8 +78,24 @@ def watchlist_save(*, watchlist: Watchlist, matching_before: tuple | None) -> Wa
     return watchlist
 
 
+def entry_room_check(*, watchlist: Watchlist) -> None:
+    """ValidationError (naming `plate`) when the list has no room for one more entry."""
+    if watchlist.match_strategy == keys.PATTERN:
+        limit, why = keys.PATTERN_MAX_ENTRIES, "A pattern list holds"
+    elif watchlist.edit_budget:
+        limit = keys.BUDGET_MAX_ENTRIES[watchlist.edit_budget]
+        why = f"A list with an edit budget of {watchlist.edit_budget} holds"
+    else:
+        return
+    if WatchlistEntry.objects.filter(watchlist=watchlist).count() >= limit:
+        raise ValidationError({"plate": f"{why} at most {limit:,} entries."})
+
+
 def entry_save(*, entry: WatchlistEntry) -> WatchlistEntry:
-    """Create or change one entry (validated by the caller), with its keys."""
+    """Create or change one entry (validated by the caller), with its keys; a new entry
+    must fit its list (entry_room_check)."""
+    if entry._state.adding:
+        entry_room_check(watchlist=entry.watchlist)
     entry.match_key = keys.entry_match_key(
         strategy=entry.watchlist.match_strategy, plate=entry.plate
     )

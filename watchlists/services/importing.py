@@ -166,7 +166,8 @@ def _shown(values: tuple) -> dict:
 
 def _lines(stream) -> tuple[list[str], object]:
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text)
+    # strict: a stray quote is an error, not a field that swallows the following lines.
+    reader = csv.reader(text, strict=True)
     try:
         header = next(reader, None)
     except (UnicodeDecodeError, csv.Error) as error:
@@ -192,20 +193,28 @@ def entries_import(
     parse = _line_parser(header, watchlist=watchlist, zone=ZoneInfo(watchlist.time_zone))
     report = ImportReport(mode=mode, dry_run=dry_run)
     incoming: dict[str, tuple] = {}  # plate: (line, raw, values)
-    number = 1
     while True:
+        number = reader.line_num + 1  # where the next row starts
         try:
             row = next(reader)
         except StopIteration:
             break
         except UnicodeDecodeError:
-            raise ImportRefused("file", f"Line {number + 1} is not UTF-8.") from None
+            raise ImportRefused("file", f"Line {number} is not UTF-8.") from None
         except csv.Error as error:
-            number += 1
-            report.note("refused", lambda n=number, e=error: {"line": n, "reason": str(e)})
+            reason = str(error)
+            if reader.line_num > number:
+                reason += f" (lines {number}-{reader.line_num}: a missing closing quote?)"
+            report.note("refused", lambda n=number, r=reason: {"line": n, "reason": r})
             continue
-        number = reader.line_num
         if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if reader.line_num > number:
+            reason = (
+                f"a quoted field runs over lines {number}-{reader.line_num} "
+                "(a missing closing quote?); fields are one line"
+            )
+            report.note("refused", lambda n=number, r=reason: {"line": n, "reason": r})
             continue
         if len(row) != len(header):
             reason = f"expected {len(header)} fields, got {len(row)}"
@@ -259,6 +268,12 @@ def entries_import(
     else:
         report.counts["left"] += len(stored) - report.counts["updated"] - report.counts["left"]
     total = len(stored) + len(creates) - len(removes)
+    if watchlist.match_strategy == keys.PATTERN and total > keys.PATTERN_MAX_ENTRIES:
+        raise ImportRefused(
+            "file",
+            f"The list would hold {total:,} patterns, more than a pattern list's "
+            f"{keys.PATTERN_MAX_ENTRIES:,}.",
+        )
     if watchlist.edit_budget and total > keys.BUDGET_MAX_ENTRIES[watchlist.edit_budget]:
         raise ImportRefused(
             "file",

@@ -12,12 +12,13 @@ makes the second wait for the first's commit and then see its hit.
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from fnmatch import fnmatchcase
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 
 from events.after_store import AfterStoreStep
@@ -29,6 +30,16 @@ from ..models import Hit, Watchlist, WatchlistEntry, WatchlistEntryKey
 from ..schedule import schedule_active
 
 Kind = Watchlist.Kind
+logger = logging.getLogger("anpr.watchlists")
+
+#: A read's candidates beyond the first few are not matched: a device could otherwise make
+#: one read look up thousands of plates inside its transaction.
+CANDIDATES_MATCHED = 5
+#: A plate longer than an entry's field cannot be listed (nor its keys stored): skipped.
+PLATE_MAX = WatchlistEntry._meta.get_field("plate").max_length
+#: Keys per lookup query, under SQLite's oldest limit of 999 variables (each key is sent
+#: twice); a read has at most (1 + CANDIDATES_MATCHED) plates of keys.
+KEYS_PER_QUERY = 400
 
 
 @dataclass
@@ -123,13 +134,14 @@ def lists_of_camera(camera) -> list[ListInScope] | None:
 
 
 def _read_plates(event: PlateEvent, *, candidates: bool) -> list[tuple[str, bool]]:
-    """(normalized plate, is a candidate) of a read: its plate, then its candidates."""
-    plates = [(event.plate, False)] if event.plate else []
+    """(normalized plate, is a candidate) of a read: its plate, then its first
+    CANDIDATES_MATCHED candidates; plates longer than PLATE_MAX are skipped."""
+    plates = [(event.plate, False)] if event.plate and len(event.plate) <= PLATE_MAX else []
     if candidates and isinstance(event.candidates, list):
-        for candidate in event.candidates:
+        for candidate in event.candidates[:CANDIDATES_MATCHED]:
             raw = candidate.get("plate") if isinstance(candidate, dict) else candidate
-            plate = plate_normalize(raw) if isinstance(raw, str) else ""
-            if plate and all(plate != p for p, _ in plates):
+            plate = plate_normalize(raw[: PLATE_MAX * 4]) if isinstance(raw, str) else ""
+            if plate and len(plate) <= PLATE_MAX and all(plate != p for p, _ in plates):
                 plates.append((plate, True))
     return plates
 
@@ -161,22 +173,27 @@ def _entry_ids_keyed(wanted: set[str]) -> set:
     quote = connection.ops.quote_name
     entries = quote(WatchlistEntry._meta.db_table)
     further = quote(WatchlistEntryKey._meta.db_table)
-    if connection.vendor == "postgresql":
-        sql = (
-            f"SELECT id FROM {entries} WHERE match_key = ANY(%s) "
-            f"UNION ALL SELECT entry_id FROM {further} WHERE key = ANY(%s)"
-        )
-        params = [list(wanted)] * 2
-    else:
-        marks = ", ".join(["%s"] * len(wanted))
-        sql = (
-            f"SELECT id FROM {entries} WHERE match_key IN ({marks}) "
-            f"UNION ALL SELECT entry_id FROM {further} WHERE key IN ({marks})"
-        )
-        params = list(wanted) * 2
+    ordered = sorted(wanted)
+    found = set()
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {row[0] for row in cursor.fetchall()}
+        for start in range(0, len(ordered), KEYS_PER_QUERY):
+            chunk = ordered[start : start + KEYS_PER_QUERY]
+            if connection.vendor == "postgresql":
+                sql = (
+                    f"SELECT id FROM {entries} WHERE match_key = ANY(%s) "
+                    f"UNION ALL SELECT entry_id FROM {further} WHERE key = ANY(%s)"
+                )
+                params = [chunk] * 2
+            else:
+                marks = ", ".join(["%s"] * len(chunk))
+                sql = (
+                    f"SELECT id FROM {entries} WHERE match_key IN ({marks}) "
+                    f"UNION ALL SELECT entry_id FROM {further} WHERE key IN ({marks})"
+                )
+                params = chunk * 2
+            cursor.execute(sql, params)
+            found.update(row[0] for row in cursor.fetchall())
+    return found
 
 
 def matches_find(*, event: PlateEvent, lists: list[ListInScope]) -> dict[int, list[Match]]:
@@ -231,6 +248,14 @@ class HitDraft:
     match: Match | None
 
 
+def _subject(watchlist: Watchlist, match: Match) -> str:
+    """What a repeat is recognised by: the entry, and for a pattern the (folded) plate too,
+    so one `AB*` hit does not swallow other cars' hits at the camera."""
+    if watchlist.match_strategy == keys.PATTERN:
+        return f"{match.entry.pk}:{plate_confusion_key(match.plate)}"
+    return str(match.entry.pk)
+
+
 def hits_decide(*, event: PlateEvent, lists: list[ListInScope]) -> list[HitDraft]:
     """The hits one read raises: alert lists on a listed plate, allow lists on a plate they
     do not list; an ignore list that lists the plate silences allow lists and alert lists of
@@ -249,10 +274,11 @@ def hits_decide(*, event: PlateEvent, lists: list[ListInScope]) -> list[HitDraft
     for scoped in covering:
         w = scoped.watchlist
         if w.kind == Kind.ALERT and (silenced_below is None or w.priority >= silenced_below):
-            drafts += [HitDraft(w, str(m.entry.pk), m.plate, m) for m in matches.get(w.pk, [])]
+            drafts += [HitDraft(w, _subject(w, m), m.plate, m) for m in matches.get(w.pk, [])]
         elif w.kind == Kind.ALLOW and silenced_below is None and w.pk not in matches:
             if event.plate:
-                drafts.append(HitDraft(w, f"allow:{w.pk}:{event.plate}", event.plate, None))
+                # One hit per list, camera and passage: misreads of one car raise no more.
+                drafts.append(HitDraft(w, f"allow:{w.pk}", event.plate, None))
     return drafts
 
 
@@ -335,7 +361,15 @@ def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = N
 
 
 def _events_stored(*, events: list[PlateEvent], created: bool) -> None:
-    hits_record(events=events)
+    """A failure to match never costs the reads: their hits are rolled back to a savepoint,
+    logged (read ids, never plates), and the reads are stored."""
+    try:
+        with transaction.atomic():
+            hits_record(events=events)
+    except Exception:
+        logger.exception(
+            "Watchlist matching failed; reads stored without hits: %s", [e.pk for e in events]
+        )
 
 
 def _lists_of_camera_sql() -> str:
@@ -369,11 +403,11 @@ def _lists_of_camera_sql() -> str:
         f"OR EXISTS (SELECT 1 FROM {cameras} m WHERE m.watchlist_id = w.id "
         f"AND m.camera_id = c.{quote('id')}))"
     )
-    text = "::text" if postgresql else ""
-    return (
-        f"(SELECT {agg}({obj}({pairs}, 'zones', {zone_ids})){text} FROM {table} w "
-        f"WHERE w.{quote('enabled')} AND {watching} HAVING count(*) > 0)"
-    )
+    # No list: NULL (json_agg of no rows is NULL; json_group_array's '[]' is made NULL, as
+    # SQLite before 3.39 refuses HAVING without GROUP BY).
+    listed = f"{agg}({obj}({pairs}, 'zones', {zone_ids}))"
+    listed = f"{listed}::text" if postgresql else f"nullif({listed}, '[]')"
+    return f"(SELECT {listed} FROM {table} w WHERE w.{quote('enabled')} AND {watching})"
 
 
 #: Registered by WatchlistsConfig.ready(). Also for reads refined in place (a Frigate object

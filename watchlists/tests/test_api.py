@@ -122,12 +122,51 @@ def test_an_allow_list_with_cameras_is_accepted(operator_client, camera):
     assert operator_client.post(LISTS, body, format="json").status_code == 201
 
 
+@pytest.mark.parametrize("pattern", ["**", "*?*", "?*", "*?", "A*", "?A?*"])
+def test_a_pattern_with_fewer_than_two_letters_or_digits_is_refused(operator_client, pattern):
+    listed = WatchlistFactory(match_strategy="pattern")
+    response = operator_client.post(entries_url(listed), {"plate": pattern}, format="json")
+    assert response.status_code == 400 and "plate" in response.json()["errors"]
+    assert not WatchlistEntry.objects.exists()
+
+
 def test_a_pattern_of_only_stars_is_refused(operator_client):
     listed = WatchlistFactory(match_strategy="pattern")
-    response = operator_client.post(entries_url(listed), {"plate": "**"}, format="json")
-    assert response.status_code == 400 and "plate" in response.json()["errors"]
     ok = operator_client.post(entries_url(listed), {"plate": "ab?1*"}, format="json")
     assert ok.status_code == 201 and ok.json()["plate"] == "AB?1*"
+
+
+def test_a_pattern_list_refuses_entries_beyond_its_limit(operator_client, monkeypatch):
+    from watchlists import keys
+
+    monkeypatch.setattr(keys, "PATTERN_MAX_ENTRIES", 2)
+    listed = WatchlistFactory(match_strategy="pattern")
+    for pattern in ("AB*", "CD*"):
+        assert operator_client.post(entries_url(listed), {"plate": pattern}).status_code == 201
+    refused = operator_client.post(entries_url(listed), {"plate": "EF*"}, format="json")
+    assert refused.status_code == 400, refused.content
+    assert "at most 2" in refused.json()["errors"]["plate"][0]
+    assert WatchlistEntry.objects.count() == 2
+
+
+def test_a_list_with_a_budget_refuses_entries_beyond_its_size_one_at_a_time(
+    operator_client, monkeypatch
+):
+    from watchlists import keys
+
+    monkeypatch.setitem(keys.BUDGET_MAX_ENTRIES, 1, 2)
+    listed = WatchlistFactory(match_strategy="ocr", edit_budget=1)
+    for plate in ("AAA111", "BBB222"):
+        assert operator_client.post(entries_url(listed), {"plate": plate}).status_code == 201
+    refused = operator_client.post(entries_url(listed), {"plate": "CCC333"}, format="json")
+    assert refused.status_code == 400, refused.content
+    assert "at most 2" in refused.json()["errors"]["plate"][0]
+    assert WatchlistEntry.objects.count() == 2
+    first = WatchlistEntry.objects.get(plate="AAA111")
+    changed = operator_client.patch(
+        f"{entries_url(listed)}{first.pk}/", {"description": "still fits"}, format="json"
+    )
+    assert changed.status_code == 200, changed.content
 
 
 def test_a_budget_change_reindexes_the_entries(operator_client, ingest):
@@ -223,6 +262,13 @@ def test_covert_lists_hits_are_seen_only_by_admins_and_owners(
     hidden = Hit.objects.get(watchlist=covert)
     assert operator_client.get(f"/api/hits/{hidden.pk}/").status_code == 404
     assert operator_client.get(entries_url(covert)).status_code == 404
+    # Filtering by a covert list's id does not reveal that it exists.
+    by_covert = operator_client.get(f"/api/hits/?watchlist={covert.pk}")
+    by_nothing = operator_client.get("/api/hits/?watchlist=999999")
+    assert by_covert.status_code == by_nothing.status_code
+    assert by_covert.json() == by_nothing.json()
+    mine = client_for(viewer).get(f"/api/hits/?watchlist={owned.pk}").json()["results"]
+    assert [hit["watchlist"] for hit in mine] == [owned.pk]
 
 
 def _csv(text: str, name: str = "list.csv"):

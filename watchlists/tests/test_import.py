@@ -115,6 +115,20 @@ def test_a_malformed_line_is_refused_not_a_500(operator_client):
     assert response.json()["counts"]["refused"] >= 1
 
 
+def test_an_unterminated_quote_does_not_swallow_the_following_lines(operator_client):
+    listed = WatchlistFactory()
+    text = 'plate,description\nOK1,fine\nBAD1,"no end\nOK2,eaten\nOK3,fine\n'
+    report = post(operator_client, listed, text).json()
+    assert report["counts"]["refused"] == 1, report
+    [refused] = report["refused"]
+    assert refused["line"] == 3 and "3-" in refused["reason"], refused
+    assert set(stored(listed)) == {"OK1"}
+    multi = 'plate,description\nOK1,fine\nTWO1,"two\nlines"\nOK2,fine\n'
+    report = post(operator_client, listed, multi).json()
+    assert [r["line"] for r in report["refused"]] == [3], report
+    assert set(stored(listed)) == {"OK1", "OK2"}
+
+
 def test_a_huge_upload_is_refused_before_reading(operator_client, settings):
     settings.WATCHLIST_IMPORT_MAX_BYTES = 1024
     listed = WatchlistFactory()
@@ -131,6 +145,19 @@ def test_a_list_with_a_budget_refuses_an_import_beyond_its_size(operator_client,
     response = post(operator_client, listed, "plate\nAAA111\nBBB222\nCCC333\n")
     assert response.status_code == 400 and "file" in response.json()["errors"]
     assert not WatchlistEntry.objects.exists()
+
+
+def test_a_pattern_list_refuses_an_import_beyond_its_limit(operator_client, monkeypatch):
+    from watchlists import keys
+
+    monkeypatch.setattr(keys, "PATTERN_MAX_ENTRIES", 2)
+    listed = WatchlistFactory(match_strategy="pattern")
+    response = post(operator_client, listed, "plate\nAB*\nCD*\nEF*\n")
+    assert response.status_code == 400 and "2" in response.json()["errors"]["file"][0]
+    assert not WatchlistEntry.objects.exists()
+    text = "plate\nAB*\n*?*\n"
+    report = post(operator_client, listed, text).json()
+    assert report["counts"]["refused"] == 1 and stored(listed) == {"AB*": ""}
 
 
 def test_an_export_imports_back_unchanged(operator_client, viewer_client):

@@ -90,6 +90,27 @@ def test_candidates_match_when_the_list_asks_for_them(ingest):
     assert hit.plate == "XYZ789"
 
 
+def test_a_read_with_many_candidates_matches_only_the_first_few(ingest):
+    """A device cannot stall ingest through a read's candidates: only the first
+    CANDIDATES_MATCHED are looked up, in a bounded number of queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from watchlists.services.matching import CANDIDATES_MATCHED
+
+    listed = WatchlistFactory(match_strategy="ocr", edit_budget=2, match_candidates=True)
+    entry_add(listed, "EARLY12345")
+    entry_add(listed, "LATE123456")
+    noise = [{"plate": f"N{i:05d}" + "X" * 25} for i in range(1300)]
+    candidates = noise[: CANDIDATES_MATCHED - 1] + [{"plate": "EARLY12345"}] + noise
+    candidates.append({"plate": "LATE123456"})
+    with CaptureQueriesContext(connection) as queries:
+        result = ingest("ZZZ", candidates=candidates)
+    assert result.status == "created", result
+    assert [h.plate for h in hits_of()] == ["EARLY12345"]
+    assert len(queries) < 25
+
+
 def test_pattern_lists_match_wildcards(ingest):
     patterns = WatchlistFactory(match_strategy="pattern")
     entry_add(patterns, "CD*")
@@ -97,6 +118,17 @@ def test_pattern_lists_match_wildcards(ingest):
     for plate in ("CD1234", "XQ99", "XQ991", "DC1"):
         ingest(plate)
     assert sorted(h.plate for h in hits_of()) == ["CD1234", "XQ99"]
+
+
+def test_a_pattern_hit_does_not_swallow_other_cars_hits(ingest, settings):
+    """One hit per passage is per car for a pattern: two cars matching `AB*` at the same
+    camera within the repeat window both hit; the same car again does not."""
+    settings.HIT_REPEAT_SECONDS = 120
+    entry_add(WatchlistFactory(match_strategy="pattern"), "AB*")
+    ingest("AB1111", captured_at=_ago(30))
+    ingest("AB2222", captured_at=_ago(20))
+    ingest("AB1111", captured_at=_ago(10))
+    assert sorted(h.plate for h in hits_of()) == ["AB1111", "AB2222"]
 
 
 def test_allow_lists_hit_plates_they_do_not_list(two_cameras):
@@ -109,6 +141,19 @@ def test_allow_lists_hit_plates_they_do_not_list(two_cameras):
     [hit] = hits_of()
     assert (hit.plate, hit.camera, hit.entry) == ("STR999", north, None)
     assert hit.snapshot["watchlist"]["kind"] == "allow"
+
+
+def test_misreads_of_one_car_raise_one_allow_hit_per_passage(two_cameras, settings):
+    settings.HIT_REPEAT_SECONDS = 120
+    north, _, device = two_cameras
+    residents = WatchlistFactory(kind="allow", match_strategy="exact")
+    residents.cameras.set([north])
+    entry_add(residents, "RES001")
+    for plate, ago in (("STR999", 30), ("STR99", 25), ("5TR999", 20)):
+        _post(device, plate, camera=north.slug, captured_at=_ago(ago))
+    assert [h.plate for h in hits_of()] == ["STR999"]
+    _post(device, "STR999", camera=north.slug, captured_at=_ago(30 + 121))
+    assert len(hits_of()) == 2
 
 
 def test_an_ignore_list_silences_allow_lists_and_lower_alert_lists(two_cameras):
@@ -228,6 +273,27 @@ def test_a_refined_tracked_object_gets_exactly_one_hit(device, settings):
     assert hit.plate == "FRI123"
 
 
+def test_a_refinement_at_a_camera_no_list_watches_asks_no_list(two_cameras, monkeypatch):
+    """A Frigate refinement knows its camera's lists as the ingest does: none, no lookup."""
+    from watchlists.services import matching
+
+    north, south, device = two_cameras
+    WatchlistFactory(match_strategy="exact").cameras.set([north])
+    asked = []
+    monkeypatch.setattr(matching, "lists_enabled", lambda: asked.append(1) or [])
+    monkeypatch.setattr(matching, "hits_record", lambda **kw: asked.append(2) or [])
+    at = timezone.now() - timedelta(seconds=5)
+    for plate in ("REF12", "REF123"):
+        read = ReadIn(plate=plate, captured_at=at, event_id="obj-9", camera=south.slug)
+        read.source = "frigate"
+        assert tracked_object_ingest(device=device, read=read, ended=False).status in (
+            "created",
+            "updated",
+        )
+    assert PlateEvent.objects.get().plate == "REF123"
+    assert asked == []
+
+
 def test_an_update_in_place_into_a_listed_plate_hits(ingest):
     entry_add(WatchlistFactory(match_strategy="exact"), "UPD999")
     result = ingest("UPD990")
@@ -293,3 +359,28 @@ def test_a_camera_no_list_watches_stays_a_lone_insert(two_cameras, monkeypatch):
     listed.cameras.set([south])
     _post(device, "LON123", camera="south", captured_at=_ago(100))
     assert Hit.objects.filter(camera=south).count() == 1
+
+
+def test_a_failing_matcher_never_costs_the_read(device_client, camera, monkeypatch, caplog):
+    """A bug in matching is logged (read id, no plate) and the device's read is stored."""
+    import json
+
+    from watchlists.services import matching
+
+    entry_add(WatchlistFactory(match_strategy="exact"), "BUG123")
+
+    def broken(**kwargs):
+        raise RuntimeError("matcher bug")
+
+    monkeypatch.setattr(matching, "hits_decide", broken)
+    body = {"event_id": "bug-1", "plate": "BUG123", "camera": camera.slug}
+    body["captured_at"] = _ago(5).isoformat()
+    with caplog.at_level("ERROR", logger="anpr.watchlists"):
+        response = device_client.post(
+            "/api/events/ingest/", json.dumps(body), content_type="application/json"
+        )
+    assert response.status_code == 201, response.content
+    stored = PlateEvent.objects.get()
+    assert stored.plate == "BUG123" and not Hit.objects.exists()
+    [record] = [r for r in caplog.records if r.name == "anpr.watchlists"]
+    assert str(stored.pk) in record.getMessage() and "BUG123" not in record.getMessage()
