@@ -17,13 +17,16 @@ SEED = """
 import json
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from datetime import timedelta
 from django.utils import timezone
 from cameras.models import Camera
 user = get_user_model().objects.create_user(username="watcher", password="watch-the-gate-42")
 user.groups.add(Group.objects.get(name="viewer"))
-# One camera just heard from (a heartbeat): online; the demo's others never were.
+# One camera just heard from (a heartbeat): online; the demo's others last a day ago: offline
+# (the demo dates each camera's last news at its latest demo read, which may be recent).
 online = Camera.objects.order_by("slug").first()
 Camera.objects.filter(pk=online.pk).update(last_seen_at=timezone.now())
+Camera.objects.exclude(pk=online.pk).update(last_seen_at=timezone.now() - timedelta(days=1))
 print(json.dumps({"online": online.slug, "cameras": Camera.objects.count()}))
 """
 
