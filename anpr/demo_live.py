@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 import requests
 
 from anpr.demo_content import plate_crop_jpeg, scene_frame_jpeg, vehicle_pick
+from core.ids import ascii_integer
 
 logger = logging.getLogger("anpr.demo_live")
 
@@ -226,10 +227,10 @@ class DemoPoster:
             return
         if status in (401, 403):
             raise KeyRefused(f"the server refused the key ({status})")
-        retry_after = response.headers.get("Retry-After", "")
+        retry_after = ascii_integer(response.headers.get("Retry-After", ""))
         raise ServerRefused(
             status,
-            float(retry_after) if retry_after.isdigit() else None,
+            float(retry_after) if retry_after is not None else None,
             "" if status in (429, 503) else response.text[:300],
         )
 

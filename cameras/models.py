@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, router
 from django.db.models import Q
 
+from core.ids import ascii_integer
 from core.json_bounds import BoundedJSONField
 
 from .validators import validate_geojson_area, validate_image_polygon
@@ -150,7 +151,8 @@ class Camera(models.Model):
 
 def _is_resolution(value: str) -> bool:
     width, sep, height = value.lower().partition("x")
-    return bool(sep) and width.isdigit() and height.isdigit() and int(width) > 0 < int(height)
+    width, height = ascii_integer(width), ascii_integer(height)
+    return bool(sep) and width is not None and height is not None and width > 0 < height
 
 
 class Zone(ConstraintErrorsOnFields):
@@ -265,7 +267,7 @@ class ModelConfig(ConstraintErrorsOnFields):
 def _is_semver(value: str) -> bool:
     core = value.split("-", 1)[0].split("+", 1)[0]
     parts = core.split(".")
-    return len(parts) == 3 and all(p.isdigit() for p in parts)
+    return len(parts) == 3 and all(ascii_integer(part) is not None for part in parts)
 
 
 class SensorSettings(models.Model):

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from core import masking
+from core.ids import ascii_integer
 from core.timestamps import TimestampLookupsAdmin
 
 from . import services
@@ -102,7 +103,7 @@ class RecentDeliveryInline(admin.TabularInline):
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         exporter_id = (request.resolver_match.kwargs or {}).get("object_id")
-        if not exporter_id or not str(exporter_id).isdigit():
+        if ascii_integer(str(exporter_id or "")) is None:
             return queryset.none()
         recent = ExportDelivery.objects.filter(exporter_id=exporter_id).order_by("-created_at")
         return queryset.filter(pk__in=list(recent.values_list("pk", flat=True)[:20]))

@@ -51,6 +51,7 @@ def test_list_filters_by_status_and_searches_by_name(operator_client):
         (_payload(longitude=None), "longitude"),
         (_payload(heading=360), "heading"),
         (_payload(resolution="big"), "resolution"),
+        (_payload(resolution="²x1080"), "resolution"),
         (_payload(slug="has spaces"), "slug"),
     ],
 )

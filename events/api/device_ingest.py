@@ -34,6 +34,7 @@ from rest_framework.views import APIView
 from cameras.authentication import DeviceKeyAuthentication, IsEdgeDevice
 from cameras.models import EdgeDevice
 from cameras.services import refused_read_build, refused_reads_record
+from core.ids import ascii_integer
 from core.json_bounds import BODY_MAX_DEPTH, json_body_bounded
 from core.throttling import DeviceIngestThrottle
 from events.reads import ImageIn, ReadIn
@@ -52,8 +53,8 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 def _declared_size_check(request: HttpRequest) -> None:
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if length.isdigit() and int(length) > settings.EVENT_UPLOAD_MAX_BYTES:
+    length = ascii_integer(request.META.get("CONTENT_LENGTH") or "0")
+    if length is not None and length > settings.EVENT_UPLOAD_MAX_BYTES:
         raise PayloadTooLarge(f"The body is larger than {settings.EVENT_UPLOAD_MAX_BYTES} bytes.")
 
 

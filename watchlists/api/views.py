@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from core.api import ConfigViewSet, Conflict
 from core.api_defaults import ModelRolePermission
+from core.ids import ascii_integer
 
 from .. import selectors
 from ..filters import HitFilter, WatchlistEntryFilter, WatchlistFilter
@@ -106,7 +107,7 @@ class WatchlistEntryViewSet(ConfigViewSet):
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
-        if "watchlist_pk" in self.kwargs and str(self.kwargs["watchlist_pk"]).isdigit():
+        if ascii_integer(str(self.kwargs.get("watchlist_pk", ""))) is not None:
             context["watchlist"] = self.watchlist()
         return context
 
@@ -139,8 +140,8 @@ class WatchlistEntryViewSet(ConfigViewSet):
     def import_csv(self, request, watchlist_pk=None):
         """Import a CSV of entries: `dry_run` answers the report and changes nothing. Files
         over WATCHLIST_IMPORT_MAX_BYTES are refused (413) before they are read."""
-        length = request.META.get("CONTENT_LENGTH") or ""
-        if length.isdigit() and int(length) > settings.WATCHLIST_IMPORT_MAX_BYTES:
+        length = ascii_integer(request.META.get("CONTENT_LENGTH") or "")
+        if length is not None and length > settings.WATCHLIST_IMPORT_MAX_BYTES:
             raise PayloadTooLarge(
                 f"The upload is larger than {settings.WATCHLIST_IMPORT_MAX_BYTES} bytes."
             )

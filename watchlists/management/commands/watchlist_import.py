@@ -5,6 +5,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.ids import ascii_integer
 from watchlists.models import Watchlist
 from watchlists.services.importing import REPLACE, UPSERT, ImportRefused, entries_import
 
@@ -19,8 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true")
 
     def handle(self, *args, watchlist, file, mode, dry_run, **options):
+        watchlist_id = ascii_integer(watchlist)
         found = Watchlist.objects.filter(
-            **({"pk": int(watchlist)} if watchlist.isdigit() else {"name": watchlist})
+            **({"pk": watchlist_id} if watchlist_id is not None else {"name": watchlist})
         ).first()
         if found is None:
             raise CommandError(f"No watchlist {watchlist!r}.")
