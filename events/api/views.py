@@ -17,6 +17,7 @@ from core.throttling import CsvExportThrottle
 from .. import selectors
 from ..filters import PlateEventFilter
 from ..models import EventStatistics
+from ..selectors import statistics
 from .csv_export import PlateEventCsvRenderer, plate_events_csv_response
 from .images import image_file_response
 from .pagination import EventCursorPagination
@@ -125,7 +126,7 @@ class EventStatisticsView(APIView):
         since = params.get("since") or until - timedelta(hours=24)
         if until - since > timedelta(days=366):
             raise ValidationError({"since": ["The window is at most 366 days."]})
-        body = selectors.event_statistics_cached(
+        body = statistics.event_statistics_cached(
             since=since,
             until=until,
             interval=params["interval"],
@@ -134,7 +135,7 @@ class EventStatisticsView(APIView):
             top=params["top"],
             stack=params.get("stack"),
         )
-        cameras = selectors.event_statistics_cameras(
+        cameras = statistics.event_statistics_cameras(
             counts=body["cameras"], camera=params.get("camera"), zone=params.get("zone")
         )
         return Response(EventStatisticsSerializer({**body, "cameras": cameras}).data)

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from events.models import EventDailyStatistics, EventStatistics, PlateCountSet, PlateEvent
 from events.plate_sets import day_start, local_hours, plate_sets_recompute, rollup_lock
-from events.selectors import stats_zone
+from events.selectors.statistics import stats_zone
 
 #: Events are re-rolled from this long before the last rollup: a transaction that stamped its
 #: rows' updated_at before the last run but committed after it is still seen.

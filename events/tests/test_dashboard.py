@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from cameras.models import Camera
 from cameras.tests.factories import CameraFactory, SensorSettingsFactory
-from events.selectors import STACK_CAMERAS
+from events.selectors.statistics import STACK_CAMERAS
 from events.services.rollup import event_statistics_rollup
 
 from .factories import PlateEventFactory

@@ -22,7 +22,7 @@ from events.plate_sets import (
     slices_from_counts,
 )
 from events.reads import ReadIn
-from events.selectors import event_statistics, hour_floor, plates_from_rows
+from events.selectors.statistics import event_statistics, hour_floor, plates_from_rows
 from events.services.ingest import plate_events_ingest
 from events.services.retention import events_purge
 from events.services.rollup import event_statistics_rollup

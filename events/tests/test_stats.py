@@ -171,7 +171,7 @@ def test_unfiltered_counts_from_days_and_hours_equal_the_raw_rows(db, settings, 
     them from the hourly ones: the same figures as the events (here over a DST change)."""
     import random
 
-    from events.selectors import bucket_key, event_statistics, hour_floor
+    from events.selectors.statistics import bucket_key, event_statistics, hour_floor
 
     settings.TIME_ZONE = "Europe/Amsterdam"
     rng = random.Random(2)
@@ -219,7 +219,7 @@ def test_the_direct_rendering_equals_the_fields_rendering(spread, settings):
     from rest_framework import serializers
 
     from events.api.serializers import EventStatisticsSerializer
-    from events.selectors import event_statistics, event_statistics_cameras
+    from events.selectors.statistics import event_statistics, event_statistics_cameras
 
     settings.TIME_ZONE = "Asia/Tokyo"
     call_command("rollup_stats", "--all")
