@@ -9,7 +9,10 @@ class WatchlistsConfig(AppConfig):
 
     def ready(self):
         from events.after_store import after_store_register
+        from events.purge_steps import PurgeStep, purge_step_register
 
         from .services.matching import MATCHING_STEP
+        from .services.retention import hits_purge
 
         after_store_register(MATCHING_STEP)
+        purge_step_register(PurgeStep(name="hits", purge=hits_purge))

@@ -83,6 +83,8 @@ class Command(BaseCommand):
         ]
         if orphans:
             lines.append(f"{would} {result.orphan_files_deleted} orphan file(s).")
+        for name, count in result.steps.items():
+            lines.append(f"{would} {count} {name} past their retention.")
         if not dry_run:
             lines.append(f"Forgot {result.plates_forgotten} plate(s) no event holds (statistics).")
             lines.append(f"Deleted {result.refused_reads_deleted} refused read(s) of devices.")
