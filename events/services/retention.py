@@ -12,6 +12,8 @@ plates), so history charts survive; the plates leave the statistics with their e
   times stay, pictures go).
 - An event whose export deliveries are still pending or delivering is held (its images too)
   until they are delivered or dead; then it goes with delivery records that carry nothing else.
+- Other apps' rows with plates (watchlists' hits) go by the purge steps they register
+  (events/purge_steps.py); each step's count is recorded under its name.
 - Work goes in batches of short transactions, so ingest never waits long on a lock.
 - Files are deleted after the transaction that cleared their rows commits: a crash between
   the two leaves a file no row references (which the orphan sweep removes), never a row

@@ -160,7 +160,7 @@
     }
     if (snap.cost) field(details, "Extra edits", snap.cost);
     if (snap.substituted && snap.substituted.length) {
-      field(details, "Substituted", snap.substituted.map(([listed, read]) => `${listed} → ${read}`).join(", "));
+      field(details, "Characters (listed → read)", snap.substituted.map(([listed, read]) => `${listed} → ${read}`).join(", "));
     }
     if (entry) {
       field(details, "Description", entry.description);
