@@ -225,7 +225,8 @@
     const reasonBox = element("label", "reason", "Reason ");
     const reason = element("select");
     reason.name = "reason";
-    reason.append(new Option("Choose a reason…", ""), ...state.reasons.map((r) => new Option(r.label, r.code)));
+    const prompt = state.reasons.length ? "Choose a reason…" : "No reasons yet (the admin keeps them)";
+    reason.append(new Option(prompt, ""), ...state.reasons.map((r) => new Option(r.label, r.code)));
     reasonBox.appendChild(reason);
     const noteBox = element("label", "note", "Note ");
     const note = element("textarea");
@@ -355,7 +356,7 @@
     } catch (error) {
       if (state.loading !== loading) return;
       status.classList.add("error");
-      status.textContent = error.status === 404 ? "No such hit (or not yours to see)." : `The hits could not be loaded: ${error.message}`;
+      status.textContent = id && error.status === 404 ? "No such hit (or not yours to see)." : `The hits could not be loaded: ${error.message}`;
       show([]);
       empty.hidden = true;
       pageLink(previous, null);

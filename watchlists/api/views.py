@@ -206,7 +206,13 @@ class HitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return Response(self.get_serializer(self.get_queryset().get(pk=hit.pk)).data)
 
     @extend_schema(responses={200: RejectReasonSerializer(many=True)})
-    @action(detail=False, methods=["get"], url_path="reject-reasons", pagination_class=None)
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="reject-reasons",
+        pagination_class=None,
+        filter_backends=[],
+    )
     def reject_reasons(self, request):
         """The active reasons a rejection may give (operators keep them in the admin)."""
         reasons = selectors.reject_reasons_active()
