@@ -26,7 +26,8 @@ class Command(BaseCommand):
     help = (
         "Delete events past their retention (EVENT_RETENTION_DAYS, or a camera's own), remove "
         "images past IMAGE_RETENTION_DAYS keeping the rows, and optionally sweep orphan files. "
-        "Events with export deliveries still open are kept until they finish."
+        "Events with export deliveries still open are kept until they finish. Other apps' "
+        "purge steps run too (watchlist hits past their list's retention)."
     )
 
     def add_arguments(self, parser):
