@@ -9,6 +9,7 @@ from anpr.api_index import ApiIndexView
 from core import health, metrics
 from core.security import LimitedAdminAuthenticationForm, SignInView
 from events.views import dashboard, live_map, search
+from watchlists.views import hits
 
 # Device ingest is resolved first: it is most of the traffic, and Django tries patterns in
 # order (no pattern here overlaps another, so the order changes nothing else).
@@ -28,6 +29,7 @@ urlpatterns = [
     path("", live_map, name="home"),
     path("dashboard/", dashboard, name="dashboard"),
     path("search/", search, name="search"),
+    path("hits/", hits, name="hits"),
     path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="/login/"), name="logout"),
     path("favicon.ico", lambda request: redirect(static("operators/favicon.svg")), name="favicon"),

@@ -39,7 +39,11 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 #: What a page shows once it has drawn, beyond the network going quiet (URL name → selector).
-READY_SELECTORS = {"home": "path.camera-marker", "dashboard": "#cameras tbody tr"}
+READY_SELECTORS = {
+    "home": "path.camera-marker",
+    "dashboard": "#cameras tbody tr",
+    "hits": "#hits > li",
+}
 #: Charts and maps may animate after their data arrives.
 SETTLE_SECONDS = 1.5
 # A user that signs in for this run and is deleted after it: a superuser sees every page.

@@ -128,6 +128,7 @@ class PurgeRunAdmin(TimestampLookupsAdmin, admin.ModelAdmin):
         "files_deleted",
         "orphan_files_deleted",
         "plates_forgotten",
+        "steps",
         "finished_at",
         "failed",
     )

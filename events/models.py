@@ -194,6 +194,11 @@ class PurgeRun(models.Model):
     plates_forgotten = models.PositiveIntegerField(
         default=0, help_text="Plates no event holds any more, deleted from the statistics."
     )
+    steps = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What other apps' purge steps deleted, by step (hits: watchlists' hits).",
+    )
     error = models.TextField(blank=True)
 
     class Meta:

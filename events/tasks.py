@@ -26,7 +26,11 @@ def events_purge_scheduled() -> dict:
     """The nightly retention run (what `manage.py purge_events --orphans` does). Safe to run
     twice: a second run finds nothing left to remove."""
     result = events_purge(trigger=PurgeRun.Trigger.SCHEDULE, orphans=True)
-    return {"events_deleted": result.events_deleted, "images_cleared": result.images_cleared}
+    return {
+        "events_deleted": result.events_deleted,
+        "images_cleared": result.images_cleared,
+        **{f"{name}_deleted": count for name, count in result.steps.items()},
+    }
 
 
 #: Its name before it moved here from anpr.tasks: a message queued by the release before (it

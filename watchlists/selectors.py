@@ -5,7 +5,7 @@ from django.db.models import Q, QuerySet
 
 from cameras.services import ROLE_ADMIN
 
-from .models import Hit, Watchlist, WatchlistEntry
+from .models import Hit, RejectReason, Watchlist, WatchlistEntry
 
 
 def user_sees_covert(user) -> bool:
@@ -42,7 +42,14 @@ def entries_visible(*, user, watchlist_id=None) -> QuerySet[WatchlistEntry]:
 
 def hits_visible(*, user) -> QuerySet[Hit]:
     """Hits the user may see: a covert list's only by admins and its owners."""
-    queryset = Hit.objects.select_related("watchlist", "reason", "acknowledged_by")
+    queryset = Hit.objects.select_related(
+        "watchlist", "reason", "acknowledged_by", "camera", "event"
+    )
     if user_sees_covert(user):
         return queryset
     return queryset.filter(watchlist__in=watchlists_visible(user=user).values("pk"))
+
+
+def reject_reasons_active() -> QuerySet[RejectReason]:
+    """The reasons a rejection may give now."""
+    return RejectReason.objects.filter(active=True)

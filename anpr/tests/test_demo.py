@@ -320,3 +320,18 @@ def test_demo_cameras_were_last_seen_at_their_latest_read():
     assert latest and {c.pk: c.last_seen_at for c in Camera.objects.all()} == {
         pk: latest.get(pk) for pk in Camera.objects.values_list("pk", flat=True)
     }
+
+
+@pytest.mark.django_db
+def test_the_demo_has_a_watchlist_with_open_hits_on_its_latest_reads():
+    from watchlists.models import Hit, RejectReason
+
+    out = io.StringIO()
+    call_command("demo_data", "--events", "300", "--days", "2", "--images", "20", stdout=out)
+    hits = Hit.objects.select_related("event")
+    assert hits.exists() and "watchlist hits" in out.getvalue()
+    assert {hit.watchlist.name for hit in hits} == {"Stolen vehicles (demo)"}
+    assert all(hit.status == "open" and hit.event is not None for hit in hits)
+    # One entry was listed with an OCR-confusable character: its hits show the substitution.
+    assert any(hit.snapshot["substituted"] for hit in hits)
+    assert RejectReason.objects.filter(active=True).count() == 3

@@ -12,6 +12,8 @@ plates), so history charts survive; the plates leave the statistics with their e
   times stay, pictures go).
 - An event whose export deliveries are still pending or delivering is held (its images too)
   until they are delivered or dead; then it goes with delivery records that carry nothing else.
+- Other apps' rows with plates (watchlists' hits) go by the purge steps they register
+  (events/purge_steps.py); each step's count is recorded under its name.
 - Work goes in batches of short transactions, so ingest never waits long on a lock.
 - Files are deleted after the transaction that cleared their rows commits: a crash between
   the two leaves a file no row references (which the orphan sweep removes), never a row
@@ -49,6 +51,7 @@ from events.plate_sets import (
     plate_sets_forget_before,
     statistics_plates_forget,
 )
+from events.purge_steps import purge_steps
 
 #: Delivery statuses that still need the event (exporters.models.ExportDelivery.Status).
 OPEN_DELIVERY_STATUSES = ("pending", "delivering")
@@ -75,6 +78,8 @@ class PurgeResult:
     orphan_files_deleted: int = 0
     plates_forgotten: int = 0
     refused_reads_deleted: int = 0
+    #: What other apps' purge steps (events/purge_steps.py) deleted, by step name.
+    steps: dict = field(default_factory=dict)
 
 
 def event_retention_days(camera: Camera | None) -> int:
@@ -163,6 +168,10 @@ def events_purge(
             _clear_images(with_images, result=result, batch_size=batch_size, progress=progress)
         if orphans:
             orphan_files_sweep(now=now, result=result, progress=progress)
+        for step in purge_steps():
+            result.steps[step.name] = step.purge(
+                now=now, camera=camera, batch_size=batch_size, dry_run=dry_run
+            )
         if not dry_run and camera is None:
             result.refused_reads_deleted = refused_reads_purge(now=now, older_than=older_than)
         if not dry_run:
@@ -181,12 +190,35 @@ def _expired_filter(*, now: datetime, older_than: timedelta | None) -> Q | None:
     """Which events are past their retention, or None when nothing is (retention 0 = keep)."""
     if older_than is not None:
         return Q(captured_at__lt=now - older_than)
+    return camera_retention_expired(now=now)
+
+
+def camera_retention_expired(
+    *, now: datetime, camera_field: str = "camera", time_field: str = "captured_at"
+) -> Q | None:
+    """The filter of rows past their camera's event retention (`event_retention_days`) as of
+    `now`, for any model with a camera and a time (watchlists' hits use it too), or None when
+    every camera keeps its events for ever."""
     parts = []
     if settings.EVENT_RETENTION_DAYS:
         default_cutoff = now - timedelta(days=settings.EVENT_RETENTION_DAYS)
-        parts.append(Q(camera__retention_days__isnull=True, captured_at__lt=default_cutoff))
+        parts.append(
+            Q(
+                **{
+                    f"{camera_field}__retention_days__isnull": True,
+                    f"{time_field}__lt": default_cutoff,
+                }
+            )
+        )
     for days in _camera_retention_periods():
-        parts.append(Q(camera__retention_days=days, captured_at__lt=now - timedelta(days=days)))
+        parts.append(
+            Q(
+                **{
+                    f"{camera_field}__retention_days": days,
+                    f"{time_field}__lt": now - timedelta(days=days),
+                }
+            )
+        )
     if not parts:
         return None
     combined = parts[0]

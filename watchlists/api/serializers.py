@@ -6,8 +6,9 @@ from rest_framework import serializers
 
 from cameras.models import Camera, Zone
 from core.api import ModelCleanSerializer, validation_errors_as_dict
+from events.image_links import image_link_site
 
-from ..models import Hit, Watchlist, WatchlistEntry, watchlist_scope_check
+from ..models import Hit, RejectReason, Watchlist, WatchlistEntry, watchlist_scope_check
 from ..services.entries import plate_for_list
 from ..services.importing import REPLACE, UPSERT
 
@@ -147,6 +148,8 @@ class ImportReportSerializer(serializers.Serializer):
 
 class HitSerializer(serializers.ModelSerializer):
     watchlist_name = serializers.CharField(source="watchlist.name", read_only=True)
+    camera_name = serializers.CharField(source="camera.name", read_only=True)
+    plate_image_url = serializers.SerializerMethodField()
     reason = serializers.SlugRelatedField(slug_field="code", read_only=True)
     acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
@@ -159,6 +162,7 @@ class HitSerializer(serializers.ModelSerializer):
             "entry",
             "event",
             "camera",
+            "camera_name",
             "plate",
             "category",
             "captured_at",
@@ -169,7 +173,24 @@ class HitSerializer(serializers.ModelSerializer):
             "note",
             "acknowledged_by",
             "acknowledged_at",
+            "plate_image_url",
         )
+        read_only_fields = fields
+
+    def get_plate_image_url(self, hit) -> str | None:
+        """The read's plate crop while the read and its image are kept (served to users
+        allowed to view events)."""
+        if hit.event is None:
+            return None
+        url = image_link_site(event=hit.event, kind="plate")
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if url and request else url
+
+
+class RejectReasonSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RejectReason
+        fields = ("code", "label")
         read_only_fields = fields
 
 

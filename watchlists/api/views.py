@@ -28,6 +28,7 @@ from .serializers import (
     HitAcknowledgeSerializer,
     HitSerializer,
     ImportReportSerializer,
+    RejectReasonSerializer,
     WatchlistEntrySerializer,
     WatchlistSerializer,
 )
@@ -199,5 +200,20 @@ class HitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         try:
             hit = hit_acknowledge(hit=hit, user=request.user, **body.validated_data)
         except AlreadyAcknowledged:
-            raise Conflict("This hit was already acknowledged.") from None
+            current = self.get_queryset().get(pk=hit.pk)
+            by = current.acknowledged_by.username if current.acknowledged_by else "someone"
+            raise Conflict(f"This hit was already acknowledged by {by}.") from None
         return Response(self.get_serializer(self.get_queryset().get(pk=hit.pk)).data)
+
+    @extend_schema(responses={200: RejectReasonSerializer(many=True)})
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="reject-reasons",
+        pagination_class=None,
+        filter_backends=[],
+    )
+    def reject_reasons(self, request):
+        """The active reasons a rejection may give (operators keep them in the admin)."""
+        reasons = selectors.reject_reasons_active()
+        return Response(RejectReasonSerializer(reasons, many=True).data)

@@ -22,8 +22,11 @@ from cameras.models import Camera, EdgeDevice, ModelConfig, SensorSettings, Zone
 from cameras.services import device_create
 from core.ids import time_ordered_uuid
 from events.models import PlateEvent, event_image_name
-from events.reads import plate_confusion_key, plate_normalize
+from events.reads import OCR_CONFUSION_GROUPS, plate_confusion_key, plate_normalize
 from events.services.storage import image_write, images_delete
+from watchlists.models import RejectReason, Watchlist, WatchlistEntry
+from watchlists.services.entries import entry_save
+from watchlists.services.matching import hits_record
 
 DEMO_TAG = {"demo": True}
 
@@ -64,6 +67,16 @@ def square(lat: float, lon: float, d_lat: float, d_lon: float, size: float) -> d
         [lon0, lat0],
     ]
     return {"type": "Polygon", "coordinates": [[[round(x, 6), round(y, 6)] for x, y in ring]]}
+
+
+def _confusable(plate: str) -> str:
+    """The plate with its first OCR-confusable character swapped for another of its group."""
+    for index, char in enumerate(plate):
+        for group in OCR_CONFUSION_GROUPS:
+            if char in group:
+                other = group[1] if char == group[0] else group[0]
+                return plate[:index] + other + plate[index + 1 :]
+    return plate
 
 
 class Command(BaseCommand):
@@ -112,6 +125,7 @@ class Command(BaseCommand):
                 self._images(created, seed=seed, count=images, written=written)
                 PlateEvent.objects.bulk_create(created, batch_size=1000)
                 self._last_seen(created)
+                hits = self._watchlist(created)
         except BaseException:
             images_delete(written)
             raise
@@ -122,7 +136,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Loaded {len(cameras)} cameras, {len(zones)} zones, {len(devices)} devices "
                 f"and {len(created)} events over {days} days "
-                f"({min(images, len(created))} with images)."
+                f"({min(images, len(created))} with images), and {len(hits)} watchlist hits."
             )
         )
         for device, key in keys:
@@ -290,6 +304,41 @@ class Command(BaseCommand):
                 )
             )
         return rows
+
+    def _watchlist(self, events: list) -> list:
+        """A stolen-vehicles list with three plates of the latest reads (one entered with an
+        OCR-confusable character, so its hit shows a substitution) and the operators' reject
+        reasons, so the hits page has work. Matched as ingest matches; bulk_create does not."""
+        recent = sorted(events, key=lambda event: event.captured_at, reverse=True)[:IMAGES_DEFAULT]
+        plates = list(dict.fromkeys(event.plate for event in recent))[:3]
+        if not plates:
+            return []
+        stolen = Watchlist.objects.create(name="Stolen vehicles (demo)", colour="#d32f2f")
+        details = (
+            ("stolen_vehicle", "Taken from a driveway in Diemen", "PV-2026-0412"),
+            ("wanted", "Driver wanted for questioning", "PV-2026-0977"),
+            ("stolen_plate", "Plates reported stolen", "PV-2026-1130"),
+        )
+        for index, plate in enumerate(plates):
+            category, description, reference = details[index]
+            listed = _confusable(plate) if index == 0 else plate
+            entry_save(
+                entry=WatchlistEntry(
+                    watchlist=stolen,
+                    plate=listed,
+                    plate_raw=listed,
+                    category=category,
+                    description=description,
+                    reference=reference,
+                )
+            )
+        for code, label in (
+            ("misread", "Misread plate"),
+            ("recovered", "Vehicle already recovered"),
+            ("other-vehicle", "Another vehicle (cloned plate)"),
+        ):
+            RejectReason.objects.get_or_create(code=code, defaults={"label": label})
+        return hits_record(events=[event for event in recent if event.plate in plates])
 
     def _last_seen(self, events: list) -> None:
         """Cameras and devices were last heard from at their latest read, as ingest records

@@ -26,7 +26,8 @@ class Command(BaseCommand):
     help = (
         "Delete events past their retention (EVENT_RETENTION_DAYS, or a camera's own), remove "
         "images past IMAGE_RETENTION_DAYS keeping the rows, and optionally sweep orphan files. "
-        "Events with export deliveries still open are kept until they finish."
+        "Events with export deliveries still open are kept until they finish. Other apps' "
+        "purge steps run too (watchlist hits past their list's retention)."
     )
 
     def add_arguments(self, parser):
@@ -83,6 +84,8 @@ class Command(BaseCommand):
         ]
         if orphans:
             lines.append(f"{would} {result.orphan_files_deleted} orphan file(s).")
+        for name, count in result.steps.items():
+            lines.append(f"{would} {count} {name} past their retention.")
         if not dry_run:
             lines.append(f"Forgot {result.plates_forgotten} plate(s) no event holds (statistics).")
             lines.append(f"Deleted {result.refused_reads_deleted} refused read(s) of devices.")
