@@ -249,11 +249,12 @@ def broadcast_event_update(event: PlateEvent) -> None:
 
 
 def live_frame(*, kind: str, body: dict, camera: int, zone: int | None, audience=None) -> dict:
-    """A frame of a registered kind (events.live_kinds) as consumers route it: `body` is
-    what the client receives (its "type" is `kind`); `audience`, a list of user ids, limits
-    it to them and to users with LiveAccess.ALL (None: anyone with access to the kind)."""
+    """A frame of a registered kind (events.live_kinds) as consumers route it: the client
+    receives `body` after {"type": kind} (first, so a client may tell frames apart without
+    parsing them); `audience`, a list of user ids, limits it to them and to users with
+    LiveAccess.ALL (None: anyone with access to the kind)."""
     return {
-        "text": _ENCODER.encode({**body, "type": kind}),
+        "text": _ENCODER.encode({"type": kind, **body}),
         "kind": kind,
         "camera": camera,
         "zone": zone,
