@@ -21,7 +21,9 @@ Protocol (JSON text frames):
 - Server → client: `{"type": "event.created", "event": {...}}` for each new event (a batch
   sends one frame per event, in the batch's order) and `{"type": "event.updated",
   "event": {...}}` when an event changes in place (same `id`); `event` has the shape of
-  `GET /api/events/{id}/`.
+  `GET /api/events/{id}/`. Frames of other kinds registered by other apps
+  (events/live_kinds.py), e.g. `{"type": "hit", ...}` (watchlists/live.py), go only to users
+  that kind allows, asked again at every recheck; `cameras` and `zones` apply to them too.
 - Keep-alive: daphne sends websocket ping frames to idle connections (`--ping-interval`,
   20 s); clients that want an application-level check send `{"type": "ping"}` and get
   `{"type": "pong"}`.
