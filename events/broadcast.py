@@ -35,6 +35,7 @@ from core.channel_layer_adapter import group_member_count
 
 from . import representation
 from .image_links import image_link_site
+from .live_kinds import live_kinds, live_layer_type
 from .models import PlateEvent
 from .representation import datetime_render
 
@@ -107,13 +108,16 @@ async def _anyone_listening() -> bool:
     return members is None or members > 0
 
 
-def _frames(pending: list[tuple[str, PlateEvent, str]]) -> list[tuple[str, dict]]:
+def _frames(pending: list[tuple[str, PlateEvent | dict, str]]) -> list[tuple[str, dict]]:
     """(message type, frame) for (message type, event, script prefix) in order; the prefix
     is the storing request's, for the image URLs. An event whose frame fails is logged and
-    left out, not the others with it."""
+    left out, not the others with it. Frames of other kinds (broadcast_frames) come built."""
     time_zone = timezone.get_default_timezone()  # the REST API's (nothing activates another)
     frames, prefix = [], None
     for kind, event, script_prefix in pending:
+        if kind not in _FRAME_TYPES:
+            frames.append((kind, event))
+            continue
         if script_prefix != prefix:
             set_script_prefix(prefix := script_prefix)
         try:
@@ -153,7 +157,7 @@ class _SenderLoop:
         self._woken = False
         self._listening_until = -math.inf  # loop time until which a "yes" is trusted
 
-    def run(self, kind: str, events: Sequence[PlateEvent]) -> None:
+    def run(self, kind: str, events: Sequence[PlateEvent | dict]) -> None:
         script_prefix = get_script_prefix()
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
@@ -218,7 +222,7 @@ def _messages(pending: list[tuple[str, dict]]) -> list[dict]:
 _sender_loop = _SenderLoop()
 
 
-def _send(kind: str, events: Sequence[PlateEvent]) -> None:
+def _send(kind: str, events: Sequence[PlateEvent | dict]) -> None:
     if isinstance(get_channel_layer(), InMemoryChannelLayer):
         # The in-memory layer lives on the ASGI server's own loop: send from there.
         prefix = get_script_prefix()
@@ -242,3 +246,26 @@ def broadcast_event_update(event: PlateEvent) -> None:
     """Tell live clients that a stored event changed in place (same id; e.g. Frigate)."""
     _relations_load([event])
     _send("events.updated", [event])
+
+
+def live_frame(*, kind: str, body: dict, camera: int, zone: int | None, audience=None) -> dict:
+    """A frame of a registered kind (events.live_kinds) as consumers route it: the client
+    receives `body` after {"type": kind} (first, so a client may tell frames apart without
+    parsing them); `audience`, a list of user ids, limits it to them and to users with
+    LiveAccess.ALL (None: anyone with access to the kind)."""
+    return {
+        "text": _ENCODER.encode({"type": kind, **body}),
+        "kind": kind,
+        "camera": camera,
+        "zone": zone,
+        "audience": None if audience is None else list(audience),
+    }
+
+
+def broadcast_frames(*, kind: str, frames: list[dict]) -> None:
+    """Tell live clients about something of a registered kind (frames from live_frame), on
+    the reads' path: one layer message per LAYER_BATCH frames, one fan-out per process."""
+    if kind not in live_kinds():
+        raise ValueError(f"Live frame kind {kind!r} is not registered.")
+    if frames:
+        _send(live_layer_type(kind), frames)

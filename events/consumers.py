@@ -21,7 +21,9 @@ Protocol (JSON text frames):
 - Server → client: `{"type": "event.created", "event": {...}}` for each new event (a batch
   sends one frame per event, in the batch's order) and `{"type": "event.updated",
   "event": {...}}` when an event changes in place (same `id`); `event` has the shape of
-  `GET /api/events/{id}/`.
+  `GET /api/events/{id}/`. Frames of other kinds registered by other apps
+  (events/live_kinds.py), e.g. `{"type": "hit", ...}` (watchlists/live.py), go only to users
+  that kind allows, asked again at every recheck; `cameras` and `zones` apply to them too.
 - Keep-alive: daphne sends websocket ping frames to idle connections (`--ping-interval`,
   20 s); clients that want an application-level check send `{"type": "ping"}` and get
   `{"type": "pong"}`.
@@ -34,10 +36,8 @@ import asyncio
 import json
 import logging
 import weakref
-from dataclasses import asdict, dataclass
 from importlib import import_module
 from types import SimpleNamespace
-from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -48,12 +48,13 @@ from django.db import InterfaceError, OperationalError
 
 from cameras.selectors import user_for_token
 from cameras.websocket_auth import bearer_token
-from core.ids import ascii_integer
 from core.json_bounds import json_parse
 from core.metrics import WEBSOCKET_CONNECTIONS
 from core.outage import CLOSE_TRY_AGAIN_LATER, outage_noted
 
 from .broadcast import EVENTS_GROUP, LIVE_MESSAGE_TYPES
+from .live_kinds import LiveAccess, live_access_of, live_layer_types
+from .stream_filter import FilterError, StreamFilter
 
 logger = logging.getLogger(__name__)
 
@@ -62,94 +63,6 @@ CLOSE_STREAM_INTERRUPTED = 1012
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
-
-
-class FilterError(ValueError):
-    """A filter value that is not acceptable, with messages per field."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__(errors)
-        self.errors = errors
-
-
-@dataclass(frozen=True)
-class StreamFilter:
-    """Which events one client wants; empty lists and None mean no restriction."""
-
-    cameras: tuple[int, ...] = ()
-    zones: tuple[int, ...] = ()
-    min_confidence: float | None = None
-
-    @classmethod
-    def from_values(cls, *, cameras=None, zones=None, min_confidence=None) -> "StreamFilter":
-        errors: dict[str, list[str]] = {}
-        parsed = {}
-        for name, raw in (("cameras", cameras), ("zones", zones)):
-            try:
-                parsed[name] = _ids(raw)
-            except ValueError as error:
-                errors[name] = [str(error)]
-        try:
-            parsed["min_confidence"] = _confidence(min_confidence)
-        except ValueError as error:
-            errors["min_confidence"] = [str(error)]
-        if errors:
-            raise FilterError(errors)
-        return cls(**parsed)
-
-    @classmethod
-    def from_query_string(cls, query_string: bytes) -> "StreamFilter":
-        query = parse_qs(query_string.decode("latin-1"))
-        return cls.from_values(
-            cameras=",".join(query.get("cameras", [])) or None,
-            zones=",".join(query.get("zones", [])) or None,
-            min_confidence=(query.get("min_confidence") or [None])[-1],
-        )
-
-    def matches(self, *, camera: int, zone: int | None, confidence: float | None) -> bool:
-        if self.cameras and camera not in self.cameras:
-            return False
-        if self.zones and zone not in self.zones:
-            return False
-        if self.min_confidence is not None and (
-            confidence is None or confidence < self.min_confidence
-        ):
-            return False
-        return True
-
-    def as_json(self) -> dict:
-        return {**asdict(self), "cameras": list(self.cameras), "zones": list(self.zones)}
-
-
-def _ids(raw) -> tuple[int, ...]:
-    """A list of ids, or the same as a comma-separated string (query strings)."""
-    if raw is None or raw == "":
-        return ()
-    items = raw.split(",") if isinstance(raw, str) else raw
-    if not isinstance(items, list):
-        raise ValueError("Must be a list of ids.")
-    ids = []
-    for item in items:
-        if isinstance(item, str) and (number := ascii_integer(item.strip())) is not None:
-            item = number
-        if not isinstance(item, int) or isinstance(item, bool) or item < 1:
-            raise ValueError(f"{item!r} is not an id (a positive integer).")
-        ids.append(item)
-    return tuple(sorted(set(ids)))
-
-
-def _confidence(raw) -> float | None:
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, bool):
-        raise ValueError("Must be a number between 0 and 1.")
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ValueError("Must be a number between 0 and 1.") from None
-    if not 0 <= value <= 1:
-        raise ValueError("Must be a number between 0 and 1.")
-    return value
 
 
 @database_sync_to_async
@@ -281,7 +194,9 @@ class ProcessFanOut:
                 await self._interrupted(channel, error)
                 return
             frames = message.get("frames")
-            if message.get("type") not in LIVE_MESSAGE_TYPES or not isinstance(frames, list):
+            kind = message.get("type")
+            known = kind in LIVE_MESSAGE_TYPES or kind in live_layer_types()
+            if not known or not isinstance(frames, list):
                 logger.warning("live stream: a layer message not from events.broadcast ignored")
                 continue
             for consumer in tuple(self.consumers):
@@ -295,6 +210,9 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
     """One websocket client of the live stream (see the module docstring for the protocol)."""
 
     stream_filter = StreamFilter()
+    #: {kind name: LiveAccess} of the other kinds of frames this user may receive
+    #: (events.live_kinds), asked at connect and at every recheck.
+    kind_access: dict[str, LiveAccess] = {}
 
     #: Seconds between checks that the token or session (and the role) are still good.
     recheck_every = 60
@@ -325,6 +243,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         except FilterError as error:
             await self._refuse(CLOSE_BAD_REQUEST, error.errors)
             return
+        self.kind_access = await database_sync_to_async(live_access_of)(user)
         try:
             await ProcessFanOut.current().join(self)
         except Exception as error:  # the channel layer is down (Redis restarting)
@@ -347,13 +266,15 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
                     user = await database_sync_to_async(user_for_token)(token=token)
                 else:
                     user = await _session_user(self.scope)
+                if user is not None and user.pk != self.scope["user"].pk:
+                    user = None
+                refusal = await _refusal(user)
+                if not refusal:
+                    self.kind_access = await database_sync_to_async(live_access_of)(user)
             except (OperationalError, InterfaceError) as error:
                 if not outage_noted(error):
                     raise
                 continue  # the database is down: check again next time
-            if user is not None and user.pk != self.scope["user"].pk:
-                user = None
-            refusal = await _refusal(user)
             if refusal:
                 await self.close(code=refusal)
                 return
@@ -420,12 +341,26 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
     # --- Channel layer → client (frames sent by events.broadcast, via ProcessFanOut) --------
 
     async def frames_forward(self, frames: list[dict]):
-        """Send this client the frames its filter lets through, in order."""
+        """Send this client the frames its filter and its access let through, in order."""
         for frame in frames:
-            if self.stream_filter.matches(
+            if "kind" in frame:
+                if self._kind_allows(frame):
+                    await self.send(text_data=frame["text"])
+            elif self.stream_filter.matches(
                 camera=frame["camera"], zone=frame["zone"], confidence=frame["confidence"]
             ):
                 await self.send(text_data=frame["text"])
+
+    def _kind_allows(self, frame: dict) -> bool:
+        access = self.kind_access.get(frame["kind"], LiveAccess.NONE)
+        audience = frame.get("audience")
+        if access == LiveAccess.NONE or (
+            audience is not None
+            and access < LiveAccess.ALL
+            and self.scope["user"].pk not in audience
+        ):
+            return False
+        return self.stream_filter.in_scope(camera=frame["camera"], zone=frame["zone"])
 
     async def _send_json(self, body: dict):
         await self.send(text_data=json.dumps(body))

@@ -10,6 +10,7 @@ from core.timestamps import TimestampFilter
 from events.reads import OCR_CONFUSION_GROUPS
 
 from .filters import PlateEventFilter
+from .live_kinds import live_page_configs
 
 
 @login_required
@@ -26,6 +27,8 @@ def live_map(request):
         "stream": "/ws/events/",
         # The plate box folds live reads as the API's `q` does (one home: events.reads).
         "plateConfusionGroups": OCR_CONFUSION_GROUPS,
+        # Other apps' frames this user is shown (events.live_kinds), e.g. `hit`.
+        "kinds": live_page_configs(request.user),
     }
     return render(request, "live_map.html", {"live_config": config})
 

@@ -10,12 +10,15 @@ class WatchlistsConfig(AppConfig):
     def ready(self):
         from core.pages import OperatorPage, operator_page_register
         from events.after_store import after_store_register
+        from events.live_kinds import live_kind_register
         from events.purge_steps import PurgeStep, purge_step_register
 
+        from .live import HIT_LIVE_KIND
         from .services.matching import MATCHING_STEP
         from .services.retention import hits_purge
 
         after_store_register(MATCHING_STEP)
+        live_kind_register(HIT_LIVE_KIND)
         purge_step_register(PurgeStep(name="hits", purge=hits_purge))
         operator_page_register(
             OperatorPage(url_name="hits", label="Hits", order=25, permission="watchlists.view_hit")

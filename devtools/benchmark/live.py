@@ -220,10 +220,10 @@ async def _measure(servers: LiveServers, site: LiveSite, load: LiveLoad, rate: f
     return result
 
 
-def _post_events(*, url, camera, keys, rate, total, threads, results) -> None:
-    """Post `total` single events at `rate` per second (in a child process); put
-    ({plate: start of its POST}, {plate: its response}, [ingest ms], errors, achieved rate) on
-    `results`."""
+def _post_events(*, url, camera, keys, rate, total, threads, results, plates=None) -> None:
+    """Post `total` single events at `rate` per second (in a child process), of `plates` if
+    given; put ({plate: start of its POST}, {plate: its response}, [ingest ms], errors,
+    achieved rate) on `results`."""
     run_tag = uuid.uuid4().hex[:4].upper()
     sent_at: dict[str, float] = {}
     answered_at: dict[str, float] = {}
@@ -236,7 +236,7 @@ def _post_events(*, url, camera, keys, rate, total, threads, results) -> None:
         nonlocal errors
         session = getattr(local, "session", None) or requests.Session()
         local.session = session
-        plate = f"BL{run_tag}{number:06d}"
+        plate = plates[number] if plates else f"BL{run_tag}{number:06d}"
         body = {
             "camera": camera,
             "plate": plate,

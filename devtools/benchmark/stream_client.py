@@ -21,8 +21,10 @@ class StreamClient(asyncio.Protocol):
 
     _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-    def __init__(self, arrivals: list[tuple[str, float]]):
+    def __init__(self, arrivals: list[tuple[str, float]], kind: str | None = None):
         self.arrivals = arrivals
+        #: Only frames of this type count (their "type" comes first), e.g. "hit"; None: all.
+        self.wanted = None if kind is None else f'{{"type": "{kind}"'.encode()
         self.buffer = bytearray()
         self.opened: asyncio.Future = asyncio.get_running_loop().create_future()
         self.closed: asyncio.Future = asyncio.get_running_loop().create_future()
@@ -31,9 +33,11 @@ class StreamClient(asyncio.Protocol):
         self.fragments: list[bytes] = []
 
     @classmethod
-    async def connect(cls, *, port: int, path: str, headers: dict, arrivals) -> "StreamClient":
+    async def connect(
+        cls, *, port: int, path: str, headers: dict, arrivals, kind: str | None = None
+    ) -> "StreamClient":
         loop = asyncio.get_running_loop()
-        _, client = await loop.create_connection(lambda: cls(arrivals), "127.0.0.1", port)
+        _, client = await loop.create_connection(lambda: cls(arrivals, kind), "127.0.0.1", port)
         lines = [
             f"GET {path} HTTP/1.1",
             f"Host: 127.0.0.1:{port}",
@@ -98,6 +102,8 @@ class StreamClient(asyncio.Protocol):
             self.fragments.append(payload)
             if final:
                 message, self.fragments = b"".join(self.fragments), []
+                if self.wanted is not None and not message.startswith(self.wanted):
+                    return
                 found = _PLATE.search(message)
                 if found:
                     self.arrivals.append((found.group(1).decode(), arrived))

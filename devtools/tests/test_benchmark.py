@@ -131,3 +131,32 @@ def test_the_watchlist_benchmark_imports_and_matches():
     matched = watchlist_match_measure(plates=figures["plates"], reads=300)
     assert matched["reads_with_hits"] >= 3  # the listed 1%, read with an OCR confusion
     assert 0 < matched["p50_us"] <= matched["p99_us"]
+
+
+def test_the_stream_client_of_one_frame_type_times_only_those_frames():
+    async def scenario():
+        arrivals: list[tuple[str, float]] = []
+        client = StreamClient(arrivals, kind="hit")
+        client.connection_made(_Transport())
+        accept = base64.b64encode(hashlib.sha1(client.key + StreamClient._GUID).digest())
+        client.data_received(
+            b"HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+        read = {"type": "event.created", "event": {"plate": "READ1"}}
+        hit = {"type": "hit", "hit": {"id": "x", "plate": "HIT1"}}
+        client.data_received(_frame(0x1, json.dumps(read).encode()))
+        client.data_received(_frame(0x1, json.dumps(hit).encode()))
+        assert [plate for plate, _ in arrivals] == ["HIT1"]
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.django_db
+def test_the_live_hits_benchmark_lists_a_tenth_of_its_plates_spread_evenly():
+    from devtools.benchmark.live_hits import live_hits_plates
+    from watchlists.models import Watchlist
+
+    watchlist = Watchlist.objects.create(name="bench-live", match_strategy="exact")
+    plates = live_hits_plates(watchlist=watchlist, reads=100, listed_share=0.1)
+    listed = set(watchlist.entries.values_list("plate", flat=True))
+    assert len(set(plates)) == 100 and listed == set(plates[::10])

@@ -321,6 +321,8 @@
     filter: () => {},
     error: (message) => console.warn("live stream error", message),
   };
+  // Other kinds of frames (e.g. static/live/live_hits.js adds `hit`) register here.
+  state.handlers = handlers;
 
   function startPing(socket) {
     stopPing();
@@ -357,6 +359,7 @@
         else await backfill();
         state.connectedOnce = true;
         setConnection("live", "Live");
+        document.dispatchEvent(new CustomEvent("livemap:connected"));
       } catch (error) {
         console.warn("could not load reads", error);
         socket.close();
@@ -406,6 +409,7 @@
     list.replaceChildren();
     state.reads.clear();
     backfill().catch((error) => console.warn("could not load reads", error));
+    document.dispatchEvent(new CustomEvent("livemap:camera"));
   });
 
   let searchTimer = null;

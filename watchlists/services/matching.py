@@ -26,6 +26,7 @@ from events.models import PlateEvent
 from events.reads import plate_confusion_key, plate_normalize
 
 from .. import keys
+from ..live import hits_broadcast
 from ..models import Hit, Watchlist, WatchlistEntry, WatchlistEntryKey
 from ..schedule import schedule_active
 
@@ -362,10 +363,13 @@ def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = N
 
 def _events_stored(*, events: list[PlateEvent], created: bool) -> None:
     """A failure to match never costs the reads: their hits are rolled back to a savepoint,
-    logged (read ids, never plates), and the reads are stored."""
+    logged (read ids, never plates), and the reads are stored. Hits go to the live map once
+    their reads commit."""
     try:
         with transaction.atomic():
-            hits_record(events=events)
+            hits = hits_record(events=events)
+            if hits:
+                transaction.on_commit(lambda: hits_broadcast(hits=hits), robust=True)
     except Exception:
         logger.exception(
             "Watchlist matching failed; reads stored without hits: %s", [e.pk for e in events]
