@@ -6,12 +6,18 @@ real) and time matching reads in-process against them. Not a test: it prints fig
 
 Run it against a database of its own (DATABASE_URL): it adds a list named bench-...
 (removed at the end unless --keep) and disables the other lists while it matches.
+
+    manage.py benchmark_watchlists --to-exporter --reads 1000 --rate 50 --listed 0.1
+
+measures instead read → hit at an exporter's receiver, with real Celery workers
+(devtools/benchmark/hits.py).
 """
 
 import json
 
 from django.core.management.base import BaseCommand
 
+from devtools.benchmark.hits import HitsLoad, hits_to_exporter_measure
 from devtools.benchmark.watchlists import watchlist_import_measure, watchlist_match_measure
 from watchlists.models import Watchlist
 from watchlists.services.entries import watchlist_delete
@@ -25,8 +31,28 @@ class Command(BaseCommand):
         parser.add_argument("--budget", type=int, default=0, choices=(0, 1, 2))
         parser.add_argument("--reads", type=int, default=2000)
         parser.add_argument("--keep", action="store_true", help="Keep the list (enabled).")
+        parser.add_argument(
+            "--to-exporter",
+            action="store_true",
+            help="Measure read → hit at an exporter's receiver instead (--reads, --rate, "
+            "--listed, --workers, --concurrency).",
+        )
+        parser.add_argument("--rate", type=float, default=50.0, help="Paced reads per second.")
+        parser.add_argument("--listed", type=float, default=0.1, help="Share of listed reads.")
+        parser.add_argument("--workers", type=int, default=1)
+        parser.add_argument("--concurrency", type=int, default=4)
 
     def handle(self, *args, entries, budget, reads, keep, **options):
+        if options["to_exporter"]:
+            load = HitsLoad(
+                reads=reads,
+                rate=options["rate"],
+                listed=options["listed"],
+                workers=options["workers"],
+                concurrency=options["concurrency"],
+            )
+            hits_to_exporter_measure(load=load, stdout=self.stdout)
+            return
         others = list(Watchlist.objects.filter(enabled=True).values_list("pk", flat=True))
         Watchlist.objects.filter(pk__in=others).update(enabled=False)
         try:
