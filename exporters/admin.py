@@ -221,6 +221,7 @@ class ExportDeliveryAdmin(TimestampLookupsAdmin, admin.ModelAdmin):
     list_display = (
         "id",
         "exporter",
+        "kind",
         "status",
         "attempts",
         "last_status_code",
@@ -229,7 +230,7 @@ class ExportDeliveryAdmin(TimestampLookupsAdmin, admin.ModelAdmin):
         "delivered_at",
         "created_at",
     )
-    list_filter = ("status", "exporter")
+    list_filter = ("status", "kind", "exporter")
     list_select_related = ("exporter",)
     date_hierarchy = "created_at"
     search_fields = ("=id", "last_error")
@@ -237,7 +238,9 @@ class ExportDeliveryAdmin(TimestampLookupsAdmin, admin.ModelAdmin):
     readonly_fields = (
         "id",
         "exporter",
+        "kind",
         "event_list",
+        "hit_count",
         "status",
         "attempts",
         "next_attempt_at",
@@ -257,6 +260,11 @@ class ExportDeliveryAdmin(TimestampLookupsAdmin, admin.ModelAdmin):
     @admin.display(description="Events")
     def event_list(self, obj):
         return ", ".join(str(link.event_id) for link in obj.event_links.all())
+
+    @admin.display(description="Hits")
+    def hit_count(self, obj):
+        # How many, not which: a covert list's hits are not named to every operator.
+        return obj.hit_links.count()
 
     @admin.action(description="Redeliver selected deliveries", permissions=["change"])
     def redeliver(self, request, queryset):

@@ -2,7 +2,7 @@
 admin."""
 
 from django.db import connection
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 
 from core.db import fetch_models, select_columns
 from events.models import PlateEvent
@@ -90,5 +90,10 @@ def delivery_list() -> QuerySet[ExportDelivery]:
     rows loaded)."""
     return ExportDelivery.objects.select_related("exporter").prefetch_related(
         Prefetch("event_links", queryset=ExportDeliveryEvent.objects.only("delivery", "event")),
-        Prefetch("hit_links", queryset=ExportDeliveryHit.objects.only("delivery", "hit")),
+        Prefetch(
+            "hit_links",
+            queryset=ExportDeliveryHit.objects.only("delivery", "hit").annotate(
+                watchlist_id=F("hit__watchlist_id")
+            ),
+        ),
     )

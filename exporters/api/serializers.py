@@ -178,8 +178,23 @@ class ExportDeliverySerializer(serializers.ModelSerializer):
         return [str(link.event_id) for link in obj.event_links.all()]
 
     def get_hits(self, obj) -> list[str]:
-        """The ids of the hits a `hits` delivery carries."""
-        return [str(link.hit_id) for link in obj.hit_links.all()]
+        """The ids of the hits a `hits` delivery carries, but those of covert lists the user
+        may not see."""
+        hidden = self._covert_hidden()
+        return [str(link.hit_id) for link in obj.hit_links.all() if link.watchlist_id not in hidden]
+
+    def _covert_hidden(self) -> set[int]:
+        """Ids of the covert lists the requesting user may not see (asked once a response)."""
+        root = self.root
+        if not hasattr(root, "_covert_hidden_ids"):
+            request = self.context.get("request")
+            visible = watchlists_visible(user=request.user if request else None).values("pk")
+            root._covert_hidden_ids = set(
+                Watchlist.objects.filter(covert=True)
+                .exclude(pk__in=visible)
+                .values_list("pk", flat=True)
+            )
+        return root._covert_hidden_ids
 
 
 class RedeliverDeadSerializer(serializers.Serializer):

@@ -100,3 +100,23 @@ def test_the_outbox_lists_a_hit_delivery_with_its_kind_and_hits(
     [row] = viewer_client.get(DELIVERIES).json()["results"]
     assert row["kind"] == "hits" and row["hits"] == [str(hit.pk)] and row["events"] == []
     assert services.delivery_attempt(delivery_id=delivery.pk) == "delivered"
+
+
+def test_the_outbox_names_a_covert_hit_only_to_those_who_may_see_its_list(
+    viewer_client, admin_user, exporter_factory, camera
+):
+    exporter = exporter_factory(send=["hits"])
+    covert = WatchlistFactory(covert=True)
+    hit = Hit.objects.create(
+        watchlist=covert, camera=camera, subject="s", plate="CO11VRT", captured_at=timezone.now()
+    )
+    delivery = ExportDelivery.objects.create(
+        exporter=exporter, kind="hits", next_attempt_at=timezone.now()
+    )
+    delivery.hits.add(hit)
+    ExportDelivery.objects.create(exporter=exporter, next_attempt_at=timezone.now())
+
+    [row] = viewer_client.get(f"{DELIVERIES}?kind=hits").json()["results"]
+    assert row["id"] == str(delivery.pk) and row["hits"] == []
+    [row] = client_for(admin_user).get(f"{DELIVERIES}?hit={hit.pk}").json()["results"]
+    assert row["hits"] == [str(hit.pk)]
