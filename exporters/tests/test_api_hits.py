@@ -1,6 +1,8 @@
 """The exporters API's `send` and `watchlists` fields and hit deliveries, per role; covert
 lists stay hidden from those who may not see them."""
 
+import json
+
 import pytest
 from django.db import transaction
 from django.utils import timezone
@@ -120,3 +122,17 @@ def test_the_outbox_names_a_covert_hit_only_to_those_who_may_see_its_list(
     assert row["id"] == str(delivery.pk) and row["hits"] == []
     [row] = client_for(admin_user).get(f"{DELIVERIES}?hit={hit.pk}").json()["results"]
     assert row["hits"] == [str(hit.pk)]
+
+
+def test_the_test_action_sends_a_sample_hit_to_an_exporter_of_hits_only(
+    operator_client, exporter_factory, sink
+):
+    hits_only = exporter_factory(name="hits-only", send=["hits"])
+    both = exporter_factory(name="both", send=["reads", "hits"])
+    assert operator_client.post(f"{URL}{hits_only.pk}/test/").json()["ok"] is True
+    assert operator_client.post(f"{URL}{both.pk}/test/").json()["ok"] is True
+
+    sample_hit, sample_read = (json.loads(r.body) for r in sink.wait_for(2))
+    assert sample_hit["kind"] == "hits" and sample_hit["hits"][0]["list"]["name"] == "Sample list"
+    assert sample_hit["hits"][0]["read"]["plate"] == "AB12CDE"
+    assert sample_read["kind"] == "reads" and sample_read["events"][0]["plate"] == "AB12CDE"
