@@ -620,6 +620,19 @@ EXPORTER_IMAGE_LINK_SECONDS = env_int("EXPORTER_IMAGE_LINK_SECONDS", 86400, mini
 # Seconds within which reads of the same watchlist entry at the same camera are one vehicle
 # passage: a repeat, a retry or a refinement inside them raises no second hit.
 HIT_REPEAT_SECONDS = env_int("HIT_REPEAT_SECONDS", 120, minimum=0)
+# Mail (watchlists' hit e-mails, sent by the Celery worker): Django's SMTP backend on
+# EMAIL_HOST:EMAIL_PORT; EMAIL_BACKEND may name another (e.g. the console's, to try it out).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "anpr@localhost")
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both.")
 # Largest watchlist CSV upload through the API in bytes, refused before it is read (also
 # bounded by EVENT_UPLOAD_MAX_BYTES; larger files: `manage.py watchlist_import`).
 WATCHLIST_IMPORT_MAX_BYTES = env_int("WATCHLIST_IMPORT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)

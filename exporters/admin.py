@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from core import masking
 from core.ids import ascii_integer
 from core.timestamps import TimestampLookupsAdmin
+from watchlists.selectors import watchlists_visible
 
 from . import services
 from .models import ExportDelivery, ExporterConfig
@@ -45,7 +46,8 @@ class ExporterConfigForm(forms.ModelForm):
             "cameras",
             "zones",
             "min_confidence",
-            "plates",
+            "send",
+            "watchlists",
             "timeout_seconds",
             "max_attempts",
         )
@@ -124,7 +126,7 @@ class ExporterConfigAdmin(masking.WriteOnlyAdminMixin, admin.ModelAdmin):
     )
     list_filter = ("enabled", "kind", "auth_type")
     search_fields = ("name",)  # not the URL: a search would reveal its query piece by piece
-    filter_horizontal = ("cameras", "zones")
+    filter_horizontal = ("cameras", "zones", "watchlists")
     readonly_fields = ("last_success_at", "last_error", "last_error_at", "created_at", "updated_at")
     inlines = (RecentDeliveryInline,)
     actions = ("send_test", "enable", "disable", "redeliver_dead")
@@ -132,7 +134,7 @@ class ExporterConfigAdmin(masking.WriteOnlyAdminMixin, admin.ModelAdmin):
         (None, {"fields": ("name", "kind", "enabled")}),
         ("Request", {"fields": ("url", "method", "headers", "payload_format", "batch_size")}),
         ("Authentication", {"fields": ("auth_type", "username", "secret")}),
-        ("Filters", {"fields": ("cameras", "zones", "min_confidence", "plates")}),
+        ("Filters", {"fields": ("send", "cameras", "zones", "min_confidence", "watchlists")}),
         ("Delivery", {"fields": ("timeout_seconds", "max_attempts")}),
         (
             "Status",
@@ -147,6 +149,20 @@ class ExporterConfigAdmin(masking.WriteOnlyAdminMixin, admin.ModelAdmin):
             },
         ),
     )
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        # Covert lists only for those who may see them (watchlists.selectors).
+        if db_field.name == "watchlists":
+            kwargs["queryset"] = watchlists_visible(user=request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_related(self, request, form, formsets, change):
+        # A covert list the user may not see was not offered: the exporter keeps it.
+        visible = watchlists_visible(user=request.user).values("pk")
+        hidden = list(form.instance.watchlists.exclude(pk__in=visible)) if change else []
+        super().save_related(request, form, formsets, change)
+        if hidden:
+            form.instance.watchlists.add(*hidden)
 
     @admin.display(description="URL")
     def url_shown(self, obj):
@@ -205,6 +221,7 @@ class ExportDeliveryAdmin(TimestampLookupsAdmin, admin.ModelAdmin):
     list_display = (
         "id",
         "exporter",
+        "kind",
         "status",
         "attempts",
         "last_status_code",
@@ -213,7 +230,7 @@ class ExportDeliveryAdmin(TimestampLookupsAdmin, admin.ModelAdmin):
         "delivered_at",
         "created_at",
     )
-    list_filter = ("status", "exporter")
+    list_filter = ("status", "kind", "exporter")
     list_select_related = ("exporter",)
     date_hierarchy = "created_at"
     search_fields = ("=id", "last_error")
@@ -221,7 +238,9 @@ class ExportDeliveryAdmin(TimestampLookupsAdmin, admin.ModelAdmin):
     readonly_fields = (
         "id",
         "exporter",
+        "kind",
         "event_list",
+        "hit_count",
         "status",
         "attempts",
         "next_attempt_at",
@@ -241,6 +260,11 @@ class ExportDeliveryAdmin(TimestampLookupsAdmin, admin.ModelAdmin):
     @admin.display(description="Events")
     def event_list(self, obj):
         return ", ".join(str(link.event_id) for link in obj.event_links.all())
+
+    @admin.display(description="Hits")
+    def hit_count(self, obj):
+        # How many, not which: a covert list's hits are not named to every operator.
+        return obj.hit_links.count()
 
     @admin.action(description="Redeliver selected deliveries", permissions=["change"])
     def redeliver(self, request, queryset):

@@ -11,5 +11,7 @@ class ExportersConfig(AppConfig):
         from events.after_store import after_store_register
 
         from .services.planning import PLANNING_STEP
+        from .services.watchlist_filters import watchlist_filters_connect
 
         after_store_register(PLANNING_STEP)
+        watchlist_filters_connect()

@@ -16,6 +16,7 @@ class ExporterConfigFilter(django_filters.FilterSet):
 
 class ExportDeliveryFilter(django_filters.FilterSet):
     event = django_filters.UUIDFilter(field_name="event_links__event", distinct=True)
+    hit = django_filters.UUIDFilter(field_name="hit_links__hit", distinct=True)
     created_after = TimestampFilter(field_name="created_at", lookup_expr="gte")
     created_before = TimestampFilter(field_name="created_at", lookup_expr="lt")
     delivered_after = TimestampFilter(field_name="delivered_at", lookup_expr="gte")
@@ -23,4 +24,4 @@ class ExportDeliveryFilter(django_filters.FilterSet):
 
     class Meta:
         model = ExportDelivery
-        fields = ("exporter", "status", "event")
+        fields = ("exporter", "kind", "status", "event", "hit")

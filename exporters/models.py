@@ -11,7 +11,7 @@ from cameras.models import Camera, Zone
 from core.ids import time_ordered_uuid
 from core.json_bounds import BoundedJSONField
 from events.models import PlateEvent
-from events.reads import plate_normalize
+from watchlists.models import Hit, Watchlist
 
 #: Headers we set ourselves; an exporter's extra headers may not replace them.
 RESERVED_HEADERS = frozenset(
@@ -30,6 +30,10 @@ RESERVED_HEADERS = frozenset(
 
 #: RFC 9110's token: what a header name may be made of.
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _send_default() -> list[str]:
+    return [ExporterConfig.Send.READS]
 
 
 def _latin1(text: str) -> bool:
@@ -60,6 +64,12 @@ class ExporterConfig(models.Model):
 
     class PayloadFormat(models.TextChoices):
         JSON = "json", "ANPR JSON"
+
+    class Send(models.TextChoices):
+        """What an exporter may send (a list of them): each is a kind of delivery."""
+
+        READS = "reads", "Reads"
+        HITS = "hits", "Watchlist hits"
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.WEBHOOK)
@@ -93,8 +103,16 @@ class ExporterConfig(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(1)],
         help_text="Only reads at least this confident (0..1); reads without one are skipped.",
     )
-    plates = BoundedJSONField(
-        default=list, blank=True, help_text="Only these plates (none = all), e.g. a hotlist."
+    send = BoundedJSONField(
+        default=_send_default,
+        help_text='What it sends: a list of "reads" and "hits" (watchlist hits), e.g. ["hits"].',
+    )
+    watchlists = models.ManyToManyField(
+        Watchlist,
+        blank=True,
+        related_name="+",
+        help_text="Only reads that match these lists, and only their hits (none = all; a "
+        "covert list's hits go only to exporters filtered by it).",
     )
     timeout_seconds = models.FloatField(
         default=10, validators=[MinValueValidator(0.5), MaxValueValidator(60)]
@@ -118,11 +136,8 @@ class ExporterConfig(models.Model):
     def __str__(self):
         return self.name
 
-    def save(self, *args, **kwargs):
-        # Stored normalized so that matching an event is a set lookup.
-        if isinstance(self.plates, list):
-            self.plates = sorted({plate_normalize(p) for p in self.plates if isinstance(p, str)})
-        super().save(*args, **kwargs)
+    def sends(self, what: str) -> bool:
+        return isinstance(self.send, list) and what in self.send
 
     def clean(self):
         errors = {}
@@ -148,16 +163,28 @@ class ExporterConfig(models.Model):
                 errors["headers"] = "A header name is letters, digits and !#$%&'*+-.^_`|~ only."
             elif any(v != v.strip(" \t") for v in self.headers.values()):
                 errors["headers"] = "A header value cannot start or end with a space or tab."
-        if not isinstance(self.plates, list) or not all(isinstance(p, str) for p in self.plates):
-            errors["plates"] = 'Must be a JSON list of plates, e.g. ["AB12CDE"].'
-        elif any(not plate_normalize(p) for p in self.plates):
-            errors["plates"] = "Every plate needs at least one letter or digit."
+        send_error = send_check(self.send)
+        if send_error:
+            errors["send"] = send_error
         if self.auth_type != self.AuthType.NONE and not self.secret:
             errors["secret"] = f"Authentication '{self.auth_type}' needs a secret."
         if self.auth_type == self.AuthType.BASIC and not self.username:
             errors["username"] = "HTTP basic authentication needs a username."
         if errors:
             raise ValidationError(errors)
+
+
+def send_check(value) -> str:
+    """Why `send` is refused ("" when it is valid): a non-empty list of known kinds, each once."""
+    known = ExporterConfig.Send.values
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        return f'A non-empty list of: {", ".join(known)}, e.g. ["reads", "hits"].'
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        return f"Unknown: {', '.join(unknown)}. Known: {', '.join(known)}."
+    if len(set(value)) != len(value):
+        return "Name each one once."
+    return ""
 
 
 class ExportDelivery(models.Model):
@@ -176,9 +203,14 @@ class ExportDelivery(models.Model):
     exporter = models.ForeignKey(
         ExporterConfig, on_delete=models.CASCADE, related_name="deliveries"
     )
+    #: What it carries: reads (events) or watchlist hits; one of ExporterConfig.Send.
+    kind = models.CharField(
+        max_length=8, choices=ExporterConfig.Send.choices, default=ExporterConfig.Send.READS
+    )
     events = models.ManyToManyField(
         PlateEvent, through="ExportDeliveryEvent", related_name="export_deliveries"
     )
+    hits = models.ManyToManyField(Hit, through="ExportDeliveryHit", related_name="+")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(
@@ -231,3 +263,19 @@ class ExportDeliveryEvent(models.Model):
 
     def __str__(self):
         return f"{self.delivery_id} → {self.event_id}"
+
+
+class ExportDeliveryHit(models.Model):
+    """Which watchlist hits a `hits` delivery carries."""
+
+    delivery = models.ForeignKey(ExportDelivery, on_delete=models.CASCADE, related_name="hit_links")
+    # Indexed: a hit deleted by retention takes its links with it.
+    hit = models.ForeignKey(Hit, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("delivery", "hit"), name="delivery_hit_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.delivery_id} → {self.hit_id}"

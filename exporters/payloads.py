@@ -1,7 +1,11 @@
-"""The body receivers get ("ANPR JSON"): the delivery id and a list of events.
+"""The body receivers get ("ANPR JSON"): the delivery id and a list of events, or of hits.
 
 Every request has the same shape, whether it carries one event or a batch:
-    {"delivery_id": "<uuid>", "exporter": "<name>", "sent_at": "<iso>", "events": [{...}]}
+    {"delivery_id": "<uuid>", "exporter": "<name>", "sent_at": "<iso>", "kind": "reads",
+     "events": [{...}]}
+and for an exporter that sends watchlist hits, with "kind": "hits", a list `hits` instead of
+`events`, each hit as `hit_payload` writes it (its `read` is an event as above, or null once
+the read is deleted). docs/exporters.md shows both.
 
 Each event is events.representation's document (what GET /api/events/{id}/ shows),
 regrouped as receivers have always had it: `camera` {id, slug, name}, `zone` {id, name} or
@@ -18,6 +22,7 @@ from django.utils import timezone
 from events import representation
 from events.image_links import image_link_signed
 from events.models import PlateEvent
+from watchlists.models import Hit
 
 #: Document fields receivers do not get: our device id and search key, and `metadata` (what
 #: a device sent besides the read, up to 64 KiB an event, for the API's users).
@@ -55,14 +60,47 @@ def event_payload(event: PlateEvent) -> dict:
     return payload
 
 
-def delivery_body(*, delivery_id: str, exporter_name: str, events: list[PlateEvent]) -> bytes:
-    """The exact bytes sent (and signed)."""
+#: Fields of a hit's list as receivers get them, from the hit's snapshot (the list as it was
+#: when the hit was raised).
+_LIST_KEYS = ("id", "name", "kind", "priority", "colour")
+_MATCH_KEYS = ("read_plate", "matched_plate", "candidate", "cost", "substituted")
+
+
+def hit_payload(hit: Hit) -> dict:
+    """One hit as receivers get it: why it was raised (the snapshot: list, entry, match), its
+    current status, and its read (event_payload, or null once the read is deleted)."""
+    snapshot = hit.snapshot or {}
+    listed = snapshot.get("watchlist") or {}
+    return {
+        "id": str(hit.pk),
+        "status": hit.status,
+        "captured_at": _iso_utc(hit.captured_at),
+        "list": {key: listed.get(key) for key in _LIST_KEYS},
+        "entry": snapshot.get("entry"),
+        "match": {key: snapshot.get(key) for key in _MATCH_KEYS},
+        "read": event_payload(hit.event) if hit.event is not None else None,
+    }
+
+
+def delivery_body(
+    *,
+    delivery_id: str,
+    exporter_name: str,
+    events: list[PlateEvent] = (),
+    hits: list[Hit] | None = None,
+) -> bytes:
+    """The exact bytes sent (and signed): the events, or the hits when `hits` is given."""
     document = {
         "delivery_id": str(delivery_id),
         "exporter": exporter_name,
         "sent_at": _iso_utc(timezone.now()),
-        "events": [event_payload(event) for event in events],
     }
+    if hits is None:
+        document["kind"] = "reads"
+        document["events"] = [event_payload(event) for event in events]
+    else:
+        document["kind"] = "hits"
+        document["hits"] = [hit_payload(hit) for hit in hits]
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 

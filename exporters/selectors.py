@@ -2,16 +2,26 @@
 admin."""
 
 from django.db import connection
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 
 from core.db import fetch_models, select_columns
 from events.models import PlateEvent
+from watchlists.models import Hit
+from watchlists.services.matching import read_lists_matched
 
-from .models import ExportDelivery, ExportDeliveryEvent, ExporterConfig
+from .models import ExportDelivery, ExportDeliveryEvent, ExportDeliveryHit, ExporterConfig
+
+#: An exporter's filters by id: (attribute, M2M field, column of the other side).
+_ID_FILTERS = (
+    ("camera_ids", "cameras", "camera_id"),
+    ("zone_ids", "zones", "zone_id"),
+    ("watchlist_ids", "watchlists", "watchlist_id"),
+)
 
 
 def exporters_for_planning() -> list[ExporterConfig]:
-    """Enabled exporters with their camera and zone filters as id sets (three queries)."""
+    """Enabled exporters with their camera, zone and watchlist filters as id sets (two
+    queries)."""
     # Plain SQL: this runs on every ingest, where composing the queryset cost more than the
     # query (usually finding nothing).
     quote = connection.ops.quote_name
@@ -24,36 +34,66 @@ def exporters_for_planning() -> list[ExporterConfig]:
     )
     if not exporters:
         return []
-    cameras = ExporterConfig.cameras.through.objects.filter(exporterconfig__enabled=True)
-    zones = ExporterConfig.zones.through.objects.filter(exporterconfig__enabled=True)
-    camera_ids: dict[int, set[int]] = {}
-    zone_ids: dict[int, set[int]] = {}
-    for exporter_id, camera_id in cameras.values_list("exporterconfig_id", "camera_id"):
-        camera_ids.setdefault(exporter_id, set()).add(camera_id)
-    for exporter_id, zone_id in zones.values_list("exporterconfig_id", "zone_id"):
-        zone_ids.setdefault(exporter_id, set()).add(zone_id)
+    # One query for the three filters of all of them.
+    marks = ", ".join(["%s"] * len(exporters))
+    parts = []
+    for n, (_, field, column) in enumerate(_ID_FILTERS):
+        table = quote(getattr(ExporterConfig, field).through._meta.db_table)
+        parts.append(
+            f"SELECT {n}, t.{quote('exporterconfig_id')}, t.{quote(column)} FROM {table} t "
+            f"WHERE t.{quote('exporterconfig_id')} IN ({marks})"
+        )
+    ids = [exporter.pk for exporter in exporters]
+    found: dict[tuple[int, int], set[int]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), ids * len(_ID_FILTERS))
+        for n, exporter_id, other_id in cursor.fetchall():
+            found.setdefault((n, exporter_id), set()).add(other_id)
     for exporter in exporters:
-        exporter.camera_ids = camera_ids.get(exporter.pk, set())
-        exporter.zone_ids = zone_ids.get(exporter.pk, set())
-        exporter.plate_set = set(exporter.plates)
+        for n, (attribute, _, _) in enumerate(_ID_FILTERS):
+            setattr(exporter, attribute, found.get((n, exporter.pk), set()))
     return exporters
 
 
+def _place_matches(exporter: ExporterConfig, event: PlateEvent) -> bool:
+    return (not exporter.camera_ids or event.camera_id in exporter.camera_ids) and (
+        not exporter.zone_ids or event.zone_id in exporter.zone_ids
+    )
+
+
 def exporter_matches(exporter: ExporterConfig, event: PlateEvent) -> bool:
-    """The exporter's filters (each empty filter lets everything through)."""
-    if exporter.camera_ids and event.camera_id not in exporter.camera_ids:
-        return False
-    if exporter.zone_ids and event.zone_id not in exporter.zone_ids:
+    """Whether the exporter takes this read: its filters (each empty filter lets everything
+    through). A watchlist filter takes reads that matched one of its lists in the read's
+    after-store step (watchlists runs before exporters)."""
+    if not _place_matches(exporter, event):
         return False
     if exporter.min_confidence is not None and (
         event.confidence is None or event.confidence < exporter.min_confidence
     ):
         return False
-    return not exporter.plate_set or event.plate in exporter.plate_set
+    return not exporter.watchlist_ids or bool(exporter.watchlist_ids & read_lists_matched(event))
+
+
+def exporter_takes_hit(exporter: ExporterConfig, hit: Hit, event: PlateEvent) -> bool:
+    """Whether the exporter gets this hit of this read: its camera and zone filters, its
+    watchlist filter, and least exposure for covert lists: their hits go only to exporters
+    filtered by that very list (chosen by someone who may see it)."""
+    if not _place_matches(exporter, event):
+        return False
+    if hit.watchlist.covert or exporter.watchlist_ids:
+        return hit.watchlist_id in exporter.watchlist_ids
+    return True
 
 
 def delivery_list() -> QuerySet[ExportDelivery]:
-    """Deliveries with their exporter and the ids of their events (no event rows loaded)."""
+    """Deliveries with their exporter and the ids of their events and hits (no event or hit
+    rows loaded)."""
     return ExportDelivery.objects.select_related("exporter").prefetch_related(
-        Prefetch("event_links", queryset=ExportDeliveryEvent.objects.only("delivery", "event"))
+        Prefetch("event_links", queryset=ExportDeliveryEvent.objects.only("delivery", "event")),
+        Prefetch(
+            "hit_links",
+            queryset=ExportDeliveryHit.objects.only("delivery", "hit").annotate(
+                watchlist_id=F("hit__watchlist_id")
+            ),
+        ),
     )

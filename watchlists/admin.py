@@ -38,6 +38,7 @@ class WatchlistForm(forms.ModelForm):
             "schedule_windows",
             "time_zone",
             "hit_retention_days",
+            "notify_emails",
         )
 
     def clean(self):

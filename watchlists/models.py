@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator, validate_email
 from django.db import models
 
 from cameras.models import Camera, Zone
@@ -15,6 +15,30 @@ from .schedule import schedule_windows_check, time_zone_check, weekdays_check
 
 def _all_weekdays():
     return [0, 1, 2, 3, 4, 5, 6]
+
+
+#: Addresses a list may notify.
+NOTIFY_EMAILS_MAX = 20
+
+
+def notify_emails_check(value) -> None:
+    """A list of distinct e-mail addresses, at most NOTIFY_EMAILS_MAX."""
+    error = None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        error = 'A list of e-mail addresses, e.g. ["control-room@example.com"].'
+    elif len(value) > NOTIFY_EMAILS_MAX:
+        error = f"At most {NOTIFY_EMAILS_MAX} addresses."
+    elif len({v.lower() for v in value}) != len(value):
+        error = "Name each address once."
+    else:
+        for address in value:
+            try:
+                validate_email(address)
+            except ValidationError:
+                error = f"Not an e-mail address: {address[:100]!r}."
+                break
+    if error:
+        raise ValidationError({"notify_emails": error})
 
 
 class Watchlist(models.Model):
@@ -74,6 +98,12 @@ class Watchlist(models.Model):
     hit_retention_days = models.PositiveIntegerField(
         null=True, blank=True, help_text="Empty: the camera's event retention."
     )
+    notify_emails = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="E-mail addresses told of each hit (list, camera, time, category and a link "
+        "to the hit; never the plate).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -102,6 +132,7 @@ class Watchlist(models.Model):
         weekdays_check(self.schedule_weekdays)
         schedule_windows_check(self.schedule_windows)
         time_zone_check(self.time_zone)
+        notify_emails_check(self.notify_emails)
 
 
 def watchlist_scope_check(*, kind: str, cameras, zones) -> None:

@@ -22,7 +22,8 @@ ALLOWED = {
     "core": set(),
     "cameras": {"core"},
     "events": {"core", "cameras"},
-    "exporters": {"core", "events", "cameras"},
+    # Exporters send watchlist hits and filter by watchlist; watchlists know no exporter.
+    "exporters": {"core", "events", "cameras", "watchlists"},
     "watchlists": {"core", "cameras", "events"},
     "devtools": {"core", "cameras", "events", "exporters", "watchlists", "anpr"},
 }

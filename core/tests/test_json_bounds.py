@@ -105,7 +105,7 @@ def test_a_body_too_deep_for_the_parser_is_a_400(operator_client):
         ("/api/model-configs/", {"name": "ocr", "version": "1.0.0", "task": "ocr"}, "parameters"),
         ("/api/sensor-settings/", {}, "extra"),
         ("/api/exporters/", {"name": "crm", "url": "https://crm.example/hook"}, "headers"),
-        ("/api/exporters/", {"name": "crm", "url": "https://crm.example/hook"}, "plates"),
+        ("/api/exporters/", {"name": "crm", "url": "https://crm.example/hook"}, "send"),
     ],
 )
 def test_every_json_field_of_the_api_refuses_deep_and_large_values(
@@ -115,8 +115,8 @@ def test_every_json_field_of_the_api_refuses_deep_and_large_values(
     body = {**body, "camera": camera.id}
     models = (Camera, Zone, ModelConfig, SensorSettings, ExporterConfig)
     before = [model.objects.count() for model in models]
-    deep = nested(MAX_DEPTH + 1) if field in ("plates", "candidates") else {"a": nested(MAX_DEPTH)}
-    large = ["x" * 1000] * 70 if field == "plates" else {"blob": "x" * (MAX_BYTES + 1)}
+    deep = nested(MAX_DEPTH + 1) if field in ("send", "candidates") else {"a": nested(MAX_DEPTH)}
+    large = ["x" * 1000] * 70 if field == "send" else {"blob": "x" * (MAX_BYTES + 1)}
     for value, message in ((deep, TOO_DEEP), (large, f"At most {MAX_BYTES} bytes of JSON")):
         response = api_client.post(url, {**body, field: value}, format="json")
         assert response.status_code == 400, response.content

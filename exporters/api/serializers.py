@@ -7,9 +7,22 @@ from rest_framework import serializers
 from cameras.models import Camera, Zone
 from core import masking
 from core.api import ModelCleanSerializer
+from watchlists.models import Watchlist
+from watchlists.selectors import watchlists_visible
 
 from .. import services
 from ..models import ExportDelivery, ExporterConfig
+
+
+class VisibleWatchlistsField(serializers.PrimaryKeyRelatedField):
+    """Lists the requesting user may see: a covert list they may not see is neither offered
+    nor shown (an exporter keeps it when such a user saves the exporter)."""
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None:
+            return Watchlist.objects.none()
+        return watchlists_visible(user=request.user)
 
 
 class ExporterConfigSerializer(ModelCleanSerializer):
@@ -30,7 +43,14 @@ class ExporterConfigSerializer(ModelCleanSerializer):
     zones = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Zone.objects.all(), required=False
     )
-    clean_exclude = ("cameras", "zones")
+    watchlists = VisibleWatchlistsField(
+        many=True,
+        required=False,
+        help_text="Only reads that match one of these watchlists, and only their hits (empty: "
+        "all). Replaces the former `plates` filter. A covert list's hits go only to exporters "
+        "filtered by it; covert lists you may not see are not shown and are kept.",
+    )
+    clean_exclude = ("cameras", "zones", "watchlists")
 
     class Meta:
         model = ExporterConfig
@@ -50,7 +70,8 @@ class ExporterConfigSerializer(ModelCleanSerializer):
             "cameras",
             "zones",
             "min_confidence",
-            "plates",
+            "send",
+            "watchlists",
             "timeout_seconds",
             "max_attempts",
             "enabled",
@@ -77,6 +98,10 @@ class ExporterConfigSerializer(ModelCleanSerializer):
                 "help_text": 'Extra request headers, e.g. {"X-Api-Key": "…"}. Answers mask '
                 "the values (••••); a masked value sent back keeps the stored one."
             },
+            "send": {
+                "help_text": 'What it sends, a list: "reads" (each read, as `events`) and/or '
+                '"hits" (watchlist hits, as `hits`). Default ["reads"].'
+            },
         }
 
     def get_has_secret(self, obj) -> bool:
@@ -93,10 +118,25 @@ class ExporterConfigSerializer(ModelCleanSerializer):
         )
         return super().validate(attrs)
 
+    def update(self, instance, validated_data):
+        if "watchlists" in validated_data:
+            validated_data["watchlists"] = [
+                *validated_data["watchlists"],
+                *self._hidden_watchlists(instance),
+            ]
+        return super().update(instance, validated_data)
+
+    def _hidden_watchlists(self, instance) -> list[Watchlist]:
+        visible = self.fields["watchlists"].child_relation.get_queryset().values("pk")
+        return list(instance.watchlists.exclude(pk__in=visible))
+
     def to_representation(self, instance):
         data = super().to_representation(instance)
         data["url"] = masking.url_masked(instance.url)
         data["headers"] = masking.headers_masked(instance.headers)
+        if data.get("watchlists"):
+            hidden = {w.pk for w in self._hidden_watchlists(instance)}
+            data["watchlists"] = [pk for pk in data["watchlists"] if pk not in hidden]
         return data
 
 
@@ -111,6 +151,7 @@ class ExporterTestResultSerializer(serializers.Serializer):
 class ExportDeliverySerializer(serializers.ModelSerializer):
     exporter_name = serializers.CharField(source="exporter.name", read_only=True)
     events = serializers.SerializerMethodField()
+    hits = serializers.SerializerMethodField()
 
     class Meta:
         model = ExportDelivery
@@ -118,7 +159,9 @@ class ExportDeliverySerializer(serializers.ModelSerializer):
             "id",
             "exporter",
             "exporter_name",
+            "kind",
             "events",
+            "hits",
             "status",
             "attempts",
             "next_attempt_at",
@@ -133,6 +176,25 @@ class ExportDeliverySerializer(serializers.ModelSerializer):
 
     def get_events(self, obj) -> list[str]:
         return [str(link.event_id) for link in obj.event_links.all()]
+
+    def get_hits(self, obj) -> list[str]:
+        """The ids of the hits a `hits` delivery carries, but those of covert lists the user
+        may not see."""
+        hidden = self._covert_hidden()
+        return [str(link.hit_id) for link in obj.hit_links.all() if link.watchlist_id not in hidden]
+
+    def _covert_hidden(self) -> set[int]:
+        """Ids of the covert lists the requesting user may not see (asked once a response)."""
+        root = self.root
+        if not hasattr(root, "_covert_hidden_ids"):
+            request = self.context.get("request")
+            visible = watchlists_visible(user=request.user if request else None).values("pk")
+            root._covert_hidden_ids = set(
+                Watchlist.objects.filter(covert=True)
+                .exclude(pk__in=visible)
+                .values_list("pk", flat=True)
+            )
+        return root._covert_hidden_ids
 
 
 class RedeliverDeadSerializer(serializers.Serializer):

@@ -30,7 +30,7 @@ class ChangePermission(ModelRolePermission):
 class ExporterConfigViewSet(ConfigViewSet):
     """Exporters (webhooks). `secret` is write-only; `has_secret` says whether one is set."""
 
-    queryset = ExporterConfig.objects.prefetch_related("cameras", "zones")
+    queryset = ExporterConfig.objects.prefetch_related("cameras", "zones", "watchlists")
     serializer_class = ExporterConfigSerializer
     filterset_class = ExporterConfigFilter
     ordering_fields = ("id", "name", "created_at", "last_success_at", "last_error_at")

@@ -12,6 +12,7 @@ from django.utils import timezone
 from cameras.models import Camera
 from core import masking
 from events.models import PlateEvent
+from watchlists.models import Hit
 
 from ..models import ExportDelivery, ExporterConfig
 from .queue import deliveries_enqueue
@@ -95,11 +96,14 @@ class TestResult:
 
 
 def exporter_test(*, exporter: ExporterConfig) -> TestResult:
-    """Send one sample event now, signed and authenticated like a real delivery, and record
-    the outcome on the exporter. Nothing is stored in the outbox."""
+    """Send one sample event now (a sample hit, to an exporter that sends hits only), signed
+    and authenticated like a real delivery, and record the outcome on the exporter. Nothing
+    is stored in the outbox."""
     delivery_id = uuid.uuid4()
+    event = _sample_event()
+    hits = None if exporter.sends(ExporterConfig.Send.READS) else [_sample_hit(event)]
     result = delivery_send(
-        exporter=exporter, delivery_id=delivery_id, events=[_sample_event()], test=True
+        exporter=exporter, delivery_id=delivery_id, events=[event], hits=hits, test=True
     )
     now = timezone.now()
     if result.ok:
@@ -135,4 +139,31 @@ def _sample_event() -> PlateEvent:
         received_at=now,
         direction=PlateEvent.Direction.IN,
         metadata={"sample": True},
+    )
+
+
+def _sample_hit(event: PlateEvent) -> Hit:
+    """An unsaved hit of the sample event on a sample list, shaped like a real one."""
+    snapshot = {
+        "watchlist": {
+            "id": 0,
+            "name": "Sample list",
+            "kind": "alert",
+            "priority": 0,
+            "colour": "#d32f2f",
+        },
+        "entry": {"id": str(uuid.UUID(int=0)), "plate": event.plate, "category": "other"},
+        "read_plate": event.plate,
+        "matched_plate": event.plate,
+        "candidate": False,
+        "cost": 0,
+        "substituted": [],
+    }
+    return Hit(
+        id=uuid.UUID(int=0),
+        event=event,
+        camera=event.camera,
+        plate=event.plate,
+        captured_at=event.captured_at,
+        snapshot=snapshot,
     )

@@ -8,8 +8,9 @@ from django.db import connection
 from django.utils import timezone
 
 from events.models import PlateEvent
+from watchlists.models import Hit
 
-from ..models import ExportDeliveryEvent, ExporterConfig
+from ..models import ExportDeliveryEvent, ExportDeliveryHit, ExporterConfig
 from ..transport import CONNECT_TIMEOUT, SendResult
 from .claims import deliveries_claim
 from .queue import DELIVERIES_PER_MESSAGE
@@ -52,7 +53,11 @@ def deliveries_attempt(*, delivery_ids: list, companions: bool = False) -> dict[
         claimed += extra
         outcomes.update({str(d.pk): "skipped" for d in extra})
     exporters = ExporterConfig.objects.in_bulk({d.exporter_id for d in claimed})
-    events = _deliveries_events(delivery_ids=[d.pk for d in claimed])
+    kinds = {ExporterConfig.Send.READS: [], ExporterConfig.Send.HITS: []}
+    for delivery in claimed:
+        kinds[delivery.kind].append(delivery.pk)
+    events = _deliveries_events(delivery_ids=kinds["reads"]) if kinds["reads"] else {}
+    hits = _deliveries_hits(delivery_ids=kinds["hits"]) if kinds["hits"] else {}
     started = time.monotonic()
     attempts = []
     for delivery in claimed:
@@ -65,6 +70,13 @@ def deliveries_attempt(*, delivery_ids: list, companions: bool = False) -> dict[
         longest = time.monotonic() - started + CONNECT_TIMEOUT + exporter.timeout_seconds
         if attempts and longest > settings.EXPORTER_CLAIM_TIMEOUT:
             result = None
+        elif delivery.kind == ExporterConfig.Send.HITS:
+            if not hits.get(delivery.pk):
+                result = SendResult(None, 0, "Its hits were deleted before delivery.", False)
+            else:
+                result = delivery_send(
+                    exporter=exporter, delivery_id=delivery.pk, events=[], hits=hits[delivery.pk]
+                )
         elif not events.get(delivery.pk):
             result = SendResult(None, 0, "Its events were deleted before delivery.", False)
         else:
@@ -92,4 +104,21 @@ def _deliveries_events(*, delivery_ids: list) -> dict:
             key=lambda event: event.captured_at,
         )
         for delivery_id, ids in event_ids.items()
+    }
+
+
+def _deliveries_hits(*, delivery_ids: list) -> dict:
+    """{delivery id: its hits in capture order, with their reads}."""
+    links = ExportDeliveryHit.objects.filter(delivery_id__in=delivery_ids)
+    hit_ids: dict = {}
+    for delivery_id, hit_id in links.values_list("delivery_id", "hit_id"):
+        hit_ids.setdefault(delivery_id, []).append(hit_id)
+    hits = Hit.objects.select_related("event__camera", "event__zone").in_bulk(
+        {hit_id for ids in hit_ids.values() for hit_id in ids}
+    )
+    return {
+        delivery_id: sorted(
+            (hits[hit_id] for hit_id in ids if hit_id in hits), key=lambda hit: hit.captured_at
+        )
+        for delivery_id, ids in hit_ids.items()
     }

@@ -14,13 +14,17 @@ from ..transport import SendResult, request_send
 logger = logging.getLogger(__name__)
 
 
-def delivery_send(*, exporter: ExporterConfig, delivery_id, events: list, test: bool = False):
+def delivery_send(
+    *, exporter: ExporterConfig, delivery_id, events: list, hits=None, test: bool = False
+):
     """Build one delivery's request (or the test action's) and send it. An error of ours, not
     the receiver's, is a failed attempt retried on its schedule: it must neither stop the
     other deliveries of a message, whose outcomes are recorded together afterwards, nor fail
-    the test action."""
+    the test action. With `hits` (a list), the request carries those hits instead."""
     try:
-        body = delivery_body(delivery_id=delivery_id, exporter_name=exporter.name, events=events)
+        body = delivery_body(
+            delivery_id=delivery_id, exporter_name=exporter.name, events=events, hits=hits
+        )
         headers = request_headers(exporter=exporter, delivery_id=delivery_id, body=body)
         if test:
             headers["X-ANPR-Test"] = "1"

@@ -61,7 +61,7 @@ def test_saving_without_typing_the_secret_keeps_it(console, exporter, sink):
         "auth_type": "bearer",
         "username": "",
         "secret": "",
-        "plates": "[]",
+        "send": '["reads"]',
         "timeout_seconds": 5,
         "max_attempts": 4,
         "deliveries-TOTAL_FORMS": 0,
@@ -83,7 +83,7 @@ def test_the_admin_refuses_what_the_api_refuses(console, sink):
         "payload_format": "json",
         "batch_size": 1,
         "auth_type": "hmac",
-        "plates": "[]",
+        "send": '["reads"]',
         "timeout_seconds": 5,
         "max_attempts": 4,
         "deliveries-TOTAL_FORMS": 0,
@@ -120,3 +120,27 @@ def test_a_viewer_cannot_open_the_console(viewer, exporter):
     client.force_login(viewer)
     response = client.get(f"{CHANGELIST}{exporter.pk}/change/")
     assert response.status_code == 302 and "/login" in response["Location"]
+
+
+def test_the_admin_refuses_a_bad_send_naming_it(console, sink):
+    form = {
+        "name": "bad-send",
+        "kind": "webhook",
+        "url": sink.url,
+        "method": "POST",
+        "headers": "{}",
+        "payload_format": "json",
+        "batch_size": 1,
+        "auth_type": "none",
+        "send": '["reads", "reads"]',
+        "timeout_seconds": 5,
+        "max_attempts": 4,
+        "deliveries-TOTAL_FORMS": 0,
+        "deliveries-INITIAL_FORMS": 0,
+    }
+    response = console.post(f"{CHANGELIST}add/", form)
+    assert response.status_code == 200
+    assert "Name each one once" in response.content.decode()
+    form["send"] = '["hits"]'
+    assert console.post(f"{CHANGELIST}add/", form).status_code == 302
+    assert ExporterConfig.objects.get().send == ["hits"]

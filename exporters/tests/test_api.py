@@ -27,7 +27,7 @@ def _body(sink, **overrides):
         "auth_type": "hmac",
         "secret": SECRET,
         "headers": {"X-Site": "north"},
-        "plates": ["ab-12 cde"],
+        "send": ["reads", "hits"],
     }
     body.update(overrides)
     return body
@@ -38,7 +38,7 @@ def test_operator_creates_reads_updates_and_deletes_an_exporter(operator_client,
     assert created.status_code == 201, created.json()
     data = created.json()
     assert data["has_secret"] is True and "secret" not in data
-    assert data["plates"] == ["AB12CDE"] and data["cameras"] == [camera.pk]
+    assert data["send"] == ["reads", "hits"] and data["cameras"] == [camera.pk]
 
     url = f"{URL}{data['id']}/"
     patched = operator_client.patch(url, {"timeout_seconds": 3}, format="json")
@@ -83,7 +83,12 @@ def test_the_secret_never_leaves_the_api(operator_client, sink):
         ({"secret": ""}, "secret"),
         ({"auth_type": "basic", "username": ""}, "username"),
         ({"auth_type": "digest"}, "auth_type"),
-        ({"plates": "AB12CDE"}, "plates"),
+        ({"send": "reads"}, "send"),
+        ({"send": []}, "send"),
+        ({"send": ["reads", "reads"]}, "send"),
+        ({"send": ["reads", "health"]}, "send"),
+        ({"send": [1]}, "send"),
+        ({"watchlists": [999999]}, "watchlists"),
         ({"min_confidence": 1.5}, "min_confidence"),
         ({"batch_size": 0}, "batch_size"),
         ({"timeout_seconds": 600}, "timeout_seconds"),
@@ -136,7 +141,7 @@ def test_a_refused_test_does_not_reveal_what_the_name_resolves_to(operator_clien
 
 
 def test_disable_and_enable_apply_to_the_next_event(operator_client, sink):
-    exporter_id = operator_client.post(URL, _body(sink, plates=[]), format="json").json()["id"]
+    exporter_id = operator_client.post(URL, _body(sink, send=["reads"]), format="json").json()["id"]
 
     def planned_for_a_new_event() -> int:
         with transaction.atomic():

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from exporters.models import ExportDelivery
 from exporters.tests.conftest import wait_until
+from watchlists.tests.factories import WatchlistFactory, entry_add
 
 URL = "/api/events/ingest/"
 
@@ -20,7 +21,10 @@ def _read(event_id: str, plate: str) -> dict:
 def test_posted_reads_reach_the_receiver_once_each(
     celery_worker, exporter_factory, sink, device_client
 ):
-    exporter_factory(name="hotlist", plates=["AB12CDE", "CD34EFG"])
+    hotlist = WatchlistFactory(name="hotlist", match_strategy="exact", match_candidates=False)
+    entry_add(hotlist, "AB12CDE")
+    entry_add(hotlist, "CD34EFG")
+    exporter_factory(name="hotlist").watchlists.set([hotlist])
     exporter_factory(name="everything", batch_size=10)
     body = [_read("1", "AB12 CDE"), _read("2", "XY99ZZZ"), _read("3", "CD34EFG")]
 

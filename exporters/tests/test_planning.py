@@ -30,7 +30,6 @@ def test_plan_follows_each_exporters_filters(exporter_factory):
     by_zone = exporter_factory(name="by-zone")
     by_zone.zones.set([gate])
     confident = exporter_factory(name="confident", min_confidence=0.8)
-    hotlist = exporter_factory(name="hotlist", plates=["ab-12 cde"])
     exporter_factory(name="off", enabled=False)
 
     events = {
@@ -50,7 +49,6 @@ def test_plan_follows_each_exporters_filters(exporter_factory):
     assert planned(by_camera) == {"south-low"}
     assert planned(by_zone) == {"gate-hot"}
     assert planned(confident) == {"gate-hot"}
-    assert planned(hotlist) == {"gate-hot"}
     assert not ExportDelivery.objects.filter(exporter__name="off").exists()
 
 

@@ -235,7 +235,7 @@ def _form(exporter, **overrides) -> dict:
         "auth_type": "hmac",
         "username": "",
         "secret": "",
-        "plates": "[]",
+        "send": '["reads"]',
         "timeout_seconds": 5,
         "max_attempts": 4,
         "deliveries-TOTAL_FORMS": 0,

@@ -47,6 +47,7 @@ class WatchlistSerializer(ModelCleanSerializer):
             "schedule_windows",
             "time_zone",
             "hit_retention_days",
+            "notify_emails",
             "entry_count",
             "created_at",
             "updated_at",

@@ -29,6 +29,7 @@ from .. import keys
 from ..live import hits_broadcast
 from ..models import Hit, Watchlist, WatchlistEntry, WatchlistEntryKey
 from ..schedule import schedule_active
+from .notify import hit_emails_plan
 
 Kind = Watchlist.Kind
 logger = logging.getLogger("anpr.watchlists")
@@ -105,8 +106,10 @@ _LIST_FIELDS = (
     "schedule_weekdays",
     "schedule_windows",
     "time_zone",
+    "covert",
+    "notify_emails",
 )
-_JSON_FIELDS = {"directions", "schedule_weekdays", "schedule_windows"}
+_JSON_FIELDS = {"directions", "schedule_weekdays", "schedule_windows", "notify_emails"}
 #: Parsed answers of the camera query, by their text (a few distinct ones per process).
 _parsed: dict[str, list[ListInScope]] = {}
 _UNASKED = object()
@@ -324,16 +327,36 @@ def _lock(subject: str, camera_id) -> None:
             )
 
 
+#: Attributes of a read object that tell later after-store steps (exporters) its outcome.
+_HITS, _MATCHED = "watchlist_hits", "watchlist_lists_matched"
+
+
+def read_hits(event: PlateEvent) -> list[Hit]:
+    """The hits this read raised in the after-store step just run (none if it ran not)."""
+    return getattr(event, _HITS, [])
+
+
+def read_lists_matched(event: PlateEvent) -> set[int]:
+    """Ids of the lists this read hit, counting a repeat that raised no new hit (a read
+    within HIT_REPEAT_SECONDS of an earlier hit of the same subject)."""
+    return getattr(event, _MATCHED, set())
+
+
 def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = None) -> list[Hit]:
     """Match stored reads and store their hits, in the caller's transaction. The lists come
-    with each read's camera where the ingest asked for them, else from the database."""
+    with each read's camera where the ingest asked for them, else from the database. Each
+    read object keeps its outcome for later steps (read_hits, read_lists_matched)."""
     repeat = timedelta(seconds=settings.HIT_REPEAT_SECONDS)
     stored = []
     for event in events:
         scoped = lists if lists is not None else lists_of_camera(event.camera)
         if scoped is None:
             lists = scoped = lists_enabled()
-        for draft in hits_decide(event=event, lists=scoped):
+        drafts = hits_decide(event=event, lists=scoped)
+        if drafts:
+            setattr(event, _MATCHED, {draft.watchlist.pk for draft in drafts})
+            setattr(event, _HITS, [])
+        for draft in drafts:
             _lock(draft.subject, event.camera_id)
             earlier = Hit.objects.filter(subject=draft.subject, camera_id=event.camera_id).filter(
                 Q(event=event)
@@ -345,19 +368,19 @@ def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = N
             if earlier.exists():
                 continue
             m = draft.match
-            stored.append(
-                Hit.objects.create(
-                    watchlist=draft.watchlist,
-                    entry=m.entry if m else None,
-                    event=event,
-                    camera_id=event.camera_id,
-                    subject=draft.subject,
-                    plate=draft.plate,
-                    category=m.entry.category if m else "",
-                    captured_at=event.captured_at,
-                    snapshot=_snapshot(event, draft),
-                )
+            hit = Hit.objects.create(
+                watchlist=draft.watchlist,
+                entry=m.entry if m else None,
+                event=event,
+                camera_id=event.camera_id,
+                subject=draft.subject,
+                plate=draft.plate,
+                category=m.entry.category if m else "",
+                captured_at=event.captured_at,
+                snapshot=_snapshot(event, draft),
             )
+            stored.append(hit)
+            getattr(event, _HITS).append(hit)
     return stored
 
 
@@ -374,6 +397,11 @@ def _events_stored(*, events: list[PlateEvent], created: bool) -> None:
         logger.exception(
             "Watchlist matching failed; reads stored without hits: %s", [e.pk for e in events]
         )
+        for event in events:
+            event.__dict__.pop(_HITS, None)
+            event.__dict__.pop(_MATCHED, None)
+        return
+    hit_emails_plan(hits=hits)
 
 
 def _lists_of_camera_sql() -> str:

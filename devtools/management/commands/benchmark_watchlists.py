@@ -12,6 +12,11 @@ reads/s for --duration seconds, --listed of them on the list, and --clients webs
 
 Run it against a database of its own (DATABASE_URL): it adds a list named bench-...
 (removed at the end unless --keep) and disables the other lists while it matches.
+
+    manage.py benchmark_watchlists --to-exporter --reads 1000 --rate 50 --listed 0.1
+
+measures instead read → hit at an exporter's receiver, with real Celery workers
+(devtools/benchmark/hits.py).
 """
 
 import json
@@ -19,6 +24,7 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from devtools.benchmark.hits import HitsLoad, hits_to_exporter_measure
 from devtools.benchmark.live import live_events_delete, live_site_create
 from devtools.benchmark.live_hits import live_hits_plates, live_hits_run
 from devtools.benchmark.servers import LiveServers
@@ -38,12 +44,30 @@ class Command(BaseCommand):
         parser.add_argument(
             "--live", action="store_true", help="Read -> hit frame on websocket clients."
         )
-        parser.add_argument("--rate", type=float, default=50, help="--live: reads per second.")
+        parser.add_argument(
+            "--to-exporter",
+            action="store_true",
+            help="Read -> hit at an exporter's receiver (--reads, --rate, --listed, --workers, "
+            "--concurrency).",
+        )
+        parser.add_argument("--rate", type=float, default=50, help="Paced reads per second.")
         parser.add_argument("--duration", type=float, default=20, help="--live: seconds.")
-        parser.add_argument("--listed", type=float, default=0.1, help="--live: listed share.")
+        parser.add_argument("--listed", type=float, default=0.1, help="Share of listed reads.")
         parser.add_argument("--clients", type=int, default=10, help="--live: websocket clients.")
+        parser.add_argument("--workers", type=int, default=1, help="--to-exporter: workers.")
+        parser.add_argument("--concurrency", type=int, default=4, help="--to-exporter: threads.")
 
     def handle(self, *args, entries, budget, reads, keep, **options):
+        if options["to_exporter"]:
+            load = HitsLoad(
+                reads=reads,
+                rate=options["rate"],
+                listed=options["listed"],
+                workers=options["workers"],
+                concurrency=options["concurrency"],
+            )
+            hits_to_exporter_measure(load=load, stdout=self.stdout)
+            return
         others = list(Watchlist.objects.filter(enabled=True).values_list("pk", flat=True))
         Watchlist.objects.filter(pk__in=others).update(enabled=False)
         try:

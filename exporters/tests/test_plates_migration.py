@@ -1,0 +1,55 @@
+"""Migration 0007: every exporter's exact `plates` filter becomes an exact alert watchlist it
+is filtered by, so the exporter keeps sending the same reads."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from events.tests.factories import PlateEventFactory
+from exporters.models import ExporterConfig
+from exporters.services import deliveries_plan
+from watchlists.services.matching import hits_record
+
+BEFORE = [("exporters", "0006_send_hits_and_watchlist_filter")]
+AFTER = [("exporters", "0008_remove_plates_filter")]
+
+
+@pytest.fixture
+def old_apps(transactional_db):
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    yield executor.loader.project_state(BEFORE).apps
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_plates_become_an_exact_watchlist_the_exporter_is_filtered_by(old_apps):
+    Old = old_apps.get_model("exporters", "ExporterConfig")
+    OldList = old_apps.get_model("watchlists", "Watchlist")
+    OldList.objects.create(name="hotlist")  # the exporter's name is taken by a list
+    Old.objects.create(name="hotlist", url="http://127.0.0.1/h", plates=["AB12CDE", "XY99ZZZ"])
+    Old.objects.create(name="everything", url="http://127.0.0.1/e", plates=[])
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(AFTER)
+
+    hotlist = ExporterConfig.objects.get(name="hotlist")
+    [watchlist] = hotlist.watchlists.all()
+    assert watchlist.name == "hotlist (exporter)"
+    assert (watchlist.kind, watchlist.match_strategy) == ("alert", "exact")
+    assert watchlist.match_candidates is False and watchlist.enabled
+    assert sorted(watchlist.entries.values_list("plate", flat=True)) == ["AB12CDE", "XY99ZZZ"]
+    assert not ExporterConfig.objects.get(name="everything").watchlists.exists()
+    assert hotlist.send == ["reads"]
+
+    # The same reads as before: the listed plate, not its near miss.
+    listed, near = PlateEventFactory(plate_raw="AB12CDE"), PlateEventFactory(plate_raw="AB12CDF")
+    hits_record(events=[listed, near])
+    planned = deliveries_plan(events=[listed, near])
+    by_exporter = {(d.exporter.name, e.plate) for d in planned for e in d.events.all()}
+    assert by_exporter == {
+        ("hotlist", "AB12CDE"),
+        ("everything", "AB12CDE"),
+        ("everything", "AB12CDF"),
+    }

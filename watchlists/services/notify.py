@@ -1,0 +1,67 @@
+"""E-mail about hits: one message per hit of a list with `notify_emails`, sent by a Celery
+task after the read commits, through Django's mail backend.
+
+Least exposure: the message names the list, the camera, the time, the entry's category and
+links to the hit on this server (a page that needs a login). It never carries the plate, the
+entry's description or the images: mail is copied, forwarded and kept outside our retention
+and permissions, and the link shows the rest to whoever may see it.
+"""
+
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.urls import reverse
+
+from ..models import Hit, WatchlistEntry
+
+HIT_EMAIL_TASK = "watchlists.tasks.watchlist_hit_email"
+
+
+def hit_emails_plan(*, hits: list[Hit]) -> None:
+    """Queue the e-mail of each hit whose list notifies someone, once the read commits
+    (no query: the list's addresses came with it)."""
+    ids = [str(hit.pk) for hit in hits if hit.watchlist.notify_emails]
+    if ids:
+        transaction.on_commit(partial(_emails_enqueue, ids))
+
+
+def _emails_enqueue(hit_ids: list[str]) -> None:
+    from celery import current_app
+
+    for hit_id in hit_ids:
+        current_app.send_task(HIT_EMAIL_TASK, args=[hit_id])
+
+
+def hit_link(hit: Hit) -> str:
+    """The hit's page (the admin's, behind a login), on PUBLIC_BASE_URL when it is set."""
+    return settings.PUBLIC_BASE_URL + reverse("admin:watchlists_hit_change", args=[hit.pk])
+
+
+def hit_email_send(*, hit_id) -> int:
+    """Send one hit's e-mail to its list's current addresses; how many messages were sent
+    (0: the hit or the addresses are gone). Errors of the mail backend are raised, for the
+    task to retry."""
+    hit = Hit.objects.select_related("watchlist", "camera").filter(pk=hit_id).first()
+    if hit is None or not hit.watchlist.notify_emails:
+        return 0
+    watchlist = hit.watchlist
+    local = hit.captured_at.astimezone(ZoneInfo(watchlist.time_zone))
+    categories = dict(WatchlistEntry.Category.choices)
+    category = categories.get(hit.category, hit.category) or "—"
+    lines = [
+        f"Watchlist: {watchlist.name}",
+        f"Camera: {hit.camera.name or hit.camera.slug}",
+        f"Time: {local:%Y-%m-%d %H:%M:%S} ({watchlist.time_zone})",
+        f"Category: {category}",
+        "",
+        f"Open the hit (login required): {hit_link(hit)}",
+    ]
+    message = EmailMessage(
+        subject=f"[ANPR] Hit on {watchlist.name} at {hit.camera.name or hit.camera.slug}",
+        body="\n".join(lines) + "\n",
+        to=list(watchlist.notify_emails),
+    )
+    return message.send()
