@@ -17,6 +17,10 @@ def _all_weekdays():
     return [0, 1, 2, 3, 4, 5, 6]
 
 
+#: The longest hit retention a list may ask (100 years; 0 keeps hits for ever). Beyond what a
+#: date can hold, the purge's cut-off could not be computed.
+HIT_RETENTION_DAYS_MAX = 36_500
+
 #: Addresses a list may notify.
 NOTIFY_EMAILS_MAX = 20
 
@@ -96,7 +100,10 @@ class Watchlist(models.Model):
     )
     time_zone = models.CharField(max_length=64, default="UTC")
     hit_retention_days = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Empty: the camera's event retention."
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(HIT_RETENTION_DAYS_MAX)],
+        help_text="Empty: the camera's event retention; 0: kept for ever.",
     )
     notify_emails = models.JSONField(
         default=list,

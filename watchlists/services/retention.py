@@ -23,9 +23,11 @@ def hits_expired_filter(*, now: datetime) -> Q | None:
         .order_by("hit_retention_days")
     )
     for days in periods:
-        parts.append(
-            Q(watchlist__hit_retention_days=days, captured_at__lt=now - timedelta(days=days))
-        )
+        try:
+            cutoff = now - timedelta(days=days)
+        except OverflowError:  # before year 1 (a list saved before the limit): nothing expires
+            continue
+        parts.append(Q(watchlist__hit_retention_days=days, captured_at__lt=cutoff))
     by_camera = camera_retention_expired(now=now)
     if by_camera is not None:
         parts.append(Q(watchlist__hit_retention_days__isnull=True) & by_camera)
