@@ -21,9 +21,11 @@ def exporters_unfiltered_disable(*, watchlist: Watchlist) -> int:
         .exists()
     ]
     now = timezone.now()
+    # A covert list is not named: every operator reads an exporter's last error.
+    named = "" if watchlist.covert else f" {watchlist.name!r}"
     return ExporterConfig.objects.filter(pk__in=ids).update(
         enabled=False,
-        last_error=f"Disabled: its watchlist filter {watchlist.name!r} was deleted.",
+        last_error=f"Disabled: its watchlist filter{named} was deleted.",
         last_error_at=now,
         updated_at=now,
     )
