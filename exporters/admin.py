@@ -8,7 +8,7 @@ from core.ids import ascii_integer
 from core.timestamps import TimestampLookupsAdmin
 from watchlists.selectors import watchlists_visible
 
-from . import services
+from . import selectors, services
 from .models import ExportDelivery, ExporterConfig
 
 
@@ -107,7 +107,11 @@ class RecentDeliveryInline(admin.TabularInline):
         exporter_id = (request.resolver_match.kwargs or {}).get("object_id")
         if ascii_integer(str(exporter_id or "")) is None:
             return queryset.none()
-        recent = ExportDelivery.objects.filter(exporter_id=exporter_id).order_by("-created_at")
+        recent = (
+            selectors.deliveries_visible(user=request.user)
+            .filter(exporter_id=exporter_id)
+            .order_by("-created_at")
+        )
         return queryset.filter(pk__in=list(recent.values_list("pk", flat=True)[:20]))
 
 
@@ -256,6 +260,10 @@ class ExportDeliveryAdmin(TimestampLookupsAdmin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def get_queryset(self, request):
+        # An exporter filtered by a covert list: its outbox only to those who see the list.
+        return selectors.deliveries_visible(user=request.user)
 
     @admin.display(description="Events")
     def event_list(self, obj):

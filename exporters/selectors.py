@@ -6,7 +6,8 @@ from django.db.models import F, Prefetch, QuerySet
 
 from core.db import fetch_models, select_columns
 from events.models import PlateEvent
-from watchlists.models import Hit
+from watchlists.models import Hit, Watchlist
+from watchlists.selectors import user_sees_covert, watchlists_visible
 from watchlists.services.matching import read_lists_matched
 
 from .models import ExportDelivery, ExportDeliveryEvent, ExportDeliveryHit, ExporterConfig
@@ -97,3 +98,15 @@ def delivery_list() -> QuerySet[ExportDelivery]:
             ),
         ),
     )
+
+
+def deliveries_visible(*, user) -> QuerySet[ExportDelivery]:
+    """The deliveries `user` may see: not those of an exporter filtered by a covert list the
+    user may not see (its reads are that list's matches, its hits that list's hits)."""
+    queryset = delivery_list()
+    if user_sees_covert(user):
+        return queryset
+    hidden = Watchlist.objects.filter(covert=True).exclude(
+        pk__in=watchlists_visible(user=user).values("pk")
+    )
+    return queryset.exclude(exporter__watchlists__in=hidden)
