@@ -1,0 +1,388 @@
+"""Attacks on the watchlist features: covert leakage, roles, bad input. Each test is what an
+attacker tried; those that found something are regressions of its fix."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from exporters.models import ExporterConfig
+from watchlists.models import Hit, Watchlist
+
+from .factories import RejectReasonFactory, WatchlistFactory, entry_add
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def make_hit(watchlist, camera, **fields):
+    values = {"subject": "x", "plate": "ABC123", "captured_at": timezone.now(), "snapshot": {}}
+    values.update(fields)
+    return Hit.objects.create(watchlist=watchlist, camera=camera, **values)
+
+
+@pytest.fixture
+def covert(camera, admin_user):
+    listed = WatchlistFactory(name="Operation Nightjar", covert=True)
+    listed.owners.add(admin_user)
+    return listed
+
+
+# --- Query strings and bodies: 4xx naming the field, never a 500 ------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "camera=%D9%A1",  # Arabic-Indic 1
+        "camera=99999999999999999999999999",
+        "watchlist=99999999999999999999999999",
+        "watchlist=%D9%A1",
+        "watchlist=-1",
+        "captured_after=yesterday",
+        "captured_before=2026-13-45T99:99:99Z",
+        "captured_after=99999-01-01T00:00:00Z",
+        "status=bogus",
+        "category=%00",
+        "plate=%00",
+        "id=not-a-uuid",
+        "ordering=snapshot",
+        "page=99999999999999999999",
+        "page=%D9%A1",
+    ],
+)
+def test_junk_query_strings_on_hits_are_never_a_500(viewer_client, query):
+    response = viewer_client.get(f"/api/hits/?{query}")
+    assert response.status_code in (200, 400, 404), response.content
+    assert response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("pk", ["not-a-uuid", "%D9%A1", "0" * 400])
+def test_junk_hit_ids_are_404(operator_client, pk):
+    assert operator_client.get(f"/api/hits/{pk}/").status_code == 404
+    assert operator_client.post(f"/api/hits/{pk}/acknowledge/", {}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "outcome"),
+        ({"outcome": ["accepted"]}, "outcome"),
+        ({"outcome": {"a": 1}}, "outcome"),
+        ({"outcome": None}, "outcome"),
+        ({"outcome": "open"}, "outcome"),
+        ({"outcome": "accepted", "note": {"x": 1}}, "note"),
+        ({"outcome": "accepted", "note": "x" * 2001}, "note"),
+        ({"outcome": "accepted", "note": "a\x00b"}, "note"),
+        ({"outcome": "rejected"}, "reason"),
+        ({"outcome": "rejected", "reason": "nope"}, "reason"),
+        ({"outcome": "rejected", "reason": ["misread"]}, "reason"),
+        ({"outcome": "accepted", "reason": "misread"}, "reason"),
+        ({"outcome": "rejected", "reason": "x" * 41}, "reason"),
+    ],
+)
+def test_bad_acknowledgements_name_the_field_and_leave_the_hit_open(
+    operator_client, camera, body, field
+):
+    RejectReasonFactory(code="misread")
+    hit = make_hit(WatchlistFactory(), camera)
+    response = operator_client.post(f"/api/hits/{hit.pk}/acknowledge/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
+    hit.refresh_from_db()
+    assert hit.status == Hit.Status.OPEN and hit.acknowledged_by is None
+
+
+@pytest.mark.parametrize("raw", ['["accepted"]', '"accepted"', "[" * 100_000, "null"])
+def test_acknowledge_bodies_that_are_not_objects_are_400(operator_client, camera, raw):
+    hit = make_hit(WatchlistFactory(), camera)
+    response = operator_client.post(
+        f"/api/hits/{hit.pk}/acknowledge/", raw, content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    assert Hit.objects.get(pk=hit.pk).status == Hit.Status.OPEN
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a@b.c",
+        {"a": "a@b.c"},
+        [["a@b.c"]],
+        ["a@b.c\nBcc: x@y.z"],
+        ["a@b.c\r\nBcc: x@y.z"],
+        ["not an address"],
+        [f"u{n}@example.com" for n in range(10_000)],
+        ["A@example.com", "a@example.com"],
+    ],
+)
+def test_bad_notify_emails_are_refused_naming_the_field(operator_client, value):
+    response = operator_client.post(
+        "/api/watchlists/", {"name": "Mailing", "notify_emails": value}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert "notify_emails" in response.json()["errors"]
+    assert not Watchlist.objects.filter(name="Mailing").exists()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "hits",
+        {"hits": 1},
+        [["hits"]],
+        [],
+        ["hits", "hits"],
+        ["hits", "bogus"],
+        ["reads"] * 10_000,
+        [f"x{n}" for n in range(10_000)],
+    ],
+)
+def test_bad_send_lists_are_refused_naming_the_field(operator_client, value):
+    body = {"name": "Receiver", "url": "https://receiver.example/in", "send": value}
+    response = operator_client.post("/api/exporters/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert "send" in response.json()["errors"]
+    assert not ExporterConfig.objects.filter(name="Receiver").exists()
+
+
+@pytest.mark.parametrize(
+    "colour",
+    ["red", "#12345", "#1234567", "#12345g", '#123456" onload="x', "#123456;x", "#1234\n56"],
+)
+def test_a_list_colour_other_than_rrggbb_is_refused(operator_client, colour):
+    response = operator_client.post(
+        "/api/watchlists/", {"name": "Painted", "colour": colour}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert "colour" in response.json()["errors"]
+
+
+# --- Roles ---------------------------------------------------------------------------------------
+
+
+def test_a_device_key_gets_nothing_of_hits(device_client, camera, client, device_with_key):
+    hit = make_hit(WatchlistFactory(), camera)
+    for url in ("/api/hits/", f"/api/hits/{hit.pk}/", "/api/hits/reject-reasons/"):
+        assert device_client.get(url).status_code in (401, 403), url
+    acknowledged = device_client.post(
+        f"/api/hits/{hit.pk}/acknowledge/", {"outcome": "accepted"}, format="json"
+    )
+    assert acknowledged.status_code in (401, 403)
+    assert device_client.get("/api/watchlists/").status_code in (401, 403)
+    assert device_client.get("/api/exporter-deliveries/").status_code in (401, 403)
+    assert Hit.objects.get(pk=hit.pk).status == Hit.Status.OPEN
+
+
+def test_anonymous_gets_nothing_of_hits(api_client, camera):
+    hit = make_hit(WatchlistFactory(), camera)
+    for url in ("/api/hits/", f"/api/hits/{hit.pk}/", "/api/hits/reject-reasons/"):
+        assert api_client.get(url).status_code in (401, 403), url
+    response = api_client.post(f"/api/hits/{hit.pk}/acknowledge/", {"outcome": "accepted"})
+    assert response.status_code in (401, 403)
+
+
+def test_a_viewer_cannot_acknowledge(viewer_client, camera):
+    hit = make_hit(WatchlistFactory(), camera)
+    response = viewer_client.post(
+        f"/api/hits/{hit.pk}/acknowledge/", {"outcome": "accepted"}, format="json"
+    )
+    assert response.status_code == 403
+    assert Hit.objects.get(pk=hit.pk).status == Hit.Status.OPEN
+
+
+# --- Covert lists --------------------------------------------------------------------------------
+
+
+def test_a_covert_hit_is_not_reached_by_id_plate_camera_or_acknowledgement(
+    operator_client, covert, camera
+):
+    hit = make_hit(covert, camera, plate="SECRET1")
+    assert operator_client.get(f"/api/hits/{hit.pk}/").status_code == 404
+    assert operator_client.get("/api/hits/?plate=SECRET1").json()["results"] == []
+    assert operator_client.get(f"/api/hits/?camera={camera.pk}").json()["results"] == []
+    acknowledged = operator_client.post(
+        f"/api/hits/{hit.pk}/acknowledge/", {"outcome": "accepted"}, format="json"
+    )
+    assert acknowledged.status_code == 404
+    assert Hit.objects.get(pk=hit.pk).status == Hit.Status.OPEN
+
+
+def test_admin_pages_and_autocomplete_hide_covert_lists_entries_and_hits(operator, covert, camera):
+    entry_add(covert, "SECRET1", description="Nightjar target")
+    hit = make_hit(covert, camera, plate="SECRET1")
+    client = Client()
+    client.force_login(operator)
+    for url in (
+        "/admin/watchlists/watchlist/",
+        "/admin/watchlists/watchlistentry/",
+        "/admin/watchlists/hit/",
+        f"/admin/watchlists/hit/?watchlist__id__exact={covert.pk}",
+        "/admin/watchlists/watchlistentry/?q=SECRET",
+        "/admin/exporters/exporterconfig/add/",
+        "/admin/watchlists/watchlistentry/add/",
+    ):
+        text = client.get(url).content.decode()
+        assert "Nightjar" not in text and "SECRET1" not in text, url
+    for url in (
+        f"/admin/watchlists/watchlist/{covert.pk}/change/",
+        f"/admin/watchlists/hit/{hit.pk}/change/",
+        f"/admin/watchlists/watchlist/{covert.pk}/history/",
+    ):
+        assert client.get(url).status_code in (302, 404), url
+    for app, model, field in (
+        ("exporters", "exporterconfig", "watchlists"),
+        ("watchlists", "watchlistentry", "watchlist"),
+        ("watchlists", "hit", "watchlist"),
+        ("watchlists", "hit", "entry"),
+    ):
+        query = {"app_label": app, "model_name": model, "field_name": field, "term": ""}
+        text = client.get("/admin/autocomplete/", query).content.decode()
+        assert "Nightjar" not in text and "SECRET1" not in text, (model, field)
+
+
+def test_an_exporter_filtered_by_a_covert_list_lists_it_only_to_those_who_see_it(
+    operator_client, admin_user, covert
+):
+    open_list = WatchlistFactory(name="Open")
+    exporter = ExporterConfig.objects.create(name="Receiver", url="https://r.example/")
+    exporter.watchlists.add(covert, open_list)
+    assert operator_client.get(f"/api/exporters/{exporter.pk}/").json()["watchlists"] == [
+        open_list.pk
+    ]
+    assert "Nightjar" not in operator_client.get("/api/exporters/").content.decode()
+    shown = client_for(admin_user).get(f"/api/exporters/{exporter.pk}/").json()
+    assert sorted(shown["watchlists"]) == sorted([covert.pk, open_list.pk])
+
+
+def test_deleting_a_covert_list_does_not_name_it_in_its_exporters_last_error(
+    operator_client, admin_user, covert
+):
+    exporter = ExporterConfig.objects.create(name="Receiver", url="https://r.example/")
+    exporter.watchlists.add(covert)
+    assert client_for(admin_user).delete(f"/api/watchlists/{covert.pk}/").status_code == 204
+    shown = operator_client.get(f"/api/exporters/{exporter.pk}/").json()
+    assert shown["enabled"] is False
+    assert shown["last_error"] == "Disabled: its watchlist filter was deleted."
+
+
+@pytest.fixture
+def covert_exporter(covert, device, camera, ingest):
+    """An exporter of reads and hits filtered by the covert list, after a listed read and an
+    unlisted one."""
+    entry_add(covert, "SECRET1")
+    exporter = ExporterConfig.objects.create(
+        name="Receiver", url="https://r.example/", send=["reads", "hits"]
+    )
+    exporter.watchlists.add(covert)
+    listed = ingest("SECRET1")
+    ingest("PUBLIC1")
+    return exporter, listed
+
+
+def test_the_outbox_of_an_exporter_filtered_by_a_covert_list_is_hidden_from_others(
+    operator_client, operator, admin_user, covert_exporter
+):
+    """Its read deliveries carry exactly the reads on the covert list: listing them (or
+    filtering the outbox by a read) would tell which plates the list holds."""
+    exporter, listed = covert_exporter
+    admin_seen = client_for(admin_user).get("/api/exporter-deliveries/").json()["results"]
+    assert sorted(d["kind"] for d in admin_seen) == ["hits", "reads"]
+    assert [d["events"] for d in admin_seen if d["kind"] == "reads"] == [[str(listed.id)]]
+    for query in ("", f"?event={listed.id}", f"?exporter={exporter.pk}"):
+        response = operator_client.get(f"/api/exporter-deliveries/{query}")
+        assert response.json()["results"] == [], query
+    hidden = admin_seen[0]["id"]
+    assert operator_client.get(f"/api/exporter-deliveries/{hidden}/").status_code == 404
+    page = Client()
+    page.force_login(operator)
+    for url in (
+        "/admin/exporters/exportdelivery/",
+        f"/admin/exporters/exporterconfig/{exporter.pk}/change/",
+    ):
+        assert str(listed.id) not in page.get(url).content.decode(), url
+    assert page.get(f"/admin/exporters/exportdelivery/{hidden}/change/").status_code == 302
+
+
+def test_the_owner_of_the_covert_list_sees_its_exporters_outbox(
+    covert, covert_exporter, django_user_model
+):
+    from django.contrib.auth.models import Group
+
+    owner = django_user_model.objects.create_user(username="owner", password="x")
+    owner.groups.add(Group.objects.get(name="operator"))
+    covert.owners.add(owner)
+    _, listed = covert_exporter
+    seen = client_for(owner).get("/api/exporter-deliveries/?kind=reads").json()["results"]
+    assert [d["events"] for d in seen] == [[str(listed.id)]]
+
+
+def test_the_hits_page_config_names_no_list(client, viewer, covert):
+    client.force_login(viewer)
+    assert "Nightjar" not in client.get("/hits/").content.decode()
+
+
+# --- E-mail --------------------------------------------------------------------------------------
+
+
+def test_a_list_name_with_line_breaks_neither_stops_nor_forges_its_hit_mail(
+    operator_client, camera
+):
+    from watchlists.services.notify import hit_email_send
+
+    name = "Stolen\nBcc: x@y.z\n\nOpen the hit (login required): https://evil.example/"
+    response = operator_client.post(
+        "/api/watchlists/",
+        {"name": name, "notify_emails": ["room@example.com"]},
+        format="json",
+    )
+    assert response.status_code == 201
+    hit = make_hit(Watchlist.objects.get(pk=response.json()["id"]), camera)
+    assert hit_email_send(hit_id=hit.pk) == 1
+    [message] = mail.outbox
+    assert message.to == ["room@example.com"] and message.bcc == []
+    assert message.subject.startswith("[ANPR] Hit on Stolen Bcc: x@y.z Open the hit")
+    assert message.body.count("Open the hit") == 2
+    assert message.body.startswith("Watchlist: Stolen Bcc: x@y.z Open the hit")
+
+
+def test_a_covert_lists_mail_goes_to_its_addresses_without_the_plate(camera, covert):
+    from watchlists.services.notify import hit_email_send
+
+    covert.notify_emails = ["owner@example.com"]
+    covert.save()
+    hit_email_send(hit_id=make_hit(covert, camera, plate="SECRET1").pk)
+    [message] = mail.outbox
+    assert message.to == ["owner@example.com"]
+    assert "SECRET1" not in message.subject + message.body
+
+
+# --- Retention -----------------------------------------------------------------------------------
+
+
+def test_a_hit_retention_beyond_a_century_is_refused_naming_the_field(operator_client):
+    response = operator_client.post(
+        "/api/watchlists/", {"name": "Forever", "hit_retention_days": 1_000_000}, format="json"
+    )
+    assert response.status_code == 400
+    assert "hit_retention_days" in response.json()["errors"]
+    assert not Watchlist.objects.filter(name="Forever").exists()
+    accepted = {"name": "Century", "hit_retention_days": 36_500}
+    assert operator_client.post("/api/watchlists/", accepted, format="json").status_code == 201
+
+
+def test_a_huge_hit_retention_stored_before_the_limit_does_not_stop_the_purge(camera):
+    from watchlists.services.retention import hits_purge
+
+    WatchlistFactory(name="Long", hit_retention_days=1_000_000)  # past what a date can hold
+    short = WatchlistFactory(name="Short", hit_retention_days=1)
+    make_hit(short, camera, captured_at=timezone.now() - timedelta(days=3))
+    assert hits_purge(now=timezone.now(), batch_size=100) == 1
