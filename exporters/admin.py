@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from core import masking
 from core.ids import ascii_integer
@@ -64,6 +65,9 @@ class ExporterConfigForm(forms.ModelForm):
                     "replace it."
                 )
 
+    #: Who saves (set by ExporterConfigAdmin.get_form): see services.exporter_address_check.
+    editor = None
+
     def clean(self):
         # Before the model's clean(), so "auth needs a secret" sees the secret kept or dropped.
         cleaned = super().clean()
@@ -75,6 +79,13 @@ class ExporterConfigForm(forms.ModelForm):
                 secret=cleaned.get("secret") or masking.MASK,
             )
         )
+        if self.instance.pk and self.editor is not None:
+            try:
+                services.exporter_address_check(
+                    exporter=self.instance, url=cleaned.get("url"), user=self.editor
+                )
+            except ValidationError as error:
+                self.add_error(None, error)
         return cleaned
 
 
@@ -153,6 +164,10 @@ class ExporterConfigAdmin(masking.WriteOnlyAdminMixin, admin.ModelAdmin):
             },
         ),
     )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"editor": request.user})
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         # Covert lists only for those who may see them (watchlists.selectors).

@@ -100,13 +100,25 @@ def delivery_list() -> QuerySet[ExportDelivery]:
     )
 
 
+def _covert_hidden(user) -> QuerySet[Watchlist]:
+    """The covert lists `user` may not see."""
+    return Watchlist.objects.filter(covert=True).exclude(
+        pk__in=watchlists_visible(user=user).values("pk")
+    )
+
+
 def deliveries_visible(*, user) -> QuerySet[ExportDelivery]:
     """The deliveries `user` may see: not those of an exporter filtered by a covert list the
     user may not see (its reads are that list's matches, its hits that list's hits)."""
     queryset = delivery_list()
     if user_sees_covert(user):
         return queryset
-    hidden = Watchlist.objects.filter(covert=True).exclude(
-        pk__in=watchlists_visible(user=user).values("pk")
-    )
-    return queryset.exclude(exporter__watchlists__in=hidden)
+    return queryset.exclude(exporter__watchlists__in=_covert_hidden(user))
+
+
+def exporter_covert_hidden(*, exporter: ExporterConfig, user) -> bool:
+    """Whether the exporter is filtered by a covert list `user` may not see: then the user
+    may not change it (a new URL would take that list's reads and hits elsewhere)."""
+    if user_sees_covert(user):
+        return False
+    return exporter.watchlists.filter(pk__in=_covert_hidden(user).values("pk")).exists()

@@ -116,6 +116,11 @@ class ExporterConfigSerializer(ModelCleanSerializer):
                 secret=attrs.get("secret"),
             )
         )
+        request = self.context.get("request")
+        if self.instance is not None and request is not None:
+            services.exporter_address_check(
+                exporter=self.instance, url=attrs.get("url"), user=request.user
+            )
         return super().validate(attrs)
 
     def update(self, instance, validated_data):
