@@ -386,3 +386,100 @@ def test_a_huge_hit_retention_stored_before_the_limit_does_not_stop_the_purge(ca
     short = WatchlistFactory(name="Short", hit_retention_days=1)
     make_hit(short, camera, captured_at=timezone.now() - timedelta(days=3))
     assert hits_purge(now=timezone.now(), batch_size=100) == 1
+
+
+def test_an_exporter_filtered_by_a_covert_list_is_not_moved_by_others(
+    operator, operator_client, admin_user, covert
+):
+    """Else a new URL would take the list's reads and hits to anyone who may edit exporters;
+    other changes stay theirs (the list is kept)."""
+    exporter = ExporterConfig.objects.create(name="Receiver", url="https://r.example/in?t=1")
+    exporter.watchlists.add(covert)
+    url = f"/api/exporters/{exporter.pk}/"
+    moved = operator_client.patch(url, {"url": "https://evil.example/"}, format="json")
+    assert moved.status_code == 400
+    assert "a list you may not see" in moved.json()["errors"]["url"][0]
+    shown = operator_client.get(url).json()
+    kept = operator_client.put(url, {**shown, "batch_size": 7}, format="json")
+    assert kept.status_code == 200, kept.json()
+    exporter.refresh_from_db()
+    assert exporter.url == "https://r.example/in?t=1" and exporter.batch_size == 7
+    page = Client()
+    page.force_login(operator)
+    change = f"/admin/exporters/exporterconfig/{exporter.pk}/change/"
+    form = {
+        "name": "Receiver",
+        "kind": "webhook",
+        "enabled": "on",
+        "url": "https://evil.example/",
+        "method": "POST",
+        "headers": "{}",
+        "payload_format": "json",
+        "batch_size": "7",
+        "auth_type": "none",
+        "send": '["reads"]',
+        "timeout_seconds": "10",
+        "max_attempts": "5",
+        "deliveries-TOTAL_FORMS": "0",
+        "deliveries-INITIAL_FORMS": "0",
+    }
+    refused = page.post(change, form)
+    assert refused.status_code == 200 and "a list you may not see" in refused.content.decode()
+    exporter.refresh_from_db()
+    assert exporter.url == "https://r.example/in?t=1"
+    assert page.post(change, {**form, "url": shown["url"]}).status_code == 302
+    by_admin = client_for(admin_user).patch(url, {"url": "https://new.example/"}, format="json")
+    assert by_admin.status_code == 200
+    plain = ExporterConfig.objects.create(name="Plain", url="https://p.example/")
+    moved_plain = operator_client.patch(
+        f"/api/exporters/{plain.pk}/", {"url": "https://q.example/"}, format="json"
+    )
+    assert moved_plain.status_code == 200
+
+
+# --- Live stream ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_viewer_filtering_by_the_covert_hits_camera_gets_the_read_but_no_hit(
+    viewer, django_user_model
+):
+    from asgiref.sync import sync_to_async
+    from django.contrib.auth.models import Group
+
+    from cameras.services import device_create
+    from cameras.tests.factories import CameraFactory
+    from events.tests.stream import ingest, next_frame, open_stream, read, run, session_headers
+
+    north = CameraFactory(slug="north")
+    device, _ = device_create(name="gate", cameras=[north])
+    owner = django_user_model.objects.create_user(username="owner", password="x")
+    owner.groups.add(Group.objects.get(name="viewer"))
+    listed = WatchlistFactory(name="Operation Nightjar", covert=True)
+    listed.owners.add(owner)
+    entry_add(listed, "SECRET1")
+
+    async def frames(stream):
+        got = []
+        while not await stream.receive_nothing(timeout=0.5):
+            got.append(await next_frame(stream))
+        return got
+
+    async def scenario():
+        watcher = await open_stream(
+            await sync_to_async(session_headers)(viewer), f"cameras={north.pk}"
+        )
+        owning = await open_stream(
+            await sync_to_async(session_headers)(owner), f"cameras={north.pk}"
+        )
+        await watcher.send_json_to({"type": "filter", "cameras": [north.pk], "zones": []})
+        await ingest(device, read(north, "SECRET1"))
+        got = await frames(watcher)
+        seen = [f["type"] for f in got]
+        assert "hit" not in seen and "event.created" in seen
+        assert "Nightjar" not in str(got)
+        assert "hit" in [f["type"] for f in await frames(owning)]
+        await watcher.disconnect()
+        await owning.disconnect()
+
+    run(scenario)
