@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, RegexValidator, validate_email
 from django.db import models
 
-from cameras.models import Camera, Zone
+from cameras.models import RETENTION_DAYS_MAX, Camera, Zone
 from core.ids import time_ordered_uuid
 from events.models import PlateEvent
 
@@ -16,10 +16,6 @@ from .schedule import schedule_windows_check, time_zone_check, weekdays_check
 def _all_weekdays():
     return [0, 1, 2, 3, 4, 5, 6]
 
-
-#: The longest hit retention a list may ask (100 years; 0 keeps hits for ever). Beyond what a
-#: date can hold, the purge's cut-off could not be computed.
-HIT_RETENTION_DAYS_MAX = 36_500
 
 #: Addresses a list may notify.
 NOTIFY_EMAILS_MAX = 20
@@ -102,7 +98,7 @@ class Watchlist(models.Model):
     hit_retention_days = models.PositiveIntegerField(
         null=True,
         blank=True,
-        validators=[MaxValueValidator(HIT_RETENTION_DAYS_MAX)],
+        validators=[MaxValueValidator(RETENTION_DAYS_MAX)],
         help_text="Empty: the camera's event retention; 0: kept for ever.",
     )
     notify_emails = models.JSONField(

@@ -437,6 +437,28 @@ def test_an_exporter_filtered_by_a_covert_list_is_not_moved_by_others(
     assert moved_plain.status_code == 200
 
 
+def test_a_camera_retention_beyond_a_century_is_refused_naming_the_field(operator_client, camera):
+    url = f"/api/cameras/{camera.pk}/"
+    response = operator_client.patch(url, {"retention_days": 1_000_000}, format="json")
+    assert response.status_code == 400
+    assert "retention_days" in response.json()["errors"]
+    assert operator_client.patch(url, {"retention_days": 36_500}, format="json").status_code == 200
+
+
+def test_a_huge_camera_retention_stored_before_the_limit_stops_neither_ingest_nor_purge(
+    camera, ingest
+):
+    """It made every read of the camera a 500 and stopped the whole nightly purge."""
+    from events.services.retention import events_purge
+
+    type(camera).objects.filter(pk=camera.pk).update(retention_days=1_000_000)
+    short = WatchlistFactory(name="Short", hit_retention_days=1)
+    make_hit(short, camera, captured_at=timezone.now() - timedelta(days=3))
+    assert ingest("AB12CDE").id is not None
+    assert events_purge(dry_run=True).steps["hits"] == 1
+    assert events_purge().steps["hits"] == 1
+
+
 # --- Live stream ---------------------------------------------------------------------------------
 
 
