@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from cameras.models import Camera, Zone
 from core import masking
-from core.api import ModelCleanSerializer
+from core.api import ModelCleanSerializer, related_ids_check
 from watchlists.models import Watchlist
 from watchlists.selectors import watchlists_visible
 
@@ -103,6 +103,10 @@ class ExporterConfigSerializer(ModelCleanSerializer):
                 '"hits" (watchlist hits, as `hits`). Default ["reads"].'
             },
         }
+
+    def to_internal_value(self, data):
+        related_ids_check(data, fields=("cameras", "zones", "watchlists"))
+        return super().to_internal_value(data)
 
     def get_has_secret(self, obj) -> bool:
         return bool(obj.secret)

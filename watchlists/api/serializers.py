@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from cameras.models import Camera, Zone
-from core.api import ModelCleanSerializer, validation_errors_as_dict
+from core.api import ModelCleanSerializer, related_ids_check, validation_errors_as_dict
 from events.image_links import image_link_site
 
 from ..models import Hit, RejectReason, Watchlist, WatchlistEntry, watchlist_scope_check
@@ -53,6 +53,10 @@ class WatchlistSerializer(ModelCleanSerializer):
             "updated_at",
         )
         read_only_fields = ("created_at", "updated_at")
+
+    def to_internal_value(self, data):
+        related_ids_check(data, fields=("cameras", "zones", "owners"))
+        return super().to_internal_value(data)
 
     def get_entry_count(self, watchlist) -> int:
         return watchlist.entries.count()

@@ -505,3 +505,31 @@ def test_a_viewer_filtering_by_the_covert_hits_camera_gets_the_read_but_no_hit(
         await owning.disconnect()
 
     run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/exporters/", "watchlists"),
+        ("/api/exporters/", "cameras"),
+        ("/api/watchlists/", "owners"),
+        ("/api/watchlists/", "cameras"),
+    ],
+)
+def test_ten_thousand_ids_are_refused_before_they_are_looked_up(
+    operator_client, operator, camera, url, field
+):
+    """10,000 ids of one list kept a worker busy for 74 seconds (one lookup an id)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    one = {"watchlists": WatchlistFactory().pk, "cameras": camera.pk, "owners": operator.pk}
+    body = {"name": "Many", "url": "https://r.example/", field: [one[field]] * 10_000}
+    with CaptureQueriesContext(connection) as queries:
+        response = operator_client.post(url, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][field] == ["At most 1000 ids."]
+    assert len(queries) < 20
+    for form in ("json", "multipart"):
+        twice = operator_client.post(url, {**body, field: [one[field]] * 900}, format=form)
+        assert twice.json()["errors"][field] == ["Name each id once."], form
