@@ -65,6 +65,16 @@ def test_junk_query_strings_on_hits_are_never_a_500(viewer_client, query):
     assert response["Content-Type"].startswith("application/json")
 
 
+@pytest.mark.parametrize(
+    "query",
+    ["hit=junk", "event=%D9%A1", "exporter=99999999999999999999999", "kind=bogus", "hit="],
+)
+def test_junk_query_strings_on_the_outbox_are_never_a_500(viewer_client, query):
+    response = viewer_client.get(f"/api/exporter-deliveries/?{query}")
+    assert response.status_code in (200, 400), response.content
+    assert response["Content-Type"].startswith("application/json")
+
+
 @pytest.mark.parametrize("pk", ["not-a-uuid", "%D9%A1", "0" * 400])
 def test_junk_hit_ids_are_404(operator_client, pk):
     assert operator_client.get(f"/api/hits/{pk}/").status_code == 404
