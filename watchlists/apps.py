@@ -8,8 +8,11 @@ class WatchlistsConfig(AppConfig):
     name = "watchlists"
 
     def ready(self):
+        from cameras.directory import device_directory
         from events.after_store import after_store_register
 
+        from .entry_filter import CHANNEL
         from .services.matching import MATCHING_STEP
 
         after_store_register(MATCHING_STEP)
+        device_directory.hear(CHANNEL)  # the entry key filter's changes
