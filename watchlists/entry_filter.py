@@ -54,22 +54,31 @@ class KeyFilter:
         self.size = max(self.count * BITS_PER_KEY, 8192)
         bits = bytearray(self.size // 8 + 1)
         size = self.size
-        for value in hashes:
-            first, step = value & 0xFFFFFFFF, (value >> 32) | 1
-            for i in range(PROBES):
-                position = (first + i * step) % size
+        for value in hashes:  # the probes of holds_any()
+            position, step = value & 0xFFFFFFFF, (value >> 32) | 1
+            for _ in range(PROBES):
+                position %= size
                 bits[position >> 3] |= 1 << (position & 7)
+                position += step
         self.bits = bits
 
     def __contains__(self, key: str) -> bool:
-        value = hash(key) & _MASK
-        first, step = value & 0xFFFFFFFF, (value >> 32) | 1
+        return self.holds_any((key,))
+
+    def holds_any(self, keys) -> bool:
+        """Whether any of these keys may be held (False: certainly none is)."""
         bits, size = self.bits, self.size
-        for i in range(PROBES):
-            position = (first + i * step) % size
-            if not bits[position >> 3] & (1 << (position & 7)):
-                return False
-        return True
+        for key in keys:
+            value = hash(key) & _MASK
+            position, step = value & 0xFFFFFFFF, (value >> 32) | 1
+            for _ in range(PROBES):
+                position %= size
+                if not bits[position >> 3] & (1 << (position & 7)):
+                    break
+                position += step
+            else:
+                return True
+        return False
 
 
 def keys_hashes() -> array:
@@ -173,4 +182,4 @@ def keys_maybe_listed(wanted) -> bool:
     """Whether any of these keys may be stored: False only when the filter is exact now and
     holds none of them."""
     found = entry_filter.current()
-    return found is None or any(key in found for key in wanted)
+    return found is None or found.holds_any(wanted)
