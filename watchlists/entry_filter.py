@@ -11,8 +11,8 @@ have happened anyway). The matching step asks the database only for reads with a
 Exact as the device cache is (cameras/directory.py), on the same connection: statement
 triggers on the entries and their keys (migration 0003) notify `CHANNEL` when a change
 commits, and the filter is used only while `device_directory.heard(CHANNEL)` still shows
-the number it was built at; anything heard, a new connection, or DEVICE_CACHE_SECONDS
-passing makes it stale. A stale or missing filter is rebuilt lazily in a background thread
+the number it was built at; anything heard, a new connection, or MAX_AGE_SECONDS passing
+(a safety net) makes it stale. A stale or missing filter is rebuilt lazily in a background thread
 (one query, on the thread's own connection) while reads take the database path; so does
 every read where the device cache is off (SQLite, pooled connections) or the build failed.
 """
@@ -22,7 +22,6 @@ import threading
 import time
 from array import array
 
-from django.conf import settings
 from django.db import connection, connections
 
 from cameras.directory import device_directory
@@ -38,6 +37,9 @@ BITS_PER_KEY = 24
 PROBES = 8
 #: Past this many keys no filter is built (24 bits a key: 240 MB): the database answers.
 MAX_KEYS = 10_000_000
+#: A filter is rebuilt after this long even if nothing was heard (a safety net; a build of
+#: a million keys costs a few seconds of one core, in the background).
+MAX_AGE_SECONDS = 3600
 #: After a failed build, reads take the database path this long before the next attempt.
 RETRY_SECONDS = 60
 _MASK = (1 << 64) - 1
@@ -129,7 +131,7 @@ class EntryFilter:
         state = self._state  # one read: a build may replace it meanwhile
         if state is None or state[1] != heard:
             return None
-        if time.monotonic() - state[2] >= settings.DEVICE_CACHE_SECONDS:
+        if time.monotonic() - state[2] >= MAX_AGE_SECONDS:
             return None
         return state[0]
 
