@@ -172,6 +172,8 @@ class EntryFilter:
     def wait(self, timeout: float) -> KeyFilter | None:
         """The filter once exact, waiting up to `timeout` seconds for a build (benchmarks)."""
         deadline = time.monotonic() + timeout
+        if connection.vendor != "postgresql" or device_directory.heard(CHANNEL) is None:
+            return None  # never usable here
         while (found := self.current()) is None and time.monotonic() < deadline:
             time.sleep(0.05)
         return found

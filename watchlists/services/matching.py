@@ -29,7 +29,7 @@ from events.models import PlateEvent
 from events.reads import plate_confusion_key, plate_normalize
 
 from .. import keys
-from ..entry_filter import keys_maybe_listed
+from ..entry_filter import entry_filter, keys_maybe_listed
 from ..models import Hit, Watchlist, WatchlistEntry, WatchlistEntryKey
 from ..schedule import schedule_active
 
@@ -381,6 +381,7 @@ def _events_screen(*, events: list[PlateEvent]) -> bool:
     """Whether any of these unsaved reads may raise a hit: no when no list covers it, or the
     lists covering it are alert and ignore lists of keys and the key filter holds none of its
     plates' keys (then no entry could match, and the ingest needs no transaction)."""
+    found = _UNASKED  # the filter, asked once for a batch
     for event in events:
         scoped = lists_of_camera(event.camera)
         if scoped is None:
@@ -393,8 +394,11 @@ def _events_screen(*, events: list[PlateEvent]) -> bool:
         plates = _read_plates(event, candidates=any(w.match_candidates for w in covering))
         budget = max(w.edit_budget for w in covering)
         wanted = set().union(*(keys.read_keys(plate, budget=budget) for plate, _ in plates))
-        if wanted and keys_maybe_listed(wanted):
-            return True
+        if wanted:
+            if found is _UNASKED:
+                found = entry_filter.current()
+            if found is None or found.holds_any(wanted):
+                return True
     return False
 
 
