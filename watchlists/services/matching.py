@@ -2,11 +2,10 @@
 (events/after_store.py), inside the read's transaction, for new reads and reads refined in
 place (Frigate), so a hit commits or rolls back with its read.
 
-Entries are found by their keys (watchlists/keys.py) with one index lookup for all of a
-read's plates, asked only when this process's key filter (watchlists/entry_filter.py) may
-hold one of them; pattern entries, and only they, are read and tried. Before the read's
-transaction the step screens the reads the same way: a read no covering list can hit (no
-allow or pattern list, no key in the filter) leaves the ingest one INSERT. One hit per entry,
+Entries are found by their keys (watchlists/keys.py): one index lookup for a read's plates,
+only when this process's key filter (watchlists/entry_filter.py) may hold one; pattern
+entries, and only they, are read and tried. The step also screens reads before their
+transaction: one that no covering list can hit stays one INSERT. One hit per entry,
 camera and passage: a read of the same subject at the same camera within HIT_REPEAT_SECONDS
 (a repeat, a retry under another id, a refinement) adds none. The check holds under
 concurrent ingests: on PostgreSQL a transaction-scoped advisory lock on (subject, camera)
