@@ -103,15 +103,25 @@ class DeviceDirectory:
 
     def heard(self, channel: str) -> int | None:
         """A number that moves whenever `channel` was heard or the connection changed; None
-        when nothing is heard now (the cache is off, or its connection failed). Outside a
-        transaction it first reads what PostgreSQL sent (as usable() does); inside one, the
-        number stands as the request's earlier lookup left it."""
+        when nothing is heard now (the cache is off, or not listening on this connection:
+        call it after usable(), as a request's device lookup does). Outside a transaction it
+        first reads what PostgreSQL has sent since; inside one, the number stands as the
+        transaction's first statement left it."""
         database = connections[DEFAULT_DB_ALIAS]
-        if database.in_atomic_block:
-            listening = self._listening_on is not None and database.connection is self._listening_on
-        else:
-            listening = self.usable()
-        return self._heard.get(channel) if listening else None
+        raw = database.connection
+        if raw is None or raw is not self._listening_on or not settings.DEVICE_CACHE_SECONDS:
+            return None
+        if not database.in_atomic_block:
+            try:
+                pgconn = raw.pgconn
+                pgconn.consume_input()
+                while (notify := pgconn.notifies()) is not None:
+                    self._channel_heard(notify.relname.decode())
+            except psycopg.Error:
+                self._forget()
+                self._listening_on = None
+                return None
+        return self._heard.get(channel)
 
     def _forget(self) -> None:
         self.clear()

@@ -120,6 +120,8 @@ class EntryFilter:
         if connection.vendor != "postgresql":
             return None
         heard = device_directory.heard(CHANNEL)
+        if heard is None and device_directory.usable():  # not listening on this one yet
+            heard = device_directory.heard(CHANNEL)
         if heard is None:
             return None
         if (found := self._exact(heard)) is not None:
@@ -172,7 +174,7 @@ class EntryFilter:
     def wait(self, timeout: float) -> KeyFilter | None:
         """The filter once exact, waiting up to `timeout` seconds for a build (benchmarks)."""
         deadline = time.monotonic() + timeout
-        if connection.vendor != "postgresql" or device_directory.heard(CHANNEL) is None:
+        if connection.vendor != "postgresql" or not device_directory.usable():
             return None  # never usable here
         while (found := self.current()) is None and time.monotonic() < deadline:
             time.sleep(0.05)
