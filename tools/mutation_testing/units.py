@@ -27,7 +27,8 @@ UNITS = {
             "events/reads.py": (
                 "OCR_CONFUSION_GROUPS",
                 "_FOLD",
-                "_PLATE_CHARS",
+                "_FOLD_TABLE",
+                "_NOT_PLATE",
                 "plate_normalize",
                 "plate_confusion_key",
             )
@@ -180,7 +181,7 @@ ISSUE_CHANGES = {
         ("events/reads.py", '"8B", "6G")', '"8B")', "6/G not folded"),
         ("events/reads.py", '("0ODQ",', '("0OD",', "Q/0 not folded"),
         ("events/reads.py", '"1IL",', '"1I",', "L/1 not folded"),
-        ("events/reads.py", "if c in _PLATE_CHARS", "if c.isalnum()", "non-ASCII kept"),
+        ("events/reads.py", 'compile("[^A-Z0-9]+")', 'compile(r"\\W+")', "non-ASCII kept"),
     ],
     "device_auth": [
         (

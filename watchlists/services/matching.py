@@ -2,8 +2,10 @@
 (events/after_store.py), inside the read's transaction, for new reads and reads refined in
 place (Frigate), so a hit commits or rolls back with its read.
 
-Entries are found by their keys (watchlists/keys.py) with one index lookup for all of a
-batch's plates; pattern entries, and only they, are matched with LIKE. One hit per entry,
+Entries are found by their keys (watchlists/keys.py): one index lookup for a read's plates,
+only when this process's key filter (watchlists/entry_filter.py) may hold one; pattern
+entries, and only they, are read and tried. The step also screens reads before their
+transaction: one that no covering list can hit stays one INSERT. One hit per entry,
 camera and passage: a read of the same subject at the same camera within HIT_REPEAT_SECONDS
 (a repeat, a retry under another id, a refinement) adds none. The check holds under
 concurrent ingests: on PostgreSQL a transaction-scoped advisory lock on (subject, camera)
@@ -26,6 +28,7 @@ from events.models import PlateEvent
 from events.reads import plate_confusion_key, plate_normalize
 
 from .. import keys
+from ..entry_filter import entry_filter, keys_maybe_listed
 from ..live import hits_broadcast
 from ..models import Hit, Watchlist, WatchlistEntry, WatchlistEntryKey
 from ..schedule import schedule_active
@@ -214,8 +217,9 @@ def matches_find(*, event: PlateEvent, lists: list[ListInScope]) -> dict[int, li
     if keyed and plates:
         wanted = set().union(*(keys.read_keys(plate, budget=budget) for plate, _ in plates))
         # Two index lookups, the second only for a read that shares a key with an entry
-        # (most share none): one joined query lets the planner walk a list's entries.
-        ids = _entry_ids_keyed(wanted)
+        # (most share none): one joined query lets the planner walk a list's entries. None
+        # when the key filter holds none of the keys (no entry has them).
+        ids = _entry_ids_keyed(wanted) if keys_maybe_listed(wanted) else ()
         if ids:
             found += WatchlistEntry.objects.filter(pk__in=ids).order_by()
     if patterned and plates:
@@ -404,6 +408,31 @@ def _events_stored(*, events: list[PlateEvent], created: bool) -> None:
     hit_emails_plan(hits=hits)
 
 
+def _events_screen(*, events: list[PlateEvent]) -> bool:
+    """Whether any of these unsaved reads may raise a hit: no when no list covers it, or the
+    lists covering it are alert and ignore lists of keys and the key filter holds none of its
+    plates' keys (then no entry could match, and the ingest needs no transaction)."""
+    found = _UNASKED  # the filter, asked once for a batch
+    for event in events:
+        scoped = lists_of_camera(event.camera)
+        if scoped is None:
+            return True
+        covering = [s.watchlist for s in scoped if s.covers(event)]
+        if not covering:
+            continue
+        if any(w.kind == Kind.ALLOW or w.match_strategy == keys.PATTERN for w in covering):
+            return True  # a hit on an unlisted plate, or a pattern to try
+        plates = _read_plates(event, candidates=any(w.match_candidates for w in covering))
+        budget = max(w.edit_budget for w in covering)
+        wanted = set().union(*(keys.read_keys(plate, budget=budget) for plate, _ in plates))
+        if wanted:
+            if found is _UNASKED:
+                found = entry_filter.current()
+            if found is None or found.holds_any(wanted):
+                return True
+    return False
+
+
 def _lists_of_camera_sql() -> str:
     """The enabled lists watching camera `c` as JSON text (NULL when none: the step is then
     skipped for its reads): those with no cameras named, or naming it. Zones, directions
@@ -447,5 +476,9 @@ def _lists_of_camera_sql() -> str:
 #: device's cameras (no step, so no transaction, for a camera no list watches); migration
 #: 0002 makes a list's change reach the device cache.
 MATCHING_STEP = AfterStoreStep(
-    name="watchlists", stored=_events_stored, updates=True, work_sql=_lists_of_camera_sql
+    name="watchlists",
+    stored=_events_stored,
+    updates=True,
+    work_sql=_lists_of_camera_sql,
+    screen=_events_screen,
 )
