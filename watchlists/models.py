@@ -93,10 +93,7 @@ class Watchlist(models.Model):
     )
     last_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_fetch_status = models.CharField(
-        max_length=8,
-        blank=True,
-        editable=False,
-        choices=(("ok", "ok"), ("failed", "failed")),
+        max_length=8, blank=True, editable=False, help_text="ok, failed, or empty: not yet."
     )
     last_fetch_error = models.CharField(max_length=1000, blank=True, editable=False)
     hit_retention_days = models.PositiveIntegerField(
@@ -167,9 +164,16 @@ class WatchlistEntry(models.Model):
         OTHER = "other", "Other"
 
     id = models.UUIDField(primary_key=True, default=time_ordered_uuid, editable=False)
-    # No index of its own: the unique (watchlist, plate) one starts with it.
+    # No index of its own: the unique (watchlist, plate) one starts with it. No database
+    # constraint (as WatchlistEntryKey.entry): each of a million imported rows queued a check
+    # for the commit (seconds of it); a list's entries are deleted with it by
+    # services/entries.py (or Django's cascade).
     watchlist = models.ForeignKey(
-        Watchlist, on_delete=models.CASCADE, related_name="entries", db_index=False
+        Watchlist,
+        on_delete=models.CASCADE,
+        related_name="entries",
+        db_index=False,
+        db_constraint=False,
     )
     plate = models.CharField(max_length=32, help_text="Normalized (a pattern keeps its ? and *).")
     match_key = models.CharField(
@@ -184,7 +188,8 @@ class WatchlistEntry(models.Model):
     country = models.CharField(max_length=32, blank=True, help_text="Country or region.")
     valid_from = models.DateTimeField(null=True, blank=True)
     valid_until = models.DateTimeField(null=True, blank=True)
-    # No index: it would cost every imported entry, and users are rarely deleted.
+    # No index nor database constraint: they would cost every imported entry, and users are
+    # rarely deleted (Django empties the field then).
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -192,6 +197,7 @@ class WatchlistEntry(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

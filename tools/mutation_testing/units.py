@@ -31,7 +31,7 @@ UNITS = {
             "events/reads.py": (
                 "OCR_CONFUSION_GROUPS",
                 "_FOLD",
-                "_PLATE_CHARS",
+                "_NOT_PLATE_CHARS",
                 "plate_normalize",
                 "plate_confusion_key",
             )
@@ -190,7 +190,18 @@ ISSUE_CHANGES = {
         ("events/reads.py", '"8B", "6G")', '"8B")', "6/G not folded"),
         ("events/reads.py", '("0ODQ",', '("0OD",', "Q/0 not folded"),
         ("events/reads.py", '"1IL",', '"1I",', "L/1 not folded"),
-        ("events/reads.py", "if c in _PLATE_CHARS", "if c.isalnum()", "non-ASCII kept"),
+        (
+            "events/reads.py",
+            "upper.isascii() and upper.isalnum()",
+            "upper.isalnum()",
+            "non-ASCII kept",
+        ),
+        (
+            "events/reads.py",
+            're.compile(r"[^A-Z0-9]+")',
+            're.compile(r"[\\W_]+")',
+            "non-ASCII kept",
+        ),
     ],
     "device_auth": [
         (
