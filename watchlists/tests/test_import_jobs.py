@@ -143,3 +143,20 @@ def test_who_sees_and_starts_jobs(
     assert viewer_client.get(f"/api/watchlists/{covert.pk}/imports/").json()["count"] == 0
     assert post(viewer_client, WatchlistFactory()).status_code == 403  # viewers start none
     assert api_client.get(job["url"] + "x/").status_code in (401, 404)
+
+
+def test_the_command_shows_progress_and_waits_for_no_running_import(tmp_path, monkeypatch):
+    from django.core.management import CommandError, call_command
+
+    listed = WatchlistFactory(match_strategy="exact")
+    monkeypatch.setattr(importing, "PROGRESS_EVERY", 2)
+    path = tmp_path / "l.csv"
+    path.write_text("plate\nA1X\nB2X\nC3X\n")
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    call_command("watchlist_import", str(listed.pk), str(path), stdout=out, stderr=err)
+    assert "2 lines read" in err.getvalue() and '"created": 3' in out.getvalue()
+    WatchlistImport.objects.create(watchlist=listed)  # queued
+    with pytest.raises(CommandError, match=listed.name):
+        call_command("watchlist_import", str(listed.pk), str(path))

@@ -5,6 +5,7 @@ refused naming source_url."""
 
 import ipaddress
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -26,13 +27,16 @@ class Source:
 
     def __init__(self):
         self.body, self.status, self.requests = b"", 200, 0
+        self.announce_length, self.delay = True, 0.0
         source = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 source.requests += 1
+                time.sleep(source.delay)
                 self.send_response(source.status)
-                self.send_header("Content-Length", str(len(source.body)))
+                if source.announce_length:
+                    self.send_header("Content-Length", str(len(source.body)))
                 self.end_headers()
                 self.wfile.write(source.body)
 
@@ -112,6 +116,27 @@ def test_a_failed_fetch_leaves_the_list_unchanged_and_says_why(
     assert plates(listed) == {"OLD1": "before"}
     listed.refresh_from_db()
     assert listed.last_fetch_status == "failed" and reason in listed.last_fetch_error
+
+
+def test_a_file_without_its_length_is_cut_at_the_cap(source, settings):
+    settings.WATCHLIST_SOURCE_MAX_BYTES = 1024
+    source.body, source.announce_length = b"plate\n" + b"AB12CD\n" * 400, False
+    listed = a_source_list(source.url)
+    assert sources.source_fetch(watchlist_id=listed.pk) == "failed"
+    listed.refresh_from_db()
+    assert "larger than 1024 bytes" in listed.last_fetch_error
+    assert plates(listed) == {"OLD1": "before"}
+
+
+def test_a_slow_source_times_out(source, settings):
+    settings.WATCHLIST_SOURCE_TIMEOUT = 0.3
+    source.body, source.delay = b"plate\nAB12CD\n", 1.5
+    listed = a_source_list(source.url)
+    started = time.monotonic()
+    assert sources.source_fetch(watchlist_id=listed.pk) == "failed"
+    assert time.monotonic() - started < 1.4
+    listed.refresh_from_db()
+    assert "Timed out" in listed.last_fetch_error and plates(listed) == {"OLD1": "before"}
 
 
 def test_a_private_address_is_refused_without_a_request(source, settings, operator_client):

@@ -1,6 +1,7 @@
 """manage.py watchlist_import LIST FILE: the API's CSV import for files beyond its upload
-limit (WATCHLIST_IMPORT_MAX_BYTES), run here and now whatever its size; prints the report's
-counts and refused lines. Refused while another import of the list is queued or running."""
+limit (WATCHLIST_IMPORT_MAX_BYTES), run here and now whatever its size; prints its progress
+(stderr), then the report's counts and refused lines. Refused while another import of the
+list is queued or running."""
 
 import json
 
@@ -31,7 +32,13 @@ class Command(BaseCommand):
         try:
             import_active_check(watchlist=found)
             with open(file, "rb") as stream:
-                report = entries_import(watchlist=found, stream=stream, mode=mode, dry_run=dry_run)
+                report = entries_import(
+                    watchlist=found,
+                    stream=stream,
+                    mode=mode,
+                    dry_run=dry_run,
+                    progress=lambda lines: self.stderr.write(f"{lines:,} lines read"),
+                )
         except (OSError, ImportRefused, ImportBusy) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(json.dumps(report.counts))
