@@ -72,8 +72,18 @@ def import_enqueue(*, job_id) -> None:
 
 
 def imports_requeue() -> int:
-    """Queue again the imports whose message was lost or whose worker died."""
+    """Queue again the uploaded imports whose message was lost or whose worker died; a fetch
+    whose worker died is over (its list's next fetch is due as usual)."""
     now = timezone.now()
+    WatchlistImport.objects.filter(
+        source="url", status=WatchlistImport.Status.RUNNING, updated_at__lt=now - STALE_AFTER
+    ).update(
+        status=WatchlistImport.Status.FAILED,
+        error="The worker running it stopped.",
+        content=b"",
+        finished_at=now,
+        updated_at=now,
+    )
     ids = list(
         WatchlistImport.objects.filter(
             Q(status=WatchlistImport.Status.QUEUED, updated_at__lt=now - REQUEUE_AFTER)
@@ -128,8 +138,13 @@ def import_job_execute(*, job: WatchlistImport, stream, all_or_nothing: bool = F
         job.status, job.report = WatchlistImport.Status.DONE, report.as_dict()
         job.lines_done = job.lines_total
     job.content, job.finished_at = b"", timezone.now()
-    job.save(
-        update_fields=[
-            *("status", "error", "report", "lines_done", "content", "finished_at", "updated_at")
-        ]
+    # An update, not a save: a list deleted meanwhile took its import along.
+    WatchlistImport.objects.filter(pk=job.pk).update(
+        status=job.status,
+        error=job.error,
+        report=job.report,
+        lines_done=job.lines_done,
+        content=b"",
+        finished_at=job.finished_at,
+        updated_at=job.finished_at,
     )

@@ -160,3 +160,19 @@ def test_the_command_shows_progress_and_waits_for_no_running_import(tmp_path, mo
     WatchlistImport.objects.create(watchlist=listed)  # queued
     with pytest.raises(CommandError, match=listed.name):
         call_command("watchlist_import", str(listed.pk), str(path))
+
+
+def test_beat_requeues_lost_imports_and_ends_fetches_whose_worker_died(queued):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    listed, fetched = a_list(), WatchlistFactory()
+    lost = WatchlistImport.objects.create(watchlist=listed)
+    dead = WatchlistImport.objects.create(watchlist=fetched, source="url", status="running")
+    long_ago = timezone.now() - timedelta(hours=1)
+    WatchlistImport.objects.update(updated_at=long_ago)
+    tasks.watchlist_sources_sweep()
+    assert queued == [(import_jobs.IMPORT_RUN_TASK, (str(lost.pk),))]
+    dead.refresh_from_db()
+    assert dead.status == "failed" and "stopped" in dead.error
