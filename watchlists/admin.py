@@ -28,7 +28,7 @@ from .services.entries import (
 )
 from .services.import_jobs import ImportBusy, import_active_check, import_job_create
 from .services.importing import ImportRefused, entries_import, lines_count
-from .services.sources import hand_edit_check
+from .services.sources import hand_edit_check, source_reset
 
 
 class WatchlistForm(forms.ModelForm):
@@ -151,10 +151,14 @@ class WatchlistAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         before = None
         if change:
-            before = Watchlist.objects.values_list("match_strategy", "edit_budget").get(pk=obj.pk)
+            before = Watchlist.objects.values_list(
+                "match_strategy", "edit_budget", "source_url"
+            ).get(pk=obj.pk)
         super().save_model(request, obj, form, change)
-        if before is not None and before != (obj.match_strategy, obj.edit_budget):
+        if before is not None and before[:2] != (obj.match_strategy, obj.edit_budget):
             watchlist_rekey(watchlist=obj)
+        if before is not None and before[2] != obj.source_url:
+            source_reset(watchlist=obj)
 
     def delete_model(self, request, obj):
         watchlist_delete(watchlist=obj)

@@ -25,7 +25,7 @@ from ..services.entries import entries_delete, entry_save, watchlist_delete, wat
 from ..services.hits import AlreadyAcknowledged, hit_acknowledge
 from ..services.import_jobs import ImportBusy, import_active_check, import_job_create
 from ..services.importing import ImportRefused, entries_export, entries_import, lines_count
-from ..services.sources import hand_edit_check
+from ..services.sources import hand_edit_check, source_reset
 from .serializers import (
     EntryImportSerializer,
     HitAcknowledgeSerializer,
@@ -61,11 +61,14 @@ class WatchlistViewSet(ConfigViewSet):
 
     def perform_update(self, serializer):
         before = (serializer.instance.match_strategy, serializer.instance.edit_budget)
+        source_before = serializer.instance.source_url
         with transaction.atomic():
             super().perform_update(serializer)
             watchlist = serializer.instance
             if before != (watchlist.match_strategy, watchlist.edit_budget):
                 watchlist_rekey(watchlist=watchlist)
+            if source_before != watchlist.source_url:
+                source_reset(watchlist=watchlist)
 
     def perform_destroy(self, instance):
         watchlist_delete(watchlist=instance)

@@ -47,6 +47,18 @@ def hand_edit_check(*, watchlist: Watchlist) -> None:
         )
 
 
+def source_reset(*, watchlist: Watchlist) -> None:
+    """A changed source_url is fetched at beat's next look, and the old URL's outcome goes."""
+    Watchlist.objects.filter(pk=watchlist.pk).update(
+        last_fetched_at=None, last_fetch_status="", last_fetch_error=""
+    )
+    watchlist.last_fetched_at, watchlist.last_fetch_status, watchlist.last_fetch_error = (
+        None,
+        "",
+        "",
+    )
+
+
 def sources_sweep() -> int:
     """Beat: queue a fetch of every list whose source is due, and requeue lost imports."""
     now = timezone.now()

@@ -202,8 +202,13 @@ def test_viewers_see_the_source_but_cannot_set_it(viewer_client, operator_client
     url = "https://example.com/list.csv"
     changed = {"source_url": url, "fetch_interval_minutes": 30}
     assert viewer_client.patch(f"{LISTS}{listed.pk}/", changed, format="json").status_code == 403
+    Watchlist.objects.filter(pk=listed.pk).update(
+        last_fetched_at=timezone.now(), last_fetch_status="failed", last_fetch_error="HTTP 404"
+    )
     answer = operator_client.patch(f"{LISTS}{listed.pk}/", changed, format="json")
     assert answer.status_code == 200 and answer.json()["source_url"] == url
+    # A new URL is fetched at beat's next look; the old one's outcome is gone.
+    assert (answer.json()["last_fetched_at"], answer.json()["last_fetch_error"]) == (None, "")
     assert viewer_client.get(f"{LISTS}{listed.pk}/").json()["fetch_interval_minutes"] == 30
     too_often = {"fetch_interval_minutes": 1}
     answer = operator_client.patch(f"{LISTS}{listed.pk}/", too_often, format="json")
