@@ -32,6 +32,13 @@ from .services.sources import hand_edit_check, source_reset
 
 
 class WatchlistForm(forms.ModelForm):
+    source_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text=Watchlist._meta.get_field("source_url").help_text,
+    )
+
     class Meta:
         model = Watchlist
         fields = (
