@@ -19,8 +19,12 @@ _NOT_PLATE = re.compile("[^A-Z0-9]+")
 
 
 def plate_normalize(raw: str) -> str:
-    """Upper-case letters and digits only: ' ab-12 cde ' -> 'AB12CDE'."""
-    return _NOT_PLATE.sub("", raw.upper())
+    """Upper-case letters and digits only: ' ab-12 cde ' -> 'AB12CDE'. (An import runs this a
+    million times: a plate that is already clean skips the substitution.)"""
+    upper = raw.upper()
+    if upper.isascii() and upper.isalnum():
+        return upper
+    return _NOT_PLATE.sub("", upper)
 
 
 def plate_confusion_key(plate: str) -> str:
