@@ -231,3 +231,18 @@ def test_deleting_the_last_list_an_exporter_is_filtered_by_disables_it(exporter_
     two.refresh_from_db()
     assert only.enabled is False and "'Stolen' was deleted" in only.last_error
     assert two.enabled is True and list(two.watchlists.all()) == [other]
+
+
+def test_deleting_all_of_an_exporters_lists_at_once_disables_it(exporter_factory, stolen):
+    """The admin's "delete selected" removes the lists in one go: each list's check must not
+    count the other lists going with it."""
+    from watchlists.models import Watchlist
+
+    other = WatchlistFactory(name="Other")
+    both = exporter_factory(name="both")
+    both.watchlists.set([stolen, other])
+
+    Watchlist.objects.filter(pk__in=[stolen.pk, other.pk]).delete()
+
+    both.refresh_from_db()
+    assert both.enabled is False and "was deleted" in both.last_error
