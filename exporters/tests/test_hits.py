@@ -168,6 +168,27 @@ def test_a_read_with_no_hit_costs_no_more_queries_than_before(exporter_factory, 
     assert len(exporter_queries) == 2, exporter_queries
 
 
+def test_a_refined_read_with_no_hit_asks_no_exporter(exporter_factory, post, stolen):
+    """A read refined in place was exported when it was stored: with no new hit, the
+    exporters' step asks nothing (the refinement stays as cheap as before hits were sent)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from events.models import PlateEvent
+    from events.services.update import plate_event_update
+
+    exporter = exporter_factory(send=["reads", "hits"])
+    [result] = post("XY99ZZY")
+    event = PlateEvent.objects.select_related("camera", "device").get(pk=result.id)
+    with CaptureQueriesContext(connection) as queries:
+        plate_event_update(event=event, read=ReadIn(plate="XY99ZZZ", captured_at=event.captured_at))
+    asked = [
+        q["sql"] for q in queries if "exporters_" in q["sql"] and "cameras_camera" not in q["sql"]
+    ]
+    assert asked == []
+    assert _kinds(exporter) == ["reads"]
+
+
 # --- Reliability -----------------------------------------------------------------------------
 
 
