@@ -17,12 +17,14 @@ from ..models import ExporterConfig
 _FILTERED = "exporters_filtered_ids"
 
 
-def exporters_unfiltered_disable(*, exporter_ids, watchlist_name: str) -> int:
-    """Disable those of these exporters that no list filters any more; how many."""
+def exporters_unfiltered_disable(*, exporter_ids, watchlist: Watchlist) -> int:
+    """Disable those of these exporters that no list filters any more; how many. The reason
+    names the deleted list unless it was covert (an exporter's viewers may not see it)."""
     now = timezone.now()
+    named = "a covert list" if watchlist.covert else repr(watchlist.name)
     return ExporterConfig.objects.filter(pk__in=exporter_ids, watchlists=None).update(
         enabled=False,
-        last_error=f"Disabled: its watchlist filter {watchlist_name!r} was deleted.",
+        last_error=f"Disabled: its watchlist filter {named} was deleted.",
         last_error_at=now,
         updated_at=now,
     )
@@ -36,7 +38,7 @@ def _watchlist_deleting(sender, instance, **kwargs):
 def _watchlist_deleted(sender, instance, **kwargs):
     exporter_ids = instance.__dict__.pop(_FILTERED, None)
     if exporter_ids:
-        exporters_unfiltered_disable(exporter_ids=exporter_ids, watchlist_name=instance.name)
+        exporters_unfiltered_disable(exporter_ids=exporter_ids, watchlist=instance)
 
 
 def watchlist_filters_connect() -> None:

@@ -267,3 +267,15 @@ def test_deleting_all_of_an_exporters_lists_at_once_disables_it(exporter_factory
 
     both.refresh_from_db()
     assert both.enabled is False and "was deleted" in both.last_error
+
+
+def test_an_exporter_disabled_by_a_covert_lists_deletion_does_not_name_it(exporter_factory):
+    covert = WatchlistFactory(name="Operation X", covert=True)
+    exporter = exporter_factory()
+    exporter.watchlists.set([covert])
+
+    watchlist_delete(watchlist=covert)
+
+    exporter.refresh_from_db()
+    assert exporter.enabled is False and "covert list was deleted" in exporter.last_error
+    assert "Operation X" not in exporter.last_error
