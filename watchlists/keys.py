@@ -120,8 +120,3 @@ def pattern_check(pattern: str) -> str:
             "(it would match nearly every plate)."
         )
     return cleaned
-
-
-def pattern_like(pattern: str) -> str:
-    """The pattern as SQL LIKE (plates hold no % or _ of their own)."""
-    return pattern.replace("*", "%").replace("?", "_")

@@ -51,6 +51,10 @@ def notify_emails_check(value) -> None:
         raise ValidationError({"notify_emails": error})
 
 
+#: The longest hit_retention_days: a hundred years (0 keeps hits for ever).
+HIT_RETENTION_MAX_DAYS = 36_500
+
+
 class Watchlist(models.Model):
     """A list of plates that raise hits when read (alert), are let through (allow: a hit on
     any plate not listed) or silence other lists (ignore)."""
@@ -126,7 +130,12 @@ class Watchlist(models.Model):
     )
     last_fetch_error = models.CharField(max_length=1000, blank=True, editable=False)
     hit_retention_days = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Empty: the camera's event retention."
+        null=True,
+        blank=True,
+        # Bounded: a cut-off before year 1 cannot be computed, and would stop every purge.
+        validators=[MaxValueValidator(HIT_RETENTION_MAX_DAYS)],
+        help_text=f"Empty: the camera's event retention; 0: for ever; at most "
+        f"{HIT_RETENTION_MAX_DAYS} days.",
     )
     notify_emails = models.JSONField(
         default=list,

@@ -18,7 +18,8 @@ from events.models import PlateEvent
 from watchlists.entry_filter import entry_filter
 from watchlists.models import Watchlist
 from watchlists.services.importing import entries_import
-from watchlists.services.matching import hits_decide, lists_enabled
+from watchlists.services.matching import hits_decide
+from watchlists.services.watching import lists_enabled
 
 _CHARS = string.ascii_uppercase + string.digits
 _SWAPS = {"0": "O", "O": "0", "8": "B", "B": "8", "1": "I", "I": "1", "5": "S", "S": "5"}

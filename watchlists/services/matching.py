@@ -2,9 +2,10 @@
 (events/after_store.py), inside the read's transaction, for new reads and reads refined in
 place (Frigate), so a hit commits or rolls back with its read.
 
-Entries are found by their keys (watchlists/keys.py): one index lookup for a read's plates,
+Entries are found by their keys (watchlists/keys.py): one index lookup for a batch's plates,
 only when this process's key filter (watchlists/entry_filter.py) may hold one; pattern
-entries, and only they, are read and tried. The step also screens reads before their
+entries, and only they, are loaded and tried one by one (fnmatch). The lists a read is
+matched against come from watching.py. The step also screens reads before their
 transaction: one that no covering list can hit stays one INSERT. One hit per entry,
 camera and passage: a read of the same subject at the same camera within HIT_REPEAT_SECONDS
 (a repeat, a retry under another id, a refinement) adds none. The check holds under
@@ -13,9 +14,8 @@ makes the second wait for the first's commit and then see its hit.
 """
 
 import hashlib
-import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from fnmatch import fnmatchcase
 
@@ -31,8 +31,8 @@ from .. import keys
 from ..entry_filter import entry_filter, keys_maybe_listed
 from ..live import hits_broadcast
 from ..models import Hit, Watchlist, WatchlistEntry, WatchlistEntryKey
-from ..schedule import schedule_active
 from .notify import hit_emails_plan
+from .watching import ListInScope, lists_enabled, lists_of_camera_sql, lists_parsed
 
 Kind = Watchlist.Kind
 logger = logging.getLogger("anpr.watchlists")
@@ -48,29 +48,6 @@ KEYS_PER_QUERY = 400
 
 
 @dataclass
-class ListInScope:
-    """An enabled list as matching needs it (its scope loaded once per batch)."""
-
-    watchlist: Watchlist
-    camera_ids: set = field(default_factory=set)
-    zone_ids: set = field(default_factory=set)
-
-    def covers(self, event: PlateEvent) -> bool:
-        w = self.watchlist
-        return (
-            (not self.camera_ids or event.camera_id in self.camera_ids)
-            and (not self.zone_ids or event.zone_id in self.zone_ids)
-            and (not w.directions or event.direction in w.directions)
-            and schedule_active(
-                weekdays=w.schedule_weekdays,
-                windows=w.schedule_windows,
-                time_zone=w.time_zone,
-                at=event.captured_at,
-            )
-        )
-
-
-@dataclass
 class Match:
     """One entry matched by one plate of a read."""
 
@@ -81,40 +58,6 @@ class Match:
     substituted: list
 
 
-def lists_enabled() -> list[ListInScope]:
-    """The enabled lists with their camera and zone scope (three queries)."""
-    lists = {w.pk: ListInScope(w) for w in Watchlist.objects.filter(enabled=True)}
-    if lists:
-        for through, target in (
-            (Watchlist.cameras.through, "camera"),
-            (Watchlist.zones.through, "zone"),
-        ):
-            pairs = through.objects.filter(watchlist_id__in=lists)
-            for list_id, other_id in pairs.values_list("watchlist_id", f"{target}_id"):
-                getattr(lists[list_id], f"{target}_ids").add(other_id)
-    return list(lists.values())
-
-
-#: Fields of a list that the camera query hands over (see _lists_of_camera_sql).
-_LIST_FIELDS = (
-    "id",
-    "name",
-    "kind",
-    "priority",
-    "colour",
-    "match_strategy",
-    "edit_budget",
-    "match_candidates",
-    "directions",
-    "schedule_weekdays",
-    "schedule_windows",
-    "time_zone",
-    "covert",
-    "notify_emails",
-)
-_JSON_FIELDS = {"directions", "schedule_weekdays", "schedule_windows", "notify_emails"}
-#: Parsed answers of the camera query, by their text (a few distinct ones per process).
-_parsed: dict[str, list[ListInScope]] = {}
 _UNASKED = object()
 
 
@@ -123,21 +66,7 @@ def lists_of_camera(camera) -> list[ListInScope] | None:
     (cached with the device, exact through the triggers of migration 0002); None when the
     camera was loaded without that answer."""
     text = getattr(camera, MATCHING_STEP.work_column, _UNASKED)
-    if text is _UNASKED:
-        return None
-    if not isinstance(text, str):  # NULL: no list watches it
-        return []
-    if text not in _parsed:
-        if len(_parsed) > 100:
-            _parsed.clear()
-        _parsed[text] = [
-            ListInScope(
-                Watchlist(**{k: v for k, v in item.items() if k != "zones"}),
-                zone_ids=set(item["zones"]),
-            )
-            for item in json.loads(text)
-        ]
-    return _parsed[text]
+    return None if text is _UNASKED else lists_parsed(text)
 
 
 def _read_plates(event: PlateEvent, *, candidates: bool) -> list[tuple[str, bool]]:
@@ -390,8 +319,8 @@ def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = N
 
 def _events_stored(*, events: list[PlateEvent], created: bool) -> None:
     """A failure to match never costs the reads: their hits are rolled back to a savepoint,
-    logged (read ids, never plates), and the reads are stored. Hits go to the live map once
-    their reads commit."""
+    logged (read ids, never plates), and the reads are stored. Hits go to the live map and
+    to their lists' e-mail addresses once their reads commit; rolled-back hits go nowhere."""
     try:
         with transaction.atomic():
             hits = hits_record(events=events)
@@ -433,44 +362,6 @@ def _events_screen(*, events: list[PlateEvent]) -> bool:
     return False
 
 
-def _lists_of_camera_sql() -> str:
-    """The enabled lists watching camera `c` as JSON text (NULL when none: the step is then
-    skipped for its reads): those with no cameras named, or naming it. Zones, directions
-    and schedules are left to each read."""
-    quote = connection.ops.quote_name
-    table = quote(Watchlist._meta.db_table)
-    cameras = quote(Watchlist.cameras.through._meta.db_table)
-    zones = quote(Watchlist.zones.through._meta.db_table)
-    postgresql = connection.vendor == "postgresql"
-    pairs = ", ".join(
-        f"'{name}', "
-        + (
-            f"w.{quote(name)}"
-            if postgresql or name not in _JSON_FIELDS
-            else f"json(w.{quote(name)})"
-        )
-        for name in _LIST_FIELDS
-    )
-    obj, agg = (
-        ("json_build_object", "json_agg") if postgresql else ("json_object", "json_group_array")
-    )
-    zone_ids = f"(SELECT {agg}(z.zone_id) FROM {zones} z WHERE z.watchlist_id = w.id)"
-    if postgresql:
-        zone_ids = f"coalesce({zone_ids}, '[]'::json)"
-    else:
-        zone_ids = f"json(coalesce({zone_ids}, '[]'))"
-    watching = (
-        f"(NOT EXISTS (SELECT 1 FROM {cameras} m WHERE m.watchlist_id = w.id) "
-        f"OR EXISTS (SELECT 1 FROM {cameras} m WHERE m.watchlist_id = w.id "
-        f"AND m.camera_id = c.{quote('id')}))"
-    )
-    # No list: NULL (json_agg of no rows is NULL; json_group_array's '[]' is made NULL, as
-    # SQLite before 3.39 refuses HAVING without GROUP BY).
-    listed = f"{agg}({obj}({pairs}, 'zones', {zone_ids}))"
-    listed = f"{listed}::text" if postgresql else f"nullif({listed}, '[]')"
-    return f"(SELECT {listed} FROM {table} w WHERE w.{quote('enabled')} AND {watching})"
-
-
 #: Registered by WatchlistsConfig.ready(). Also for reads refined in place (a Frigate object
 #: whose plate becomes a listed one). The lists watching each camera are asked with the
 #: device's cameras (no step, so no transaction, for a camera no list watches); migration
@@ -479,6 +370,6 @@ MATCHING_STEP = AfterStoreStep(
     name="watchlists",
     stored=_events_stored,
     updates=True,
-    work_sql=_lists_of_camera_sql,
+    work_sql=lists_of_camera_sql,
     screen=_events_screen,
 )
