@@ -37,7 +37,11 @@ def _db_connections_checked(sender=None, **kwargs):
 #: (ANPR_QUIET_PERIODIC_TASKS=1); a deployment's beat and worker logs keep them as the record
 #: that beat keeps time. The tasks themselves log only when they did something.
 QUIET_WHEN_IDLE = frozenset(
-    {"exporters.tasks.exporter_deliveries_sweep", "events.tasks.event_statistics_rollup"}
+    {
+        "exporters.tasks.exporter_deliveries_sweep",
+        "events.tasks.event_statistics_rollup",
+        "watchlists.tasks.watchlist_sources_sweep",
+    }
 )
 
 

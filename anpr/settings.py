@@ -437,6 +437,7 @@ SPECTACULAR_SETTINGS = {
         "CameraStatusEnum": "cameras.models.Camera.Status",
         "ZoneKindEnum": "cameras.models.Zone.Kind",
         "IngestResultStatusEnum": "events.services.results.STATUSES",
+        "ImportModeEnum": "watchlists.models.IMPORT_MODES",
     },
     # No badge fetched from validator.swagger.io: the docs make no request off this machine.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
@@ -636,6 +637,20 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
 # Largest watchlist CSV upload through the API in bytes, refused before it is read (also
 # bounded by EVENT_UPLOAD_MAX_BYTES; larger files: `manage.py watchlist_import`).
 WATCHLIST_IMPORT_MAX_BYTES = env_int("WATCHLIST_IMPORT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# Imports of more lines than this run as a task (the API answers 202 and a job to follow).
+WATCHLIST_IMPORT_ASYNC_LINES = env_int("WATCHLIST_IMPORT_ASYNC_LINES", 10_000, minimum=1)
+# Lists fetched from a URL (source_url): the fetch refuses loopback, private, link-local and
+# metadata addresses unless in these networks (as EXPORTER_ALLOWED_NETWORKS for exporters),
+# reads at most WATCHLIST_SOURCE_MAX_BYTES and gives up after WATCHLIST_SOURCE_TIMEOUT seconds
+# without data. Beat looks for lists due every WATCHLIST_SOURCE_SWEEP_INTERVAL seconds.
+WATCHLIST_SOURCE_ALLOWED_NETWORKS = env_networks("WATCHLIST_SOURCE_ALLOWED_NETWORKS")
+WATCHLIST_SOURCE_MAX_BYTES = env_int("WATCHLIST_SOURCE_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
+WATCHLIST_SOURCE_TIMEOUT = env_float("WATCHLIST_SOURCE_TIMEOUT", 30.0)
+WATCHLIST_SOURCE_SWEEP_INTERVAL = env_float("WATCHLIST_SOURCE_SWEEP_INTERVAL", 60.0)
+CELERY_BEAT_SCHEDULE["watchlists-sources"] = {
+    "task": "watchlists.tasks.watchlist_sources_sweep",
+    "schedule": WATCHLIST_SOURCE_SWEEP_INTERVAL,
+}
 
 # json (one object per line, for log collectors) or plain (for a terminal).
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if EMBEDDED else "json")

@@ -13,6 +13,12 @@ notification, which it does within about a millisecond of the commit (a request 
 commit that closely could have been served just before it anyway). Entries also expire after
 DEVICE_CACHE_SECONDS, and a new connection starts with an empty cache.
 
+Other per-process caches kept exact by triggers of their own tables ride on the same
+connection: `device_directory.hear(channel)` (from an AppConfig.ready()) has their channel
+LISTENed too, and `heard(channel)` is a number that moves whenever a notification of it
+arrived, or the connection changed, so such a cache is exact while the number stays
+(watchlists/entry_filter.py). Their notifications do not empty the device cache.
+
 Off (every lookup queries) on SQLite, with pooled connections (ASGI) and inside a transaction
 (where LISTEN would wait for the commit), and when DEVICE_CACHE_SECONDS is 0.
 """
@@ -49,6 +55,8 @@ class DeviceDirectory:
     def __init__(self):
         self._entries: dict[str, DeviceEntry] = {}
         self._listening_on = None  # the psycopg connection our LISTEN is on
+        #: {other channel: a number that moves when it is heard}; see heard().
+        self._heard: dict[str, int] = {}
 
     def clear(self) -> None:
         self._entries.clear()
@@ -72,24 +80,62 @@ class DeviceDirectory:
         raw = database.connection
         try:
             if raw is not self._listening_on:
-                self.clear()  # a new connection heard nothing of what changed before it
+                self._forget()  # a new connection heard nothing of what changed before it
                 raw.add_notify_handler(self._notified)  # notifications read by queries
-                raw.execute(f"LISTEN {CHANNEL}")
+                for channel in (CHANNEL, *self._heard):
+                    raw.execute(f"LISTEN {channel}")
                 self._listening_on = raw
             pgconn = raw.pgconn
             pgconn.consume_input()  # what has arrived on the socket, without waiting
-            while pgconn.notifies() is not None:
-                self.clear()
+            while (notify := pgconn.notifies()) is not None:
+                self._channel_heard(notify.relname.decode())
         except psycopg.Error:
             logger.warning("Device cache: the connection failed; looking up directly.")
-            self.clear()
+            self._forget()
             self._listening_on = None
             return False
         return True
 
-    def _notified(self, notify) -> None:
-        if notify.channel == CHANNEL:
+    def hear(self, channel: str) -> None:
+        """Also LISTEN on `channel` (a cache of another app; see the module docstring)."""
+        self._heard.setdefault(channel, 0)
+        self._listening_on = None  # LISTEN again, on the next usable()
+
+    def heard(self, channel: str) -> int | None:
+        """A number that moves whenever `channel` was heard or the connection changed; None
+        when nothing is heard now (the cache is off, or not listening on this connection:
+        call it after usable(), as a request's device lookup does). Outside a transaction it
+        first reads what PostgreSQL has sent since; inside one, the number stands as the
+        transaction's first statement left it."""
+        database = connections[DEFAULT_DB_ALIAS]
+        raw = database.connection
+        if raw is None or raw is not self._listening_on or not settings.DEVICE_CACHE_SECONDS:
+            return None
+        if not database.in_atomic_block:
+            try:
+                pgconn = raw.pgconn
+                pgconn.consume_input()
+                while (notify := pgconn.notifies()) is not None:
+                    self._channel_heard(notify.relname.decode())
+            except psycopg.Error:
+                self._forget()
+                self._listening_on = None
+                return None
+        return self._heard.get(channel)
+
+    def _forget(self) -> None:
+        self.clear()
+        for channel in self._heard:
+            self._heard[channel] += 1
+
+    def _channel_heard(self, channel: str) -> None:
+        if channel == CHANNEL:
             self.clear()
+        elif channel in self._heard:
+            self._heard[channel] += 1
+
+    def _notified(self, notify) -> None:
+        self._channel_heard(notify.channel)
 
     def entry(self, digest: str) -> DeviceEntry | None:
         entry = self._entries.get(digest)

@@ -40,8 +40,8 @@ class ConstraintErrorsOnFields(models.Model):
             raise ValidationError(errors)
 
 
-#: The longest retention a camera or a watchlist may ask (a century): far past it, a cut-off
-#: date would be before year 1 and could not be computed.
+#: The longest retention a camera may ask (a century): far past it, a cut-off date would be
+#: before year 1 and could not be computed (watchlists' HIT_RETENTION_MAX_DAYS likewise).
 RETENTION_DAYS_MAX = 36_500
 
 

@@ -26,7 +26,10 @@ work for it. A step that often has nothing to do declares `work_sql`, a SQL bool
 along with the device's cameras (alias `c` for the camera row) in the query the ingest makes
 anyway, e.g. "is any exporter enabled?". The answer is kept with the device cache
 (cameras/directory.py), so the tables it reads must notify that cache when they change (a
-trigger, as exporters/migrations/0003 adds). A step without `work_sql` always runs.
+trigger, as exporters/migrations/0003 adds). A step without `work_sql` always runs. A step
+may also `screen` the reads in-process before the transaction (the watchlists' key filter:
+no listed plate among them, no work), so a camera it watches keeps the one INSERT for reads
+it has nothing to do with.
 """
 
 from collections.abc import Callable, Sequence
@@ -51,6 +54,9 @@ class AfterStoreStep:
     updates: bool = False
     #: SQL boolean: whether the step may have work for reads of camera `c`. None: always.
     work_sql: Callable[[], str] | None = None
+    #: In-process, before anything is stored: screen(events=[...]) says whether the step may
+    #: have work for these reads after all (unsaved events, camera and zone loaded). None: yes.
+    screen: Callable[..., bool] | None = None
 
     @property
     def work_column(self) -> str:
@@ -107,6 +113,11 @@ def after_store_pending(*, cameras: Sequence, created: bool = True) -> list[Afte
             or any(getattr(camera, step.work_column, True) for camera in cameras)
         )
     ]
+
+
+def after_store_screened(*, steps: list[AfterStoreStep], events: list) -> list[AfterStoreStep]:
+    """The steps (from after_store_pending) that their `screen` keeps for these events."""
+    return [step for step in steps if step.screen is None or step.screen(events=events)]
 
 
 def after_store_run(*, events: list, created: bool, steps: list[AfterStoreStep]) -> None:

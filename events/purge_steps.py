@@ -11,7 +11,8 @@ registers one `PurgeStep` in its `AppConfig.ready()`:
 `purge(now=..., camera=..., batch_size=..., dry_run=...)` deletes what is past its retention
 (in a dry run: counts it) and returns the count, which the run's summary and its `PurgeRun`
 record carry under the step's name. `camera` is None, or the one camera the run is limited to.
-A step works in its own short transactions, as the events' purge does.
+A step works in its own short transactions, as the events' purge does. Steps run after the
+events' own deletions, so one that fails (recorded as the run's error) cannot hold them back.
 """
 
 from collections.abc import Callable

@@ -8,11 +8,13 @@ class WatchlistsConfig(AppConfig):
     name = "watchlists"
 
     def ready(self):
+        from cameras.directory import device_directory
         from core.pages import OperatorPage, operator_page_register
         from events.after_store import after_store_register
         from events.live_kinds import live_kind_register
         from events.purge_steps import PurgeStep, purge_step_register
 
+        from .entry_filter import CHANNEL
         from .live import HIT_LIVE_KIND
         from .services.matching import MATCHING_STEP
         from .services.retention import hits_purge
@@ -23,3 +25,4 @@ class WatchlistsConfig(AppConfig):
         operator_page_register(
             OperatorPage(url_name="hits", label="Hits", order=25, permission="watchlists.view_hit")
         )
+        device_directory.hear(CHANNEL)  # the entry key filter's changes

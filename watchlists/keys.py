@@ -35,7 +35,9 @@ def plate_budget(plate: str, budget: int) -> int:
 
 def _deletions(key: str, count: int) -> set[str]:
     variants = {key}
-    for n in range(1, count + 1):
+    if count and len(key) > 1:  # one deletion: the common case, by slices
+        variants.update(key[:i] + key[i + 1 :] for i in range(len(key)))
+    for n in range(2, count + 1):
         if len(key) - n < 1:
             break
         variants.update(
@@ -118,8 +120,3 @@ def pattern_check(pattern: str) -> str:
             "(it would match nearly every plate)."
         )
     return cleaned
-
-
-def pattern_like(pattern: str) -> str:
-    """The pattern as SQL LIKE (plates hold no % or _ of their own)."""
-    return pattern.replace("*", "%").replace("?", "_")

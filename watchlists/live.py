@@ -36,8 +36,9 @@ def hit_page_config(user) -> dict | None:
 
 
 def _covert_owners(hits: list[Hit]) -> dict[int, list[int]]:
-    """{covert list id: owner ids} of the hits' lists (one query; the lists handed over by
-    the ingest do not say whether they are covert)."""
+    """{covert list id: owner ids} of the hits' lists (one query, at send time: the owners
+    are not among the list fields the ingest hands over, and a list made covert or given
+    other owners since is honoured)."""
     owners: dict[int, list[int]] = {}
     rows = Watchlist.objects.filter(
         pk__in={hit.watchlist_id for hit in hits}, covert=True

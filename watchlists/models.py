@@ -1,16 +1,26 @@
 """Watchlists (plates of interest), their entries and match keys, and the hits they raise."""
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, RegexValidator, validate_email
+from django.core.validators import (
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+    validate_email,
+)
 from django.db import models
 
-from cameras.models import RETENTION_DAYS_MAX, Camera, Zone
+from cameras.models import Camera, Zone
 from core.ids import time_ordered_uuid
 from events.models import PlateEvent
 
 from . import keys
 from .schedule import schedule_windows_check, time_zone_check, weekdays_check
+
+#: How an import treats entries the file lacks: upsert leaves them, replace removes them.
+IMPORT_MODES = (("upsert", "upsert"), ("replace", "replace"))
 
 
 def _all_weekdays():
@@ -39,6 +49,10 @@ def notify_emails_check(value) -> None:
                 break
     if error:
         raise ValidationError({"notify_emails": error})
+
+
+#: The longest hit_retention_days: a hundred years (0 keeps hits for ever).
+HIT_RETENTION_MAX_DAYS = 36_500
 
 
 class Watchlist(models.Model):
@@ -95,11 +109,33 @@ class Watchlist(models.Model):
         help_text='Active times, e.g. [{"start": "07:00", "end": "19:00"}]; empty: all day.',
     )
     time_zone = models.CharField(max_length=64, default="UTC")
+    source_url = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="A CSV fetched on a schedule (http or https, no credentials in it); while "
+        "set, the entries change only by that fetch.",
+    )
+    source_mode = models.CharField(
+        max_length=8,
+        choices=IMPORT_MODES,
+        default="replace",
+        help_text="How each fetch imports: replace also removes entries the file lacks.",
+    )
+    fetch_interval_minutes = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(5), MaxValueValidator(7 * 24 * 60)]
+    )
+    last_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_fetch_status = models.CharField(
+        max_length=8, blank=True, editable=False, help_text="ok, failed, or empty: not yet."
+    )
+    last_fetch_error = models.CharField(max_length=1000, blank=True, editable=False)
     hit_retention_days = models.PositiveIntegerField(
         null=True,
         blank=True,
-        validators=[MaxValueValidator(RETENTION_DAYS_MAX)],
-        help_text="Empty: the camera's event retention; 0: kept for ever.",
+        # Bounded: a cut-off before year 1 cannot be computed, and would stop every purge.
+        validators=[MaxValueValidator(HIT_RETENTION_MAX_DAYS)],
+        help_text=f"Empty: the camera's event retention; 0: for ever; at most "
+        f"{HIT_RETENTION_MAX_DAYS} days.",
     )
     notify_emails = models.JSONField(
         default=list,
@@ -134,8 +170,21 @@ class Watchlist(models.Model):
             raise ValidationError({"directions": f"A list of: {', '.join(sorted(valid))}."})
         weekdays_check(self.schedule_weekdays)
         schedule_windows_check(self.schedule_windows)
+        source_url_check(self.source_url)
         time_zone_check(self.time_zone)
         notify_emails_check(self.notify_emails)
+
+
+def source_url_check(url: str) -> None:
+    """http or https with a host, and no credentials (they would be shown wherever the list
+    is; the fetch sends none)."""
+    if not url:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError({"source_url": "An http:// or https:// URL with a host."})
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError({"source_url": "No user name or password in the URL."})
 
 
 def watchlist_scope_check(*, kind: str, cameras, zones) -> None:
@@ -160,9 +209,16 @@ class WatchlistEntry(models.Model):
         OTHER = "other", "Other"
 
     id = models.UUIDField(primary_key=True, default=time_ordered_uuid, editable=False)
-    # No index of its own: the unique (watchlist, plate) one starts with it.
+    # No index of its own: the unique (watchlist, plate) one starts with it. No database
+    # constraint (as WatchlistEntryKey.entry): each of a million imported rows queued a check
+    # for the commit (seconds of it); a list's entries are deleted with it by
+    # services/entries.py (or Django's cascade).
     watchlist = models.ForeignKey(
-        Watchlist, on_delete=models.CASCADE, related_name="entries", db_index=False
+        Watchlist,
+        on_delete=models.CASCADE,
+        related_name="entries",
+        db_index=False,
+        db_constraint=False,
     )
     plate = models.CharField(max_length=32, help_text="Normalized (a pattern keeps its ? and *).")
     match_key = models.CharField(
@@ -177,7 +233,8 @@ class WatchlistEntry(models.Model):
     country = models.CharField(max_length=32, blank=True, help_text="Country or region.")
     valid_from = models.DateTimeField(null=True, blank=True)
     valid_until = models.DateTimeField(null=True, blank=True)
-    # No index: it would cost every imported entry, and users are rarely deleted.
+    # No index nor database constraint: they would cost every imported entry, and users are
+    # rarely deleted (Django empties the field then).
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -185,6 +242,7 @@ class WatchlistEntry(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -317,3 +375,53 @@ class Hit(models.Model):
 
     def __str__(self):
         return f"{self.plate} on {self.watchlist_id} ({self.status})"
+
+
+class WatchlistImport(models.Model):
+    """An import run by a worker (a file over WATCHLIST_IMPORT_ASYNC_LINES lines, or a fetch
+    of the list's source URL): its progress, then the same report a synchronous import
+    answers. One active (queued or running) import per list."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    id = models.UUIDField(primary_key=True, default=time_ordered_uuid, editable=False)
+    watchlist = models.ForeignKey(Watchlist, on_delete=models.CASCADE, related_name="imports")
+    source = models.CharField(
+        max_length=8, choices=(("upload", "upload"), ("url", "url")), default="upload"
+    )
+    mode = models.CharField(max_length=8, choices=IMPORT_MODES, default="upsert")
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    lines_total = models.PositiveIntegerField(default=0)
+    lines_done = models.PositiveIntegerField(default=0)
+    #: The uploaded CSV until the run ends (then emptied).
+    content = models.BinaryField(default=bytes, editable=False)
+    report = models.JSONField(null=True, blank=True)
+    error = models.CharField(max_length=1000, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    #: Touched with every progress step: a running import not touched for long lost its worker.
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("watchlist",),
+                condition=models.Q(status__in=("queued", "running")),
+                name="one_active_import_per_list",
+            )
+        ]
+
+    def __str__(self):
+        return f"import {self.pk} of {self.watchlist_id} ({self.status})"

@@ -17,6 +17,9 @@ requests start (at `os.getpgrp()`, which nothing else calls) and dumped as they 
 LOG_LEVEL is WARNING unless --log-level says otherwise (production's INFO adds the request
 log line). --keep writes callgrind's dump for `callgrind_annotate --inclusive=yes`;
 --python-profile runs without valgrind under cProfile and prints the top functions instead.
+--candidates N adds N OCR candidates (random plates) to each read, and --listed FILE makes
+every 100th read a plate of the file (one a line), for the cost of an enabled watchlist;
+the watchlists' key filter is built during the warm-up (inline), not while measuring.
 
 The file has no imports from the project at module level, so it can be copied into another
 checkout (an older commit, in a `git worktree`) and run there the same way, for a before and
@@ -64,6 +67,10 @@ def options_add(parser) -> None:
         action="store_true",
         help="No valgrind: profile the measured requests with cProfile, print the top 40.",
     )
+    parser.add_argument("--candidates", type=int, default=0, help="OCR candidates per read.")
+    parser.add_argument(
+        "--listed", default="", help="A file of plates (one a line): every 100th read is one."
+    )
 
 
 def instructions_measure(options: argparse.Namespace) -> int | None:
@@ -78,6 +85,8 @@ def instructions_measure(options: argparse.Namespace) -> int | None:
         f"--requests={options.requests}",
         f"--warmup={options.warmup}",
         f"--log-level={options.log_level}",
+        f"--candidates={options.candidates}",
+        f"--listed={options.listed}",
     ]
     if options.python_profile:
         subprocess.run([*child, "--python-profile"], env=_child_env(options), check=True)
@@ -127,9 +136,16 @@ def requests_post(options: argparse.Namespace) -> None:
 
     camera, key = _site_fresh()
     rng = random.Random(42)
+    listed = Path(options.listed).read_text().split() if options.listed else []
+    _filter_inline()
     try:
-        answers = _post_all(application, [_environ(key, rng) for _ in range(options.warmup)])
-        environs = [_environ(key, rng) for _ in range(options.requests)]
+        answers = _post_all(
+            application,
+            [_environ(key, rng, n, options.candidates, listed) for n in range(options.warmup)],
+        )
+        environs = [
+            _environ(key, rng, n, options.candidates, listed) for n in range(options.requests)
+        ]
         if options.python_profile:
             import cProfile
             import pstats
@@ -165,21 +181,39 @@ def _post_all(application, environs: list[dict]) -> list[str]:
     return statuses
 
 
-def _environ(key: str, rng: random.Random) -> dict:
+def _filter_inline() -> None:
+    """The watchlists' key filter (where there is one) built in the request that finds it
+    missing, a warm-up one, rather than in a thread that would run while measuring."""
+    try:
+        from watchlists.entry_filter import entry_filter
+    except ImportError:
+        return
+    entry_filter.background = False
+
+
+def _environ(
+    key: str, rng: random.Random, n: int = 1, candidates: int = 0, listed: list | None = None
+) -> dict:
     """A gunicorn-like environ of one native read, as post_event.lua sends it."""
     make, model = rng.choice(_MAKES)
     x, y = rng.randint(0, 1600), rng.randint(0, 900)
     now = datetime.now(UTC)
-    plate = "".join(
-        [*rng.sample(_LETTERS, 2), *rng.sample(_DIGITS, 2), " ", *rng.sample(_LETTERS, 3)]
-    )
+    plate = _plate(rng)
+    if listed and n % 100 == 0:
+        plate = rng.choice(listed)
+    extra = ""
+    if candidates:
+        others = ",".join(
+            f'{{"plate":"{_plate(rng)}","confidence":0.3}}' for _ in range(candidates)
+        )
+        extra = f',"candidates":[{others}]'
     body = (
         f'{{"event_id":"instr-{rng.getrandbits(64):x}","camera":"{CAMERA_SLUG}",'
         f'"plate":"{plate}","captured_at":"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z",'
         f'"confidence":{0.55 + rng.random() * 0.449:.3f},"vehicle_type":"SUV",'
         f'"vehicle_color":"silver","vehicle_make":"{make}","vehicle_model":"{model}",'
         f'"direction":"{rng.choice(("in", "out"))}","plate_box":[{x},{y},{x + 180},{y + 50}],'
-        f'"speed_kmh":{5 + rng.random() * 105:.1f},"lane":{rng.randint(1, 4)}}}'
+        f'"speed_kmh":{5 + rng.random() * 105:.1f},"lane":{rng.randint(1, 4)}{extra}}}'
     ).encode()
     return {
         "REQUEST_METHOD": "POST",
@@ -206,6 +240,12 @@ def _environ(key: str, rng: random.Random) -> dict:
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
     }
+
+
+def _plate(rng: random.Random) -> str:
+    return "".join(
+        [*rng.sample(_LETTERS, 2), *rng.sample(_DIGITS, 2), " ", *rng.sample(_LETTERS, 3)]
+    )
 
 
 def _site_fresh():

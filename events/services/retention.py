@@ -179,15 +179,16 @@ def events_purge(
             _clear_images(with_images, result=result, batch_size=batch_size, progress=progress)
         if orphans:
             orphan_files_sweep(now=now, result=result, progress=progress)
-        for step in purge_steps():
-            result.steps[step.name] = step.purge(
-                now=now, camera=camera, batch_size=batch_size, dry_run=dry_run
-            )
         if not dry_run and camera is None:
             result.refused_reads_deleted = refused_reads_purge(now=now, older_than=older_than)
         if not dry_run:
             plate_sets_forget_before(tz=ZoneInfo(settings.TIME_ZONE))
             result.plates_forgotten = statistics_plates_forget(batch_size=batch_size)
+        # Last: another app's step that fails cannot hold back the deletions above.
+        for step in purge_steps():
+            result.steps[step.name] = step.purge(
+                now=now, camera=camera, batch_size=batch_size, dry_run=dry_run
+            )
     except Exception as error:
         if run is not None:
             _record(run, result, error=f"{type(error).__name__}: {error}")

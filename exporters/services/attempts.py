@@ -89,36 +89,28 @@ def deliveries_attempt(*, delivery_ids: list, companions: bool = False) -> dict[
 
 
 def _deliveries_events(*, delivery_ids: list) -> dict:
-    """{delivery id: its events in capture order}. Lookups by key rather than one join:
-    each has one plan, whatever the statistics."""
+    """{delivery id: its events in capture order}."""
     links = ExportDeliveryEvent.objects.filter(delivery_id__in=delivery_ids)
-    event_ids: dict = {}
-    for delivery_id, event_id in links.values_list("delivery_id", "event_id"):
-        event_ids.setdefault(delivery_id, []).append(event_id)
-    events = PlateEvent.objects.select_related("camera", "zone").in_bulk(
-        {event_id for ids in event_ids.values() for event_id in ids}
-    )
-    return {
-        delivery_id: sorted(
-            (events[event_id] for event_id in ids if event_id in events),
-            key=lambda event: event.captured_at,
-        )
-        for delivery_id, ids in event_ids.items()
-    }
+    return _by_delivery(links, "event_id", PlateEvent.objects.select_related("camera", "zone"))
 
 
 def _deliveries_hits(*, delivery_ids: list) -> dict:
     """{delivery id: its hits in capture order, with their reads}."""
     links = ExportDeliveryHit.objects.filter(delivery_id__in=delivery_ids)
-    hit_ids: dict = {}
-    for delivery_id, hit_id in links.values_list("delivery_id", "hit_id"):
-        hit_ids.setdefault(delivery_id, []).append(hit_id)
-    hits = Hit.objects.select_related("event__camera", "event__zone").in_bulk(
-        {hit_id for ids in hit_ids.values() for hit_id in ids}
-    )
+    return _by_delivery(links, "hit_id", Hit.objects.select_related("event__camera", "event__zone"))
+
+
+def _by_delivery(links, column: str, rows) -> dict:
+    """{delivery id: the rows its links name, in capture order} (rows deleted since are left
+    out). Lookups by key rather than one join: each has one plan, whatever the statistics."""
+    ids: dict = {}
+    for delivery_id, row_id in links.values_list("delivery_id", column):
+        ids.setdefault(delivery_id, []).append(row_id)
+    found = rows.in_bulk({row_id for row_ids in ids.values() for row_id in row_ids})
     return {
         delivery_id: sorted(
-            (hits[hit_id] for hit_id in ids if hit_id in hits), key=lambda hit: hit.captured_at
+            (found[row_id] for row_id in row_ids if row_id in found),
+            key=lambda row: row.captured_at,
         )
-        for delivery_id, ids in hit_ids.items()
+        for delivery_id, row_ids in ids.items()
     }

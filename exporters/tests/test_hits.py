@@ -168,6 +168,27 @@ def test_a_read_with_no_hit_costs_no_more_queries_than_before(exporter_factory, 
     assert len(exporter_queries) == 2, exporter_queries
 
 
+def test_a_refined_read_with_no_hit_asks_no_exporter(exporter_factory, post, stolen):
+    """A read refined in place was exported when it was stored: with no new hit, the
+    exporters' step asks nothing (the refinement stays as cheap as before hits were sent)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from events.models import PlateEvent
+    from events.services.update import plate_event_update
+
+    exporter = exporter_factory(send=["reads", "hits"])
+    [result] = post("XY99ZZY")
+    event = PlateEvent.objects.select_related("camera", "device").get(pk=result.id)
+    with CaptureQueriesContext(connection) as queries:
+        plate_event_update(event=event, read=ReadIn(plate="XY99ZZZ", captured_at=event.captured_at))
+    asked = [
+        q["sql"] for q in queries if "exporters_" in q["sql"] and "cameras_camera" not in q["sql"]
+    ]
+    assert asked == []
+    assert _kinds(exporter) == ["reads"]
+
+
 # --- Reliability -----------------------------------------------------------------------------
 
 
@@ -231,3 +252,30 @@ def test_deleting_the_last_list_an_exporter_is_filtered_by_disables_it(exporter_
     two.refresh_from_db()
     assert only.enabled is False and "'Stolen' was deleted" in only.last_error
     assert two.enabled is True and list(two.watchlists.all()) == [other]
+
+
+def test_deleting_all_of_an_exporters_lists_at_once_disables_it(exporter_factory, stolen):
+    """The admin's "delete selected" removes the lists in one go: each list's check must not
+    count the other lists going with it."""
+    from watchlists.models import Watchlist
+
+    other = WatchlistFactory(name="Other")
+    both = exporter_factory(name="both")
+    both.watchlists.set([stolen, other])
+
+    Watchlist.objects.filter(pk__in=[stolen.pk, other.pk]).delete()
+
+    both.refresh_from_db()
+    assert both.enabled is False and "was deleted" in both.last_error
+
+
+def test_an_exporter_disabled_by_a_covert_lists_deletion_does_not_name_it(exporter_factory):
+    covert = WatchlistFactory(name="Operation X", covert=True)
+    exporter = exporter_factory()
+    exporter.watchlists.set([covert])
+
+    watchlist_delete(watchlist=covert)
+
+    exporter.refresh_from_db()
+    assert exporter.enabled is False and "covert list was deleted" in exporter.last_error
+    assert "Operation X" not in exporter.last_error

@@ -18,7 +18,9 @@ AFTER = [("exporters", "0008_remove_plates_filter")]
 def old_apps(transactional_db):
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE)
-    yield executor.loader.project_state(BEFORE).apps
+    # The models as the database has them: watchlists at its newest migration, as in an upgrade.
+    watchlists_now = [n for n in executor.loader.graph.leaf_nodes() if n[0] == "watchlists"]
+    yield executor.loader.project_state(BEFORE + watchlists_now).apps
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
@@ -52,4 +54,31 @@ def test_plates_become_an_exact_watchlist_the_exporter_is_filtered_by(old_apps):
         ("hotlist", "AB12CDE"),
         ("everything", "AB12CDE"),
         ("everything", "AB12CDF"),
+    }
+
+
+def test_rolling_back_gives_filtered_exporters_their_plates_never_every_read(old_apps):
+    """Back to 0006: the `plates` column returns empty, which means "every read"; an exporter
+    filtered by lists gets their plates again, and one whose lists hold none is disabled."""
+    from watchlists.tests.factories import WatchlistFactory, entry_add
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(AFTER)
+    hotlist = WatchlistFactory(name="Hotlist", match_strategy="ocr")
+    entry_add(hotlist, "AB12CDE")
+    entry_add(hotlist, "XY99ZZZ")
+    patterns = WatchlistFactory(name="Patterns", match_strategy="pattern")
+    entry_add(patterns, "AB*")
+    ExporterConfig.objects.create(name="hot", url="http://127.0.0.1/h").watchlists.set([hotlist])
+    ExporterConfig.objects.create(name="pat", url="http://127.0.0.1/p").watchlists.set([patterns])
+    ExporterConfig.objects.create(name="all", url="http://127.0.0.1/a")
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    Old = executor.loader.project_state(BEFORE).apps.get_model("exporters", "ExporterConfig")
+    got = {e.name: (e.plates, e.enabled) for e in Old.objects.all()}
+    assert got == {
+        "hot": (["AB12CDE", "XY99ZZZ"], True),
+        "pat": ([], False),
+        "all": ([], True),
     }

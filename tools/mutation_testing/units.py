@@ -19,15 +19,20 @@ UNITS = {
         tests=("exporters/tests/test_signing_exact.py",),
     ),
     "transport": Unit(
-        targets={"exporters/transport.py": None},
-        tests=("exporters/tests/test_transport_exact.py", "exporters/tests/test_tls.py"),
+        targets={"exporters/transport.py": None, "core/outbound.py": None},
+        tests=(
+            "exporters/tests/test_transport_exact.py",
+            "exporters/tests/test_tls.py",
+            "core/tests/test_outbound_addresses.py",
+        ),
     ),
     "plate_keys": Unit(
         targets={
             "events/reads.py": (
                 "OCR_CONFUSION_GROUPS",
                 "_FOLD",
-                "_PLATE_CHARS",
+                "_FOLD_TABLE",
+                "_NOT_PLATE",
                 "plate_normalize",
                 "plate_confusion_key",
             )
@@ -52,16 +57,16 @@ EQUIVALENT = {
         "the stand-in for a missing v1: '' and 'X' both differ from a 64-digit MAC"
     ),
     (
-        "exporters/transport.py",
+        "core/outbound.py",
         "destination_resolve",
         "socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM) -> "
         "socket.getaddrinfo(parts.hostname, port)",
     ): "the same addresses, once per socket type; the first allowed one is the same",
-    ("exporters/transport.py", "destination_resolve", "1 -> 2"): (
+    ("core/outbound.py", "destination_resolve", "1 -> 2"): (
         "the maxsplit on '%': an address holds one zone separator at most"
     ),
     (
-        "exporters/transport.py",
+        "core/outbound.py",
         "PinnedAddressAdapter",
         "hostname and host_params['scheme'] == 'https' -> "
         "hostname or host_params['scheme'] == 'https'",
@@ -70,32 +75,38 @@ EQUIVALENT = {
         "read only after `_session is None` was false, i.e. after session() set it"
     ),
     **{
-        ("exporters/transport.py", "session", change): (
+        ("core/outbound.py", "pinned_session", change): (
             "how many connections the pool keeps for reuse (or urllib3's default of 0 "
             "retries, which is ours): every request is still sent once"
         )
         for change in (
-            "PinnedAddressAdapter(pool_connections=32, pool_maxsize=32, max_retries=0) -> "
-            "PinnedAddressAdapter(pool_maxsize=32, max_retries=0)",
-            "PinnedAddressAdapter(pool_connections=32, pool_maxsize=32, max_retries=0) -> "
-            "PinnedAddressAdapter(pool_connections=32, max_retries=0)",
-            "PinnedAddressAdapter(pool_connections=32, pool_maxsize=32, max_retries=0) -> "
-            "PinnedAddressAdapter(pool_connections=32, pool_maxsize=32)",
-            "32 -> 33",
-            "32 -> 33 #2",
+            "PinnedAddressAdapter(pool_connections=pool_size, pool_maxsize=pool_size, "
+            "max_retries=0) -> PinnedAddressAdapter(pool_maxsize=pool_size, max_retries=0)",
+            "PinnedAddressAdapter(pool_connections=pool_size, pool_maxsize=pool_size, "
+            "max_retries=0) -> PinnedAddressAdapter(pool_connections=pool_size, max_retries=0)",
+            "PinnedAddressAdapter(pool_connections=pool_size, pool_maxsize=pool_size, "
+            "max_retries=0) -> PinnedAddressAdapter(pool_connections=pool_size, "
+            "pool_maxsize=pool_size)",
+            "1 -> 2",
         )
     },
     **{
         ("exporters/transport.py", "session", change): (
+            "how many connections the pool keeps for reuse: every request is still sent once"
+        )
+        for change in ("32 -> 33",)
+    },
+    **{
+        ("core/outbound.py", "pinned_session", change): (
             "plain HTTP then goes through requests' own adapter, which also never retries; "
             "the pinning adapter differs only for TLS"
         )
         for change in ("created.mount('http://', adapter) -> pass", "'http://' -> ''")
     },
-    ("exporters/transport.py", "request_send", "'' -> 'X'"): (
+    ("core/outbound.py", "pinned_request", "'' -> 'X'"): (
         "a fragment on the pinned URL: requests never sends the fragment"
     ),
-    ("exporters/transport.py", "request_send", "'/' -> ''"): (
+    ("core/outbound.py", "pinned_request", "'/' -> ''"): (
         "an empty path: requests sends '/' for it"
     ),
     **{
@@ -158,19 +169,19 @@ ISSUE_CHANGES = {
             "no cap on the response body",
         ),
         (
-            "exporters/transport.py",
+            "core/outbound.py",
             '(443 if parts.scheme == "https" else 80)',
             "80",
             "https:// sent to port 80",
         ),
         (
-            "exporters/transport.py",
+            "core/outbound.py",
             'netloc = f"[{address}]" if ":" in address else address',
             "netloc = address",
             "an IPv6 URL without brackets",
         ),
         (
-            "exporters/transport.py",
+            "core/outbound.py",
             "return address.ipv4_mapped\n",
             "return None\n",
             "an IPv4-mapped address judged as IPv6",
@@ -180,7 +191,13 @@ ISSUE_CHANGES = {
         ("events/reads.py", '"8B", "6G")', '"8B")', "6/G not folded"),
         ("events/reads.py", '("0ODQ",', '("0OD",', "Q/0 not folded"),
         ("events/reads.py", '"1IL",', '"1I",', "L/1 not folded"),
-        ("events/reads.py", "if c in _PLATE_CHARS", "if c.isalnum()", "non-ASCII kept"),
+        ("events/reads.py", 'compile("[^A-Z0-9]+")', 'compile(r"\\W+")', "non-ASCII kept"),
+        (
+            "events/reads.py",
+            "upper.isascii() and upper.isalnum()",
+            "upper.isalnum()",
+            "non-ASCII kept",
+        ),
     ],
     "device_auth": [
         (

@@ -2,15 +2,23 @@
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
 from rest_framework import serializers
 
 from cameras.models import Camera, Zone
 from core.api import ModelCleanSerializer, related_ids_check, validation_errors_as_dict
 from events.image_links import image_link_site
 
-from ..models import Hit, RejectReason, Watchlist, WatchlistEntry, watchlist_scope_check
+from ..models import (
+    IMPORT_MODES,
+    Hit,
+    RejectReason,
+    Watchlist,
+    WatchlistEntry,
+    WatchlistImport,
+    watchlist_scope_check,
+)
 from ..services.entries import plate_for_list
-from ..services.importing import REPLACE, UPSERT
 
 
 class WatchlistSerializer(ModelCleanSerializer):
@@ -48,11 +56,23 @@ class WatchlistSerializer(ModelCleanSerializer):
             "time_zone",
             "hit_retention_days",
             "notify_emails",
+            "source_url",
+            "source_mode",
+            "fetch_interval_minutes",
+            "last_fetched_at",
+            "last_fetch_status",
+            "last_fetch_error",
             "entry_count",
             "created_at",
             "updated_at",
         )
-        read_only_fields = ("created_at", "updated_at")
+        read_only_fields = (
+            "created_at",
+            "updated_at",
+            "last_fetched_at",
+            "last_fetch_status",
+            "last_fetch_error",
+        )
 
     def to_internal_value(self, data):
         related_ids_check(data, fields=("cameras", "zones", "owners"))
@@ -128,8 +148,8 @@ class EntryImportSerializer(serializers.Serializer):
         "(plate required, the others optional)."
     )
     mode = serializers.ChoiceField(
-        choices=(UPSERT, REPLACE),
-        default=UPSERT,
+        choices=IMPORT_MODES,
+        default="upsert",
         help_text="upsert: add and change; replace: also remove entries the file lacks.",
     )
     dry_run = serializers.BooleanField(
@@ -149,6 +169,41 @@ class ImportReportSerializer(serializers.Serializer):
     refused = serializers.ListField(
         child=serializers.DictField(), help_text="Every refused line: its number and reason."
     )
+
+
+class WatchlistImportSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    report = ImportReportSerializer(
+        read_only=True, allow_null=True, help_text="When done: the synchronous import's answer."
+    )
+
+    class Meta:
+        model = WatchlistImport
+        fields = (
+            "id",
+            "url",
+            "watchlist",
+            "source",
+            "mode",
+            "dry_run",
+            "status",
+            "lines_done",
+            "lines_total",
+            "report",
+            "error",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        )
+        read_only_fields = fields
+
+    def get_url(self, job) -> str:
+        path = reverse(
+            "watchlist-import-detail", kwargs={"watchlist_pk": job.watchlist_id, "pk": job.pk}
+        )
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
 
 
 class HitSerializer(serializers.ModelSerializer):

@@ -3,6 +3,7 @@ their acknowledgement. Covert lists, their entries and hits are seen only by adm
 the lists' owners (watchlists.selectors)."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -13,16 +14,18 @@ from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from core.api import ConfigViewSet, Conflict
+from core.api import ConfigViewSet, Conflict, validation_errors_as_dict
 from core.api_defaults import ModelRolePermission
 from core.ids import ascii_integer
 
 from .. import selectors
 from ..filters import HitFilter, WatchlistEntryFilter, WatchlistFilter
-from ..models import WatchlistEntry
+from ..models import WatchlistEntry, WatchlistImport
 from ..services.entries import entries_delete, entry_save, watchlist_delete, watchlist_rekey
 from ..services.hits import AlreadyAcknowledged, hit_acknowledge
-from ..services.importing import ImportRefused, entries_export, entries_import
+from ..services.import_jobs import ImportBusy, import_active_check, import_job_create
+from ..services.importing import ImportRefused, entries_export, entries_import, lines_count
+from ..services.sources import hand_edit_check, source_reset
 from .serializers import (
     EntryImportSerializer,
     HitAcknowledgeSerializer,
@@ -30,6 +33,7 @@ from .serializers import (
     ImportReportSerializer,
     RejectReasonSerializer,
     WatchlistEntrySerializer,
+    WatchlistImportSerializer,
     WatchlistSerializer,
 )
 
@@ -58,11 +62,14 @@ class WatchlistViewSet(ConfigViewSet):
 
     def perform_update(self, serializer):
         before = (serializer.instance.match_strategy, serializer.instance.edit_budget)
+        source_before = serializer.instance.source_url
         with transaction.atomic():
             super().perform_update(serializer)
             watchlist = serializer.instance
             if before != (watchlist.match_strategy, watchlist.edit_budget):
                 watchlist_rekey(watchlist=watchlist)
+            if source_before != watchlist.source_url:
+                source_reset(watchlist=watchlist)
 
     def perform_destroy(self, instance):
         watchlist_delete(watchlist=instance)
@@ -113,10 +120,18 @@ class WatchlistEntryViewSet(ConfigViewSet):
         return context
 
     def perform_create(self, serializer):
+        self._hand_edit_check()
         self._save(serializer, watchlist=self.watchlist(), created_by=self.request.user)
 
     def perform_update(self, serializer):
+        self._hand_edit_check()
         self._save(serializer)
+
+    def _hand_edit_check(self):
+        try:
+            hand_edit_check(watchlist=self.watchlist())
+        except DjangoValidationError as error:
+            raise exceptions.ValidationError(validation_errors_as_dict(error)) from None
 
     def _save(self, serializer, **extra):
         entry = serializer.instance or WatchlistEntry()
@@ -125,11 +140,12 @@ class WatchlistEntryViewSet(ConfigViewSet):
         serializer.instance = entry_save(entry=entry)
 
     def perform_destroy(self, instance):
+        self._hand_edit_check()
         entries_delete(entry_ids=[instance.pk])
 
     @extend_schema(
         request={"multipart/form-data": EntryImportSerializer},
-        responses={200: ImportReportSerializer},
+        responses={200: ImportReportSerializer, 202: WatchlistImportSerializer},
     )
     @action(
         detail=False,
@@ -140,13 +156,16 @@ class WatchlistEntryViewSet(ConfigViewSet):
     )
     def import_csv(self, request, watchlist_pk=None):
         """Import a CSV of entries: `dry_run` answers the report and changes nothing. Files
-        over WATCHLIST_IMPORT_MAX_BYTES are refused (413) before they are read."""
+        over WATCHLIST_IMPORT_MAX_BYTES are refused (413) before they are read; files over
+        WATCHLIST_IMPORT_ASYNC_LINES lines run as a task: 202 with the import to follow
+        (its `url`). A second import of a list while one is queued or running is a 409."""
         length = ascii_integer(request.META.get("CONTENT_LENGTH") or "")
         if length is not None and length > settings.WATCHLIST_IMPORT_MAX_BYTES:
             raise PayloadTooLarge(
                 f"The upload is larger than {settings.WATCHLIST_IMPORT_MAX_BYTES} bytes."
             )
         watchlist = self.watchlist()
+        self._hand_edit_check()
         body = EntryImportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
@@ -154,14 +173,28 @@ class WatchlistEntryViewSet(ConfigViewSet):
             raise PayloadTooLarge(
                 f"The file is larger than {settings.WATCHLIST_IMPORT_MAX_BYTES} bytes."
             )
+        mode, dry_run = body.validated_data["mode"], body.validated_data["dry_run"]
+        stream = upload.file
+        stream.seek(0)
+        lines = lines_count(stream)
         try:
+            if lines > settings.WATCHLIST_IMPORT_ASYNC_LINES:
+                job = import_job_create(
+                    watchlist=watchlist,
+                    content=stream.read(),
+                    mode=mode,
+                    dry_run=dry_run,
+                    user=request.user,
+                    lines_total=lines,
+                )
+                answer = WatchlistImportSerializer(job, context={"request": request}).data
+                return Response(answer, status=202, headers={"Location": answer["url"]})
+            import_active_check(watchlist=watchlist)
             report = entries_import(
-                watchlist=watchlist,
-                stream=upload.file,
-                mode=body.validated_data["mode"],
-                dry_run=body.validated_data["dry_run"],
-                user=request.user,
+                watchlist=watchlist, stream=stream, mode=mode, dry_run=dry_run, user=request.user
             )
+        except ImportBusy as busy:
+            raise Conflict(str(busy)) from None
         except ImportRefused as refused:
             raise exceptions.ValidationError({refused.field: [refused.message]}) from None
         return Response(report.as_dict())
@@ -176,6 +209,31 @@ class WatchlistEntryViewSet(ConfigViewSet):
         )
         response["Content-Disposition"] = f'attachment; filename="watchlist-{watchlist.pk}.csv"'
         return response
+
+
+@extend_schema_view(
+    **{
+        name: extend_schema(parameters=[OpenApiParameter("watchlist_pk", OpenApiTypes.INT, "path")])
+        for name in ("list", "retrieve")
+    }
+)
+class WatchlistImportViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """A list's imports run by a worker (large uploads, source URL fetches), newest first:
+    progress while they run, then the report of a synchronous import."""
+
+    serializer_class = WatchlistImportSerializer
+    ordering_fields = ("created_at",)
+    ordering = ("-created_at",)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return WatchlistImport.objects.none()
+        return WatchlistImport.objects.filter(
+            watchlist__in=selectors.watchlists_visible(user=self.request.user).values("pk"),
+            watchlist_id=self.kwargs["watchlist_pk"],
+        ).defer("content")
 
 
 class HitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -185,16 +185,44 @@ def _lines(stream) -> tuple[list[str], object]:
     return header, reader
 
 
+#: Lines read between two calls of an import's `progress`.
+PROGRESS_EVERY = 50_000
+
+
+def lines_count(stream) -> int:
+    """Lines in a binary stream (its newlines, plus an unterminated last line), read in
+    chunks; the stream is rewound."""
+    count, last = 0, b"\n"
+    while chunk := stream.read(1 << 20):
+        count += chunk.count(b"\n")
+        last = chunk[-1:]
+    stream.seek(0)
+    return count + (last != b"\n")
+
+
 def entries_import(
-    *, watchlist: Watchlist, stream, mode: str = UPSERT, dry_run: bool = False, user=None
+    *,
+    watchlist: Watchlist,
+    stream,
+    mode: str = UPSERT,
+    dry_run: bool = False,
+    user=None,
+    all_or_nothing: bool = False,
+    progress=None,
 ) -> ImportReport:
-    """Import a CSV (a binary stream) into a list; see the module docstring."""
+    """Import a CSV (a binary stream) into a list; see the module docstring.
+    `all_or_nothing`: a refused line refuses the whole file (a list fetched from a URL).
+    `progress(lines read)` is called every PROGRESS_EVERY lines, outside any transaction."""
     header, reader = _lines(stream)
     parse = _line_parser(header, watchlist=watchlist, zone=ZoneInfo(watchlist.time_zone))
     report = ImportReport(mode=mode, dry_run=dry_run)
     incoming: dict[str, tuple] = {}  # plate: (line, raw, values)
+    next_progress = PROGRESS_EVERY
     while True:
         number = reader.line_num + 1  # where the next row starts
+        if progress is not None and number > next_progress:
+            progress(number - 1)
+            next_progress += PROGRESS_EVERY
         try:
             row = next(reader)
         except StopIteration:
@@ -230,6 +258,13 @@ def entries_import(
             report.note("refused", lambda n=number, r=reason: {"line": n, "reason": r})
             continue
         incoming[plate] = (number, raw, values)
+    if all_or_nothing and report.refused:
+        first = report.refused[0]
+        raise ImportRefused(
+            "file",
+            f"{report.counts['refused']:,} lines refused, the first line {first['line']}: "
+            f"{first['reason']}.",
+        )
 
     stored = {
         plate: (pk, values)

@@ -2,8 +2,11 @@
 (events/after_store.py), inside the read's transaction, for new reads and reads refined in
 place (Frigate), so a hit commits or rolls back with its read.
 
-Entries are found by their keys (watchlists/keys.py) with one index lookup for all of a
-batch's plates; pattern entries, and only they, are matched with LIKE. One hit per entry,
+Entries are found by their keys (watchlists/keys.py): one index lookup for a batch's plates,
+only when this process's key filter (watchlists/entry_filter.py) may hold one; pattern
+entries, and only they, are loaded and tried one by one (fnmatch). The lists a read is
+matched against come from watching.py. The step also screens reads before their
+transaction: one that no covering list can hit stays one INSERT. One hit per entry,
 camera and passage: a read of the same subject at the same camera within HIT_REPEAT_SECONDS
 (a repeat, a retry under another id, a refinement) adds none. The check holds under
 concurrent ingests: on PostgreSQL a transaction-scoped advisory lock on (subject, camera)
@@ -11,9 +14,8 @@ makes the second wait for the first's commit and then see its hit.
 """
 
 import hashlib
-import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from fnmatch import fnmatchcase
 
@@ -26,10 +28,11 @@ from events.models import PlateEvent
 from events.reads import plate_confusion_key, plate_normalize
 
 from .. import keys
+from ..entry_filter import entry_filter, keys_maybe_listed
 from ..live import hits_broadcast
 from ..models import Hit, Watchlist, WatchlistEntry, WatchlistEntryKey
-from ..schedule import schedule_active
 from .notify import hit_emails_plan
+from .watching import ListInScope, lists_enabled, lists_of_camera_sql, lists_parsed
 
 Kind = Watchlist.Kind
 logger = logging.getLogger("anpr.watchlists")
@@ -45,29 +48,6 @@ KEYS_PER_QUERY = 400
 
 
 @dataclass
-class ListInScope:
-    """An enabled list as matching needs it (its scope loaded once per batch)."""
-
-    watchlist: Watchlist
-    camera_ids: set = field(default_factory=set)
-    zone_ids: set = field(default_factory=set)
-
-    def covers(self, event: PlateEvent) -> bool:
-        w = self.watchlist
-        return (
-            (not self.camera_ids or event.camera_id in self.camera_ids)
-            and (not self.zone_ids or event.zone_id in self.zone_ids)
-            and (not w.directions or event.direction in w.directions)
-            and schedule_active(
-                weekdays=w.schedule_weekdays,
-                windows=w.schedule_windows,
-                time_zone=w.time_zone,
-                at=event.captured_at,
-            )
-        )
-
-
-@dataclass
 class Match:
     """One entry matched by one plate of a read."""
 
@@ -78,40 +58,6 @@ class Match:
     substituted: list
 
 
-def lists_enabled() -> list[ListInScope]:
-    """The enabled lists with their camera and zone scope (three queries)."""
-    lists = {w.pk: ListInScope(w) for w in Watchlist.objects.filter(enabled=True)}
-    if lists:
-        for through, target in (
-            (Watchlist.cameras.through, "camera"),
-            (Watchlist.zones.through, "zone"),
-        ):
-            pairs = through.objects.filter(watchlist_id__in=lists)
-            for list_id, other_id in pairs.values_list("watchlist_id", f"{target}_id"):
-                getattr(lists[list_id], f"{target}_ids").add(other_id)
-    return list(lists.values())
-
-
-#: Fields of a list that the camera query hands over (see _lists_of_camera_sql).
-_LIST_FIELDS = (
-    "id",
-    "name",
-    "kind",
-    "priority",
-    "colour",
-    "match_strategy",
-    "edit_budget",
-    "match_candidates",
-    "directions",
-    "schedule_weekdays",
-    "schedule_windows",
-    "time_zone",
-    "covert",
-    "notify_emails",
-)
-_JSON_FIELDS = {"directions", "schedule_weekdays", "schedule_windows", "notify_emails"}
-#: Parsed answers of the camera query, by their text (a few distinct ones per process).
-_parsed: dict[str, list[ListInScope]] = {}
 _UNASKED = object()
 
 
@@ -120,21 +66,7 @@ def lists_of_camera(camera) -> list[ListInScope] | None:
     (cached with the device, exact through the triggers of migration 0002); None when the
     camera was loaded without that answer."""
     text = getattr(camera, MATCHING_STEP.work_column, _UNASKED)
-    if text is _UNASKED:
-        return None
-    if not isinstance(text, str):  # NULL: no list watches it
-        return []
-    if text not in _parsed:
-        if len(_parsed) > 100:
-            _parsed.clear()
-        _parsed[text] = [
-            ListInScope(
-                Watchlist(**{k: v for k, v in item.items() if k != "zones"}),
-                zone_ids=set(item["zones"]),
-            )
-            for item in json.loads(text)
-        ]
-    return _parsed[text]
+    return None if text is _UNASKED else lists_parsed(text)
 
 
 def _read_plates(event: PlateEvent, *, candidates: bool) -> list[tuple[str, bool]]:
@@ -214,8 +146,9 @@ def matches_find(*, event: PlateEvent, lists: list[ListInScope]) -> dict[int, li
     if keyed and plates:
         wanted = set().union(*(keys.read_keys(plate, budget=budget) for plate, _ in plates))
         # Two index lookups, the second only for a read that shares a key with an entry
-        # (most share none): one joined query lets the planner walk a list's entries.
-        ids = _entry_ids_keyed(wanted)
+        # (most share none): one joined query lets the planner walk a list's entries. None
+        # when the key filter holds none of the keys (no entry has them).
+        ids = _entry_ids_keyed(wanted) if keys_maybe_listed(wanted) else ()
         if ids:
             found += WatchlistEntry.objects.filter(pk__in=ids).order_by()
     if patterned and plates:
@@ -386,8 +319,8 @@ def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = N
 
 def _events_stored(*, events: list[PlateEvent], created: bool) -> None:
     """A failure to match never costs the reads: their hits are rolled back to a savepoint,
-    logged (read ids, never plates), and the reads are stored. Hits go to the live map once
-    their reads commit."""
+    logged (read ids, never plates), and the reads are stored. Hits go to the live map and
+    to their lists' e-mail addresses once their reads commit; rolled-back hits go nowhere."""
     try:
         with transaction.atomic():
             hits = hits_record(events=events)
@@ -404,42 +337,29 @@ def _events_stored(*, events: list[PlateEvent], created: bool) -> None:
     hit_emails_plan(hits=hits)
 
 
-def _lists_of_camera_sql() -> str:
-    """The enabled lists watching camera `c` as JSON text (NULL when none: the step is then
-    skipped for its reads): those with no cameras named, or naming it. Zones, directions
-    and schedules are left to each read."""
-    quote = connection.ops.quote_name
-    table = quote(Watchlist._meta.db_table)
-    cameras = quote(Watchlist.cameras.through._meta.db_table)
-    zones = quote(Watchlist.zones.through._meta.db_table)
-    postgresql = connection.vendor == "postgresql"
-    pairs = ", ".join(
-        f"'{name}', "
-        + (
-            f"w.{quote(name)}"
-            if postgresql or name not in _JSON_FIELDS
-            else f"json(w.{quote(name)})"
-        )
-        for name in _LIST_FIELDS
-    )
-    obj, agg = (
-        ("json_build_object", "json_agg") if postgresql else ("json_object", "json_group_array")
-    )
-    zone_ids = f"(SELECT {agg}(z.zone_id) FROM {zones} z WHERE z.watchlist_id = w.id)"
-    if postgresql:
-        zone_ids = f"coalesce({zone_ids}, '[]'::json)"
-    else:
-        zone_ids = f"json(coalesce({zone_ids}, '[]'))"
-    watching = (
-        f"(NOT EXISTS (SELECT 1 FROM {cameras} m WHERE m.watchlist_id = w.id) "
-        f"OR EXISTS (SELECT 1 FROM {cameras} m WHERE m.watchlist_id = w.id "
-        f"AND m.camera_id = c.{quote('id')}))"
-    )
-    # No list: NULL (json_agg of no rows is NULL; json_group_array's '[]' is made NULL, as
-    # SQLite before 3.39 refuses HAVING without GROUP BY).
-    listed = f"{agg}({obj}({pairs}, 'zones', {zone_ids}))"
-    listed = f"{listed}::text" if postgresql else f"nullif({listed}, '[]')"
-    return f"(SELECT {listed} FROM {table} w WHERE w.{quote('enabled')} AND {watching})"
+def _events_screen(*, events: list[PlateEvent]) -> bool:
+    """Whether any of these unsaved reads may raise a hit: no when no list covers it, or the
+    lists covering it are alert and ignore lists of keys and the key filter holds none of its
+    plates' keys (then no entry could match, and the ingest needs no transaction)."""
+    found = _UNASKED  # the filter, asked once for a batch
+    for event in events:
+        scoped = lists_of_camera(event.camera)
+        if scoped is None:
+            return True
+        covering = [s.watchlist for s in scoped if s.covers(event)]
+        if not covering:
+            continue
+        if any(w.kind == Kind.ALLOW or w.match_strategy == keys.PATTERN for w in covering):
+            return True  # a hit on an unlisted plate, or a pattern to try
+        plates = _read_plates(event, candidates=any(w.match_candidates for w in covering))
+        budget = max(w.edit_budget for w in covering)
+        wanted = set().union(*(keys.read_keys(plate, budget=budget) for plate, _ in plates))
+        if wanted:
+            if found is _UNASKED:
+                found = entry_filter.current()
+            if found is None or found.holds_any(wanted):
+                return True
+    return False
 
 
 #: Registered by WatchlistsConfig.ready(). Also for reads refined in place (a Frigate object
@@ -447,5 +367,9 @@ def _lists_of_camera_sql() -> str:
 #: device's cameras (no step, so no transaction, for a camera no list watches); migration
 #: 0002 makes a list's change reach the device cache.
 MATCHING_STEP = AfterStoreStep(
-    name="watchlists", stored=_events_stored, updates=True, work_sql=_lists_of_camera_sql
+    name="watchlists",
+    stored=_events_stored,
+    updates=True,
+    work_sql=lists_of_camera_sql,
+    screen=_events_screen,
 )

@@ -7,6 +7,7 @@ entry's description or the images: mail is copied, forwarded and kept outside ou
 and permissions, and the link shows the rest to whoever may see it.
 """
 
+import logging
 from functools import partial
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from django.urls import reverse
 from ..models import Hit, WatchlistEntry
 
 HIT_EMAIL_TASK = "watchlists.tasks.watchlist_hit_email"
+logger = logging.getLogger("anpr.watchlists")
 
 
 def hit_emails_plan(*, hits: list[Hit]) -> None:
@@ -29,10 +31,15 @@ def hit_emails_plan(*, hits: list[Hit]) -> None:
 
 
 def _emails_enqueue(hit_ids: list[str]) -> None:
+    """After the commit: a broker that is down must not turn the device's stored read into an
+    error (it would send it again); the e-mails are then lost, and logged by hit id."""
     from celery import current_app
 
-    for hit_id in hit_ids:
-        current_app.send_task(HIT_EMAIL_TASK, args=[hit_id])
+    try:
+        for hit_id in hit_ids:
+            current_app.send_task(HIT_EMAIL_TASK, args=[hit_id])
+    except Exception:  # the broker's errors vary by transport
+        logger.warning("Could not queue the e-mail of hits %s.", hit_ids, exc_info=True)
 
 
 def hit_link(hit: Hit) -> str:

@@ -120,3 +120,27 @@ def test_the_nightly_task_purges_hits(settings, django_capture_on_commit_callbac
     assert answer["hits_deleted"] == 1 and not Hit.objects.exists()
     run = PurgeRun.objects.get()
     assert run.trigger == PurgeRun.Trigger.SCHEDULE and run.steps == {"hits": 1}
+
+
+def test_a_retention_beyond_a_hundred_years_is_refused_and_the_longest_purges(operator_client):
+    """A cut-off before year 1 cannot be computed: such a period would stop every nightly
+    purge (events included), so the API refuses it naming the field."""
+    camera = CameraFactory()
+    watchlist = WatchlistFactory()
+    url = f"/api/watchlists/{watchlist.pk}/"
+    response = operator_client.patch(
+        url, {"hit_retention_days": 1_000_000}, content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    assert "hit_retention_days" in response.json()["errors"]
+    watchlist.refresh_from_db()
+    assert watchlist.hit_retention_days is None
+
+    response = operator_client.patch(
+        url, {"hit_retention_days": 36_500}, content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+    kept = hit_at(NOW - timedelta(days=36_500), watchlist=watchlist, camera=camera)
+    gone = hit_at(NOW - timedelta(days=36_501), watchlist=watchlist, camera=camera)
+    assert events_purge(now=NOW).steps == {"hits": 1}
+    assert remaining() == {kept.pk} and gone.pk not in remaining()

@@ -6,6 +6,7 @@ persistent connections). Not a test: it prints figures.
     manage.py benchmark ingest --duration 20       # wrk: single events (16 clients), batches
     manage.py benchmark queries --requests 200     # filtered list, tolerant search, stats
     manage.py benchmark all --events 1000000       # the three, in one sitting
+    manage.py benchmark ingest --watchlist         # reads with and without the bench lists
 
 Run it against a database of its own (DATABASE_URL): it adds cameras bench-cam-NNN, a
 device, a viewer and up to N events. The steps are in devtools/benchmark/.
@@ -17,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from devtools.benchmark.fill import benchmark_site_ensure, events_fill
 from devtools.benchmark.ingest import IngestLoad, ingest_measure
+from devtools.benchmark.ingest_watchlists import watchlist_ingest_measure
 from devtools.benchmark.queries import queries_measure
 from devtools.benchmark.servers import gunicorn_running
 
@@ -39,6 +41,13 @@ class Command(BaseCommand):
             action="store_true",
             help="Also run the reference peer (../shared/reference-peer/run.sh) in the same "
             "sitting, round by round with the single-event runs, and print the ratio.",
+        )
+        parser.add_argument(
+            "--watchlist",
+            action="store_true",
+            help="Instead of the ingest runs: single reads with 3 candidates (1%% listed) with "
+            "the lists benchmark_watchlists --keep left enabled and disabled, paired round by "
+            "round in alternating order, and the ratio.",
         )
         parser.add_argument(
             "--rounds",
@@ -67,7 +76,19 @@ class Command(BaseCommand):
                 results["fill"] = added
         if step in ("ingest", "queries", "all"):
             with gunicorn_running(workers=options["workers"], stdout=self.stdout) as base_url:
-                if step in ("ingest", "all"):
+                if step == "ingest" and options["watchlist"]:
+                    load = IngestLoad(
+                        duration=options["duration"],
+                        clients=options["clients"],
+                        batch=options["batch"],
+                        batch_clients=options["batch_clients"],
+                        rounds=options["rounds"],
+                        peer=False,
+                    )
+                    results |= watchlist_ingest_measure(
+                        base_url=base_url, site=site, load=load, stdout=self.stdout
+                    )
+                elif step in ("ingest", "all"):
                     load = IngestLoad(
                         duration=options["duration"],
                         clients=options["clients"],

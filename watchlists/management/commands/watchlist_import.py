@@ -1,5 +1,7 @@
 """manage.py watchlist_import LIST FILE: the API's CSV import for files beyond its upload
-limit (WATCHLIST_IMPORT_MAX_BYTES); prints the report's counts and refused lines."""
+limit (WATCHLIST_IMPORT_MAX_BYTES), run here and now whatever its size; prints its progress
+(stderr), then the report's counts and refused lines. Refused while another import of the
+list is queued or running."""
 
 import json
 
@@ -7,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.ids import ascii_integer
 from watchlists.models import Watchlist
+from watchlists.services.import_jobs import ImportBusy, import_active_check
 from watchlists.services.importing import REPLACE, UPSERT, ImportRefused, entries_import
 
 
@@ -27,9 +30,16 @@ class Command(BaseCommand):
         if found is None:
             raise CommandError(f"No watchlist {watchlist!r}.")
         try:
+            import_active_check(watchlist=found)
             with open(file, "rb") as stream:
-                report = entries_import(watchlist=found, stream=stream, mode=mode, dry_run=dry_run)
-        except (OSError, ImportRefused) as error:
+                report = entries_import(
+                    watchlist=found,
+                    stream=stream,
+                    mode=mode,
+                    dry_run=dry_run,
+                    progress=lambda lines: self.stderr.write(f"{lines:,} lines read"),
+                )
+        except (OSError, ImportRefused, ImportBusy) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(json.dumps(report.counts))
         for refused in report.refused:

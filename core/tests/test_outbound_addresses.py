@@ -1,12 +1,25 @@
-"""The destination filter judges the IPv4 address an IPv6 one carries (NAT64, 6to4, SIIT,
-IPv4-compatible, Teredo, mapped), and its refusals tell users nothing of internal DNS."""
+"""core.outbound's destination filter (exporters, watchlist sources) judges the IPv4 address
+an IPv6 one carries (NAT64, 6to4, SIIT, IPv4-compatible, Teredo, mapped), and its refusals
+tell users nothing of internal DNS."""
 
 import ipaddress
 import logging
 
 import pytest
 
-from exporters.transport import DestinationRefused, address_allowed, destination_resolve
+from core import outbound
+from core.outbound import DestinationRefused
+
+SETTING = "TEST_ALLOWED_NETWORKS"
+
+
+def address_allowed(address):
+    return outbound.address_allowed(address, allowed_setting=SETTING)
+
+
+def destination_resolve(url):
+    return outbound.destination_resolve(url, allowed_setting=SETTING)
+
 
 #: (form, IPv6 address, the IPv4 address it carries)
 WRAPPED = [
@@ -43,7 +56,7 @@ def test_the_helpers_build_what_python_decodes():
 
 @pytest.mark.parametrize("address", [a for ipv4 in INTERNAL for a in _all_forms(ipv4)])
 def test_internal_ipv4_addresses_wrapped_in_ipv6_are_refused(settings, address):
-    settings.EXPORTER_ALLOWED_NETWORKS = []
+    settings.TEST_ALLOWED_NETWORKS = []
     assert not address_allowed(ipaddress.ip_address(address))
 
 
@@ -57,7 +70,7 @@ def test_internal_ipv4_addresses_wrapped_in_ipv6_are_refused(settings, address):
     ],
 )
 def test_fixed_wrapped_internal_addresses_are_refused(settings, address):
-    settings.EXPORTER_ALLOWED_NETWORKS = []
+    settings.TEST_ALLOWED_NETWORKS = []
     assert not address_allowed(ipaddress.ip_address(address))
 
 
@@ -73,17 +86,17 @@ def test_fixed_wrapped_internal_addresses_are_refused(settings, address):
     ],
 )
 def test_a_public_ipv4_address_wrapped_in_ipv6_passes(settings, address):
-    settings.EXPORTER_ALLOWED_NETWORKS = []
+    settings.TEST_ALLOWED_NETWORKS = []
     assert address_allowed(ipaddress.ip_address(address))
 
 
 def test_the_local_use_nat64_prefix_is_not_global_even_with_a_public_address(settings):
-    settings.EXPORTER_ALLOWED_NETWORKS = []
+    settings.TEST_ALLOWED_NETWORKS = []
     assert not address_allowed(ipaddress.ip_address("64:ff9b:1::8.8.8.8"))
 
 
 def test_an_allowed_network_also_allows_its_wrapped_forms(settings):
-    settings.EXPORTER_ALLOWED_NETWORKS = [ipaddress.ip_network("192.168.10.0/24")]
+    settings.TEST_ALLOWED_NETWORKS = [ipaddress.ip_network("192.168.10.0/24")]
     for address in ("192.168.10.7", "::ffff:192.168.10.7", "64:ff9b::192.168.10.7"):
         assert address_allowed(ipaddress.ip_address(address)), address
     for address in ("::ffff:192.168.11.7", "64:ff9b::192.168.11.7", "::ffff:10.0.0.5"):
@@ -91,17 +104,17 @@ def test_an_allowed_network_also_allows_its_wrapped_forms(settings):
 
 
 def test_metadata_stays_refused_in_every_form_even_under_an_allowed_network(settings):
-    settings.EXPORTER_ALLOWED_NETWORKS = [ipaddress.ip_network("169.254.0.0/16")]
+    settings.TEST_ALLOWED_NETWORKS = [ipaddress.ip_network("169.254.0.0/16")]
     for address in _all_forms("169.254.169.254"):
         assert not address_allowed(ipaddress.ip_address(address)), address
 
 
 def test_a_refusal_does_not_reveal_the_resolved_address_but_logs_it(settings, caplog):
-    settings.EXPORTER_ALLOWED_NETWORKS = []
-    with caplog.at_level(logging.WARNING, logger="exporters.transport"):
+    settings.TEST_ALLOWED_NETWORKS = []
+    with caplog.at_level(logging.WARNING, logger="core.outbound"):
         with pytest.raises(DestinationRefused) as refused:
             destination_resolve("http://localhost:8080/hook")
     message = str(refused.value)
-    assert "not allowed" in message and "EXPORTER_ALLOWED_NETWORKS" in message
+    assert "not allowed" in message and "TEST_ALLOWED_NETWORKS" in message
     assert "127.0.0.1" not in message and "::1" not in message
     assert "127.0.0.1" in caplog.text
