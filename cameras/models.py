@@ -40,6 +40,11 @@ class ConstraintErrorsOnFields(models.Model):
             raise ValidationError(errors)
 
 
+#: The longest retention a camera may ask (a century): far past it, a cut-off date would be
+#: before year 1 and could not be computed (watchlists' HIT_RETENTION_MAX_DAYS likewise).
+RETENTION_DAYS_MAX = 36_500
+
+
 class Camera(models.Model):
     """A camera that reads plates, placed on the map."""
 
@@ -89,7 +94,7 @@ class Camera(models.Model):
     retention_days = models.PositiveIntegerField(
         null=True,
         blank=True,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(RETENTION_DAYS_MAX)],
         help_text="Keep this camera's events this many days (overrides EVENT_RETENTION_DAYS).",
     )
     last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -97,6 +97,28 @@ class ModelCleanSerializer(serializers.ModelSerializer):
         return attrs
 
 
+#: Ids one many-related field of a request may name: each is looked up, a query an id.
+RELATED_IDS_MAX = 1000
+
+
+def related_ids_check(data, *, fields: tuple[str, ...]) -> None:
+    """Refuse, naming the field, a list of ids longer than RELATED_IDS_MAX or naming one twice,
+    before the lookups (10,000 ids kept a worker busy for a minute)."""
+    if not isinstance(data, dict):
+        return
+    errors = {}
+    for name in fields:
+        value = data.getlist(name) if hasattr(data, "getlist") else data.get(name)
+        if not isinstance(value, list):
+            continue
+        if len(value) > RELATED_IDS_MAX:
+            errors[name] = [f"At most {RELATED_IDS_MAX} ids."]
+        elif len({str(v) for v in value}) != len(value):
+            errors[name] = ["Name each id once."]
+    if errors:
+        raise serializers.ValidationError(errors)
+
+
 def _copy(instance):
     clone = type(instance)()
     clone.__dict__.update({k: v for k, v in instance.__dict__.items() if k != "_state"})

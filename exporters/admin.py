@@ -2,13 +2,14 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from core import masking
 from core.ids import ascii_integer
 from core.timestamps import TimestampLookupsAdmin
 from watchlists.selectors import watchlists_visible
 
-from . import services
+from . import selectors, services
 from .models import ExportDelivery, ExporterConfig
 
 
@@ -64,6 +65,9 @@ class ExporterConfigForm(forms.ModelForm):
                     "replace it."
                 )
 
+    #: Who saves (set by ExporterConfigAdmin.get_form): see services.exporter_address_check.
+    editor = None
+
     def clean(self):
         # Before the model's clean(), so "auth needs a secret" sees the secret kept or dropped.
         cleaned = super().clean()
@@ -75,6 +79,13 @@ class ExporterConfigForm(forms.ModelForm):
                 secret=cleaned.get("secret") or masking.MASK,
             )
         )
+        if self.instance.pk and self.editor is not None:
+            try:
+                services.exporter_address_check(
+                    exporter=self.instance, url=cleaned.get("url"), user=self.editor
+                )
+            except ValidationError as error:
+                self.add_error(None, error)
         return cleaned
 
 
@@ -107,7 +118,11 @@ class RecentDeliveryInline(admin.TabularInline):
         exporter_id = (request.resolver_match.kwargs or {}).get("object_id")
         if ascii_integer(str(exporter_id or "")) is None:
             return queryset.none()
-        recent = ExportDelivery.objects.filter(exporter_id=exporter_id).order_by("-created_at")
+        recent = (
+            selectors.deliveries_visible(user=request.user)
+            .filter(exporter_id=exporter_id)
+            .order_by("-created_at")
+        )
         return queryset.filter(pk__in=list(recent.values_list("pk", flat=True)[:20]))
 
 
@@ -149,6 +164,10 @@ class ExporterConfigAdmin(masking.WriteOnlyAdminMixin, admin.ModelAdmin):
             },
         ),
     )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"editor": request.user})
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         # Covert lists only for those who may see them (watchlists.selectors).
@@ -256,6 +275,10 @@ class ExportDeliveryAdmin(TimestampLookupsAdmin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def get_queryset(self, request):
+        # An exporter filtered by a covert list: its outbox only to those who see the list.
+        return selectors.deliveries_visible(user=request.user)
 
     @admin.display(description="Events")
     def event_list(self, obj):

@@ -6,7 +6,8 @@ from django.db.models import F, Prefetch, QuerySet
 
 from core.db import fetch_models, select_columns
 from events.models import PlateEvent
-from watchlists.models import Hit
+from watchlists.models import Hit, Watchlist
+from watchlists.selectors import user_sees_covert, watchlists_visible
 from watchlists.services.matching import read_lists_matched
 
 from .models import ExportDelivery, ExportDeliveryEvent, ExportDeliveryHit, ExporterConfig
@@ -97,3 +98,27 @@ def delivery_list() -> QuerySet[ExportDelivery]:
             ),
         ),
     )
+
+
+def _covert_hidden(user) -> QuerySet[Watchlist]:
+    """The covert lists `user` may not see."""
+    return Watchlist.objects.filter(covert=True).exclude(
+        pk__in=watchlists_visible(user=user).values("pk")
+    )
+
+
+def deliveries_visible(*, user) -> QuerySet[ExportDelivery]:
+    """The deliveries `user` may see: not those of an exporter filtered by a covert list the
+    user may not see (its reads are that list's matches, its hits that list's hits)."""
+    queryset = delivery_list()
+    if user_sees_covert(user):
+        return queryset
+    return queryset.exclude(exporter__watchlists__in=_covert_hidden(user))
+
+
+def exporter_covert_hidden(*, exporter: ExporterConfig, user) -> bool:
+    """Whether the exporter is filtered by a covert list `user` may not see: then the user
+    may not change it (a new URL would take that list's reads and hits elsewhere)."""
+    if user_sees_covert(user):
+        return False
+    return exporter.watchlists.filter(pk__in=_covert_hidden(user).values("pk")).exists()

@@ -89,6 +89,17 @@ def event_retention_days(camera: Camera | None) -> int:
     return (camera.retention_days if camera is not None else None) or settings.EVENT_RETENTION_DAYS
 
 
+def retention_cutoff(*, now: datetime, days: int) -> datetime | None:
+    """The oldest time `days` of retention keep as of `now`; None: kept for ever (0, or a
+    period reaching before year 1, saved before cameras.models.RETENTION_DAYS_MAX)."""
+    if not days:
+        return None
+    try:
+        return now - timedelta(days=days)
+    except OverflowError:
+        return None
+
+
 class RetentionCutoffs:
     """The oldest captured_at each camera's retention keeps, as of one ingest call's `now`:
     worked out once per camera per call, so a read costs a lookup and a comparison."""
@@ -104,7 +115,7 @@ class RetentionCutoffs:
             return self._by_camera[key]
         except KeyError:
             days = event_retention_days(camera)
-            cutoff = self._by_camera[key] = self.now - timedelta(days=days) if days else None
+            cutoff = self._by_camera[key] = retention_cutoff(now=self.now, days=days)
             return cutoff
 
 
@@ -201,8 +212,8 @@ def camera_retention_expired(
     `now`, for any model with a camera and a time (watchlists' hits use it too), or None when
     every camera keeps its events for ever."""
     parts = []
-    if settings.EVENT_RETENTION_DAYS:
-        default_cutoff = now - timedelta(days=settings.EVENT_RETENTION_DAYS)
+    default_cutoff = retention_cutoff(now=now, days=settings.EVENT_RETENTION_DAYS)
+    if default_cutoff is not None:
         parts.append(
             Q(
                 **{
@@ -212,14 +223,11 @@ def camera_retention_expired(
             )
         )
     for days in _camera_retention_periods():
-        parts.append(
-            Q(
-                **{
-                    f"{camera_field}__retention_days": days,
-                    f"{time_field}__lt": now - timedelta(days=days),
-                }
+        cutoff = retention_cutoff(now=now, days=days)
+        if cutoff is not None:
+            parts.append(
+                Q(**{f"{camera_field}__retention_days": days, f"{time_field}__lt": cutoff})
             )
-        )
     if not parts:
         return None
     combined = parts[0]
@@ -245,7 +253,9 @@ def _describe_cutoffs(*, now: datetime, older_than: timedelta | None) -> dict:
         default = now - timedelta(days=settings.EVENT_RETENTION_DAYS)
         cutoffs["default"] = default.isoformat()
     for days in _camera_retention_periods():
-        cutoffs[f"cameras keeping {days} days"] = (now - timedelta(days=days)).isoformat()
+        cutoff = retention_cutoff(now=now, days=days)
+        if cutoff is not None:
+            cutoffs[f"cameras keeping {days} days"] = cutoff.isoformat()
     return cutoffs
 
 

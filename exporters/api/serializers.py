@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from cameras.models import Camera, Zone
 from core import masking
-from core.api import ModelCleanSerializer
+from core.api import ModelCleanSerializer, related_ids_check
 from watchlists.models import Watchlist
 from watchlists.selectors import watchlists_visible
 
@@ -104,6 +104,10 @@ class ExporterConfigSerializer(ModelCleanSerializer):
             },
         }
 
+    def to_internal_value(self, data):
+        related_ids_check(data, fields=("cameras", "zones", "watchlists"))
+        return super().to_internal_value(data)
+
     def get_has_secret(self, obj) -> bool:
         return bool(obj.secret)
 
@@ -116,6 +120,11 @@ class ExporterConfigSerializer(ModelCleanSerializer):
                 secret=attrs.get("secret"),
             )
         )
+        request = self.context.get("request")
+        if self.instance is not None and request is not None:
+            services.exporter_address_check(
+                exporter=self.instance, url=attrs.get("url"), user=request.user
+            )
         return super().validate(attrs)
 
     def update(self, instance, validated_data):

@@ -22,6 +22,7 @@ again (receivers drop the repeat by X-ANPR-Delivery).
 from .actions import (
     TestResult,
     deliveries_redeliver,
+    exporter_address_check,
     exporter_secrets_resolve,
     exporter_set_enabled,
     exporter_test,
@@ -42,6 +43,7 @@ __all__ = [
     "deliveries_redeliver",
     "deliveries_sweep",
     "delivery_attempt",
+    "exporter_address_check",
     "exporter_secrets_resolve",
     "exporter_set_enabled",
     "exporter_test",

@@ -5,6 +5,7 @@ import uuid
 from dataclasses import dataclass
 from functools import partial
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -14,6 +15,7 @@ from core import masking
 from events.models import PlateEvent
 from watchlists.models import Hit
 
+from .. import selectors
 from ..models import ExportDelivery, ExporterConfig
 from .queue import deliveries_enqueue
 from .sending import delivery_send
@@ -82,6 +84,20 @@ def exporter_secrets_resolve(
     if secret is not None:
         changes["secret"] = secret
     return changes
+
+
+def exporter_address_check(*, exporter: ExporterConfig, url: str | None, user) -> None:
+    """Refuse a new address from a user who may not see a covert list the exporter is filtered
+    by: it would take that list's reads and hits to wherever they choose."""
+    if url is None or url == exporter.url:
+        return
+    if selectors.exporter_covert_hidden(exporter=exporter, user=user):
+        raise ValidationError(
+            {
+                "url": "This exporter is filtered by a list you may not see: only an admin or "
+                "the list's owners may change its address."
+            }
+        )
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from cameras.models import Camera, Zone
-from core.api import ModelCleanSerializer, validation_errors_as_dict
+from core.api import ModelCleanSerializer, related_ids_check, validation_errors_as_dict
 from events.image_links import image_link_site
 
 from ..models import (
@@ -73,6 +73,10 @@ class WatchlistSerializer(ModelCleanSerializer):
             "last_fetch_status",
             "last_fetch_error",
         )
+
+    def to_internal_value(self, data):
+        related_ids_check(data, fields=("cameras", "zones", "owners"))
+        return super().to_internal_value(data)
 
     def get_entry_count(self, watchlist) -> int:
         return watchlist.entries.count()

@@ -47,6 +47,12 @@ def hit_link(hit: Hit) -> str:
     return settings.PUBLIC_BASE_URL + reverse("admin:watchlists_hit_change", args=[hit.pk])
 
 
+def _one_line(text: str) -> str:
+    """Names typed by operators, on one line: a line break would stop the mail (a header
+    cannot hold one) or forge lines of its body."""
+    return " ".join(text.split())
+
+
 def hit_email_send(*, hit_id) -> int:
     """Send one hit's e-mail to its list's current addresses; how many messages were sent
     (0: the hit or the addresses are gone). Errors of the mail backend are raised, for the
@@ -58,16 +64,18 @@ def hit_email_send(*, hit_id) -> int:
     local = hit.captured_at.astimezone(ZoneInfo(watchlist.time_zone))
     categories = dict(WatchlistEntry.Category.choices)
     category = categories.get(hit.category, hit.category) or "—"
+    name = _one_line(watchlist.name)
+    camera = _one_line(hit.camera.name or hit.camera.slug)
     lines = [
-        f"Watchlist: {watchlist.name}",
-        f"Camera: {hit.camera.name or hit.camera.slug}",
+        f"Watchlist: {name}",
+        f"Camera: {camera}",
         f"Time: {local:%Y-%m-%d %H:%M:%S} ({watchlist.time_zone})",
         f"Category: {category}",
         "",
         f"Open the hit (login required): {hit_link(hit)}",
     ]
     message = EmailMessage(
-        subject=f"[ANPR] Hit on {watchlist.name} at {hit.camera.name or hit.camera.slug}",
+        subject=f"[ANPR] Hit on {name} at {camera}",
         body="\n".join(lines) + "\n",
         to=list(watchlist.notify_emails),
     )

@@ -2,13 +2,13 @@
 (empty: its camera's event retention; 0: kept for ever). The purge of events runs this as
 its "hits" step (events/purge_steps.py, registered in watchlists' AppConfig.ready())."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q
 
 from cameras.models import Camera
-from events.services.retention import camera_retention_expired
+from events.services.retention import camera_retention_expired, retention_cutoff
 
 from ..models import Hit, Watchlist
 
@@ -23,9 +23,9 @@ def hits_expired_filter(*, now: datetime) -> Q | None:
         .order_by("hit_retention_days")
     )
     for days in periods:
-        parts.append(
-            Q(watchlist__hit_retention_days=days, captured_at__lt=now - timedelta(days=days))
-        )
+        cutoff = retention_cutoff(now=now, days=days)
+        if cutoff is not None:
+            parts.append(Q(watchlist__hit_retention_days=days, captured_at__lt=cutoff))
     by_camera = camera_retention_expired(now=now)
     if by_camera is not None:
         parts.append(Q(watchlist__hit_retention_days__isnull=True) & by_camera)
