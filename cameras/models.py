@@ -41,7 +41,7 @@ class ConstraintErrorsOnFields(models.Model):
 
 
 #: The longest retention a camera may ask (a century): far past it, a cut-off date would be
-#: before year 1 and could not be computed (watchlists' HIT_RETENTION_MAX_DAYS likewise).
+#: before year 1 and could not be computed (watchlists' HIT_RETENTION_MAX_DAYS is this one).
 RETENTION_DAYS_MAX = 36_500
 
 

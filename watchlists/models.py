@@ -12,7 +12,7 @@ from django.core.validators import (
 )
 from django.db import models
 
-from cameras.models import Camera, Zone
+from cameras.models import RETENTION_DAYS_MAX, Camera, Zone
 from core.ids import time_ordered_uuid
 from events.models import PlateEvent
 
@@ -52,7 +52,7 @@ def notify_emails_check(value) -> None:
 
 
 #: The longest hit_retention_days: a hundred years (0 keeps hits for ever).
-HIT_RETENTION_MAX_DAYS = 36_500
+HIT_RETENTION_MAX_DAYS = RETENTION_DAYS_MAX
 
 
 class Watchlist(models.Model):
