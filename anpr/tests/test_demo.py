@@ -335,3 +335,15 @@ def test_the_demo_has_a_watchlist_with_open_hits_on_its_latest_reads():
     # One entry was listed with an OCR-confusable character: its hits show the substitution.
     assert any(hit.snapshot["substituted"] for hit in hits)
     assert RejectReason.objects.filter(active=True).count() == 3
+
+
+@pytest.mark.django_db
+def test_the_demo_loads_again_where_an_earlier_demos_watchlist_was_kept():
+    from watchlists.models import Hit, Watchlist
+
+    # An operator cleared the earlier demo's cameras and reads but kept its list.
+    Watchlist.objects.create(name="Stolen vehicles (demo)")
+    small = ("--events", "200", "--days", "1", "--images", "5")
+    call_command("demo_data", *small, stdout=io.StringIO())
+    [watchlist] = Watchlist.objects.filter(name="Stolen vehicles (demo)")
+    assert Hit.objects.filter(watchlist=watchlist).exists()

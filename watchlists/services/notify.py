@@ -77,6 +77,7 @@ def hit_email_send(*, hit_id) -> int:
     message = EmailMessage(
         subject=f"[ANPR] Hit on {name} at {camera}",
         body="\n".join(lines) + "\n",
-        to=list(watchlist.notify_emails),
+        # Blind copies: the people on one list's mail need not learn each other's addresses.
+        bcc=list(watchlist.notify_emails),
     )
     return message.send()

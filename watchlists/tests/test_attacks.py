@@ -359,7 +359,7 @@ def test_a_list_name_with_line_breaks_neither_stops_nor_forges_its_hit_mail(
     hit = make_hit(Watchlist.objects.get(pk=response.json()["id"]), camera)
     assert hit_email_send(hit_id=hit.pk) == 1
     [message] = mail.outbox
-    assert message.to == ["room@example.com"] and message.bcc == []
+    assert message.bcc == ["room@example.com"] and message.to == []
     assert message.subject.startswith("[ANPR] Hit on Stolen Bcc: x@y.z Open the hit")
     assert message.body.count("Open the hit") == 2
     assert message.body.startswith("Watchlist: Stolen Bcc: x@y.z Open the hit")
@@ -372,7 +372,7 @@ def test_a_covert_lists_mail_goes_to_its_addresses_without_the_plate(camera, cov
     covert.save()
     hit_email_send(hit_id=make_hit(covert, camera, plate="SECRET1").pk)
     [message] = mail.outbox
-    assert message.to == ["owner@example.com"]
+    assert message.bcc == ["owner@example.com"]
     assert "SECRET1" not in message.subject + message.body
 
 

@@ -41,7 +41,9 @@ def test_a_hit_of_a_notifying_list_is_mailed_once_without_the_plate(
 
     assert watchlist_hit_email(str(hit.pk)) == 1
     [message] = mail.outbox
-    assert message.to == ["desk@example.com", "duty@example.com"]
+    # Blind copies: the recipients do not see each other's addresses.
+    assert message.bcc == ["desk@example.com", "duty@example.com"] and message.to == []
+    assert "desk@example.com" not in message.message().as_string()
     assert "Stolen" in message.subject and camera.name in message.subject
     body = message.body
     assert "Watchlist: Stolen" in body and f"Camera: {camera.name}" in body

@@ -25,10 +25,11 @@ from events.models import PlateEvent, event_image_name
 from events.reads import OCR_CONFUSION_GROUPS, plate_confusion_key, plate_normalize
 from events.services.storage import image_write, images_delete
 from watchlists.models import RejectReason, Watchlist, WatchlistEntry
-from watchlists.services.entries import entry_save
+from watchlists.services.entries import entry_save, watchlist_delete
 from watchlists.services.matching import hits_record
 
 DEMO_TAG = {"demo": True}
+DEMO_WATCHLIST = "Stolen vehicles (demo)"
 
 # slug, name, latitude, longitude, heading, address, zone kinds, device
 CAMERAS = (
@@ -313,7 +314,9 @@ class Command(BaseCommand):
         plates = list(dict.fromkeys(event.plate for event in recent))[:3]
         if not plates:
             return []
-        stolen = Watchlist.objects.create(name="Stolen vehicles (demo)", colour="#d32f2f")
+        for earlier in Watchlist.objects.filter(name=DEMO_WATCHLIST):  # an earlier demo's
+            watchlist_delete(watchlist=earlier)
+        stolen = Watchlist.objects.create(name=DEMO_WATCHLIST, colour="#d32f2f")
         details = (
             ("stolen_vehicle", "Taken from a driveway in Diemen", "PV-2026-0412"),
             ("wanted", "Driver wanted for questioning", "PV-2026-0977"),
