@@ -151,16 +151,3 @@ def device_client(device_with_key):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
-
-
-@pytest.fixture
-def server_stack(tmp_path):
-    """A migrated database and daphne serving anpr.asgi on it, for the browser tests
-    (events/tests/browser.py); a test may change `server_stack.env` before `create()` by
-    building its own `ServerStack` instead."""
-    from events.tests.browser import ServerStack
-
-    server = ServerStack(tmp_path)
-    server.create()
-    yield server
-    server.destroy()

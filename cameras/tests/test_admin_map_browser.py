@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from events.tests.browser import OUTPUT, launch_chromium, sign_in
+from events.tests.browser import OUTPUT, ServerStack, launch_chromium, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -36,20 +36,28 @@ print(json.dumps({"camera": gate.pk}))
 """
 
 
-def test_zone_drawn_on_the_admin_map_is_saved_and_bad_text_shows_the_field_error(server_stack):
+@pytest.fixture
+def stack(tmp_path):
+    server = ServerStack(tmp_path)
+    server.create()
+    yield server
+    server.destroy()
+
+
+def test_zone_drawn_on_the_admin_map_is_saved_and_bad_text_shows_the_field_error(stack):
     from playwright.sync_api import expect, sync_playwright
 
-    seeded = server_stack.django(SEED)
-    server_stack.start()
+    seeded = stack.django(SEED)
+    stack.start()
     OUTPUT.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        sign_in(page, server_stack.url, "op", "edit-the-map-42", next_path="/admin/")
-        page.wait_for_url(f"{server_stack.url}/admin/")
+        sign_in(page, stack.url, "op", "edit-the-map-42", next_path="/admin/")
+        page.wait_for_url(f"{stack.url}/admin/")
 
         # Draw a triangle on the zone's add page.
-        page.goto(f"{server_stack.url}/admin/cameras/zone/add/")
+        page.goto(f"{stack.url}/admin/cameras/zone/add/")
         page.select_option("#id_camera", str(seeded["camera"]))
         page.fill("#id_name", "Entry lane")
         page.select_option("#id_kind", "entry")
@@ -70,12 +78,11 @@ def test_zone_drawn_on_the_admin_map_is_saved_and_bad_text_shows_the_field_error
         page.click("input[name=_save]")
         expect(page.locator(".messagelist .success")).to_be_visible()
 
-        found = page.request.get(f"{server_stack.url}/api/zones/?name=Entry%20lane")
-        zones = found.json()["results"]
+        zones = page.request.get(f"{stack.url}/api/zones/?name=Entry%20lane").json()["results"]
         assert [zone["geometry"] for zone in zones] == [drawn]
 
         # The same zone with a ring outside lat/lon bounds typed as text: the field error.
-        page.goto(f"{server_stack.url}/admin/cameras/zone/{zones[0]['id']}/change/")
+        page.goto(f"{stack.url}/admin/cameras/zone/{zones[0]['id']}/change/")
         expect(page.locator("#id_geometry_map path.leaflet-interactive")).to_have_count(1)
         expect(page.locator("#id_geometry_map path.context-zone")).to_have_count(1)
         bad = {"type": "Polygon", "coordinates": [[[200, 51], [201, 51], [201, 52], [200, 51]]]}
@@ -84,11 +91,11 @@ def test_zone_drawn_on_the_admin_map_is_saved_and_bad_text_shows_the_field_error
         error = page.locator(".field-geometry .errorlist")
         expect(error).to_contain_text("longitude 200 is out of range")
         page.screenshot(path=str(OUTPUT / "admin_zone_error.png"))
-        unchanged = page.request.get(f"{server_stack.url}/api/zones/{zones[0]['id']}/").json()
+        unchanged = page.request.get(f"{stack.url}/api/zones/{zones[0]['id']}/").json()
         assert unchanged["geometry"] == drawn
 
         # The camera page: a click on the map sets latitude and longitude; saving keeps them.
-        page.goto(f"{server_stack.url}/admin/cameras/camera/{seeded['camera']}/change/")
+        page.goto(f"{stack.url}/admin/cameras/camera/{seeded['camera']}/change/")
         expect(page.locator("#id_latitude_map .leaflet-marker-icon")).to_have_count(1)
         # The zones inline: each zone has its map; one added on the page gets one too, with
         # the camera's two zones drawn faintly around it.
@@ -105,6 +112,6 @@ def test_zone_drawn_on_the_admin_map_is_saved_and_bad_text_shows_the_field_error
         assert latitude > 51.5074 and longitude > -0.1278
         page.click("input[name=_save]")
         expect(page.locator(".messagelist .success")).to_be_visible()
-        camera = page.request.get(f"{server_stack.url}/api/cameras/{seeded['camera']}/").json()
+        camera = page.request.get(f"{stack.url}/api/cameras/{seeded['camera']}/").json()
         assert (camera["latitude"], camera["longitude"]) == (latitude, longitude)
         browser.close()

@@ -9,7 +9,7 @@ made on purpose by `manage.py screenshots` (docs/development.md), not by every t
 
 import pytest
 
-from .browser import launch_chromium, sign_in
+from .browser import ServerStack, launch_chromium, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -40,12 +40,20 @@ CHART_DRAWN = """() => {
 }"""
 
 
-def test_the_dashboard_draws_the_demo_in_light_and_dark(server_stack, tmp_path):
+@pytest.fixture
+def stack(tmp_path):
+    server = ServerStack(tmp_path)
+    server.create()
+    yield server
+    server.destroy()
+
+
+def test_the_dashboard_draws_the_demo_in_light_and_dark(stack, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    server_stack.manage("demo_data", "--events", "1500", "--days", "2", "--seed", "7")
-    seeded = server_stack.django(SEED)
-    server_stack.start()
+    stack.manage("demo_data", "--events", "1500", "--days", "2", "--seed", "7")
+    seeded = stack.django(SEED)
+    stack.start()
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         for scheme in ("light", "dark"):
@@ -55,8 +63,8 @@ def test_the_dashboard_draws_the_demo_in_light_and_dark(server_stack, tmp_path):
             page = context.new_page()
             outside = []
             page.on("request", lambda request, seen=outside: seen.append(request.url))
-            sign_in(page, server_stack.url, "watcher", "watch-the-gate-42", next_path="/dashboard/")
-            page.wait_for_url(f"{server_stack.url}/dashboard/")
+            sign_in(page, stack.url, "watcher", "watch-the-gate-42", next_path="/dashboard/")
+            page.wait_for_url(f"{stack.url}/dashboard/")
             expect(page.locator('.topbar .pages a[aria-current="page"]')).to_have_text("Dashboard")
             page.wait_for_function(CHART_DRAWN, timeout=10_000)
             chart = page.evaluate(
@@ -105,7 +113,7 @@ def test_the_dashboard_draws_the_demo_in_light_and_dark(server_stack, tmp_path):
             expect(page.locator("#window-since")).to_be_hidden()
             page.wait_for_function("window.dashboard.body.buckets.length >= 24 * 7")
 
-            outside = [url for url in outside if not url.startswith(("data:", server_stack.url))]
+            outside = [url for url in outside if not url.startswith(("data:", stack.url))]
             assert outside == [], f"the dashboard fetched from outside: {outside}"
             page.select_option("#window-preset", "24h")
             page.wait_for_function("window.dashboard.body.buckets.length <= 25")

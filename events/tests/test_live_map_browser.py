@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from .browser import OUTPUT, launch_chromium, sign_in
+from .browser import OUTPUT, ServerStack, launch_chromium, sign_in
 from .images import image_bytes
 
 pytestmark = pytest.mark.browser
@@ -64,7 +64,15 @@ print(json.dumps([r.status for r in results]))
 """
 
 
-def post_read(server_stack, key: str, plate: str, event_id: str, *, images: bool = False) -> None:
+@pytest.fixture
+def stack(tmp_path):
+    server = ServerStack(tmp_path)
+    server.create()
+    yield server
+    server.destroy()
+
+
+def post_read(stack, key: str, plate: str, event_id: str, *, images: bool = False) -> None:
     event = {
         "camera": "north-gate",
         "plate": plate,
@@ -76,7 +84,7 @@ def post_read(server_stack, key: str, plate: str, event_id: str, *, images: bool
         "vehicle_make": "Volvo",
     }
     headers = {"Authorization": f"Token {key}"}
-    url = f"{server_stack.url}/api/events/ingest/"
+    url = f"{stack.url}/api/events/ingest/"
     if images:  # multipart: the event's JSON plus a plate crop and a full frame
         files = {
             "plate_image": ("plate.jpg", image_bytes("JPEG", (120, 30)), "image/jpeg"),
@@ -89,11 +97,11 @@ def post_read(server_stack, key: str, plate: str, event_id: str, *, images: bool
     assert response.status_code == 201, response.text
 
 
-def test_live_reads_arrive_flash_their_camera_and_survive_a_server_restart(server_stack):
+def test_live_reads_arrive_flash_their_camera_and_survive_a_server_restart(stack):
     from playwright.sync_api import expect, sync_playwright
 
-    seeded = server_stack.django(SEED)
-    server_stack.start()
+    seeded = stack.django(SEED)
+    stack.start()
     OUTPUT.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
@@ -103,13 +111,13 @@ def test_live_reads_arrive_flash_their_camera_and_survive_a_server_restart(serve
             "request",
             lambda request: (
                 None
-                if request.url.startswith(("data:", server_stack.url))
+                if request.url.startswith(("data:", stack.url))
                 else outside.append(request.url)
             ),
         )
         # Signing in at /login/ itself (no ?next=) lands on the map, not a missing profile page.
-        sign_in(page, server_stack.url, "watcher", "watch-the-gate-42", next_path=None)
-        page.wait_for_url(f"{server_stack.url}/")
+        sign_in(page, stack.url, "watcher", "watch-the-gate-42", next_path=None)
+        page.wait_for_url(f"{stack.url}/")
         connection = page.locator("#connection")
         expect(connection).to_have_attribute("data-state", "live", timeout=10_000)
         expect(page.locator("path.camera-marker")).to_have_count(2)
@@ -122,7 +130,7 @@ def test_live_reads_arrive_flash_their_camera_and_survive_a_server_restart(serve
 
         # A device posts a read: it is listed and its camera flashes within 2 s.
         started = time.monotonic()
-        post_read(server_stack, seeded["key"], "LIVE123", "live-1", images=True)
+        post_read(stack, seeded["key"], "LIVE123", "live-1", images=True)
         expect(page.locator('.read[data-plate="LIVE123"]')).to_have_count(1, timeout=2_000)
         page.wait_for_function(
             "document.querySelector('path.camera-marker[data-flashed-at]') !== null",
@@ -137,18 +145,18 @@ def test_live_reads_arrive_flash_their_camera_and_survive_a_server_restart(serve
         page.screenshot(path=str(OUTPUT / "live_map.png"))
 
         # The server goes away; reads stored meanwhile appear once it is back, without gaps.
-        server_stack.stop()
+        stack.stop()
         expect(connection).not_to_have_attribute("data-state", "live", timeout=10_000)
         captured = datetime.now(UTC).isoformat()
-        statuses = server_stack.django(
+        statuses = stack.django(
             INGEST_WHILE_DOWN.format(device=seeded["device"], captured=captured)
         )
         assert statuses == ["created", "created"]
-        server_stack.start()
+        stack.start()
         expect(connection).to_have_attribute("data-state", "live", timeout=40_000)
         expect(page.locator('.read[data-plate="GAP1AAA"]')).to_have_count(1, timeout=5_000)
         expect(page.locator('.read[data-plate="GAP2BBB"]')).to_have_count(1)
-        post_read(server_stack, seeded["key"], "AFTER99", "live-2")
+        post_read(stack, seeded["key"], "AFTER99", "live-2")
         expect(page.locator('.read[data-plate="AFTER99"]')).to_have_count(1, timeout=2_000)
         plates = page.locator(".read").evaluate_all("rows => rows.map(r => r.dataset.plate)")
         assert sorted(plates) == ["AFTER99", "GAP1AAA", "GAP2BBB", "LIVE123"]

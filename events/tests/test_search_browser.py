@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from .browser import launch_chromium, sign_in
+from .browser import ServerStack, launch_chromium, sign_in
 from .images import image_bytes
 
 pytestmark = pytest.mark.browser
@@ -33,7 +33,15 @@ print(json.dumps({"key": issued.key}))
 """
 
 
-def post_read(server_stack, key: str, plate: str, *, minutes_ago: int, images: bool) -> None:
+@pytest.fixture
+def stack(tmp_path):
+    server = ServerStack(tmp_path)
+    server.create()
+    yield server
+    server.destroy()
+
+
+def post_read(stack, key: str, plate: str, *, minutes_ago: int, images: bool) -> None:
     event = {
         "camera": "damrak",
         "plate": plate,
@@ -46,7 +54,7 @@ def post_read(server_stack, key: str, plate: str, *, minutes_ago: int, images: b
         "vehicle_model": "V70",
     }
     headers = {"Authorization": f"Token {key}"}
-    url = f"{server_stack.url}/api/events/ingest/"
+    url = f"{stack.url}/api/events/ingest/"
     if images:  # multipart: the event's JSON plus a plate crop and a full frame
         files = {
             "plate_image": ("plate.jpg", image_bytes("JPEG", (120, 30)), "image/jpeg"),
@@ -59,15 +67,15 @@ def post_read(server_stack, key: str, plate: str, *, minutes_ago: int, images: b
     assert response.status_code == 201, response.text
 
 
-def test_search_finds_a_misread_plate_shows_its_images_and_exports_csv(server_stack, tmp_path):
+def test_search_finds_a_misread_plate_shows_its_images_and_exports_csv(stack, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    seeded = server_stack.django(SEED)
-    server_stack.env["CSV_EXPORT_MAX_ROWS"] = "2"  # the three reads are too many, one is not
-    server_stack.start()
-    post_read(server_stack, seeded["key"], "1XBX88", minutes_ago=5, images=True)
-    post_read(server_stack, seeded["key"], "ZZ99ZZZ", minutes_ago=3, images=False)
-    post_read(server_stack, seeded["key"], "KL45MNP", minutes_ago=1, images=False)
+    seeded = stack.django(SEED)
+    stack.env["CSV_EXPORT_MAX_ROWS"] = "2"  # the three reads are too many, one is not
+    stack.start()
+    post_read(stack, seeded["key"], "1XBX88", minutes_ago=5, images=True)
+    post_read(stack, seeded["key"], "ZZ99ZZZ", minutes_ago=3, images=False)
+    post_read(stack, seeded["key"], "KL45MNP", minutes_ago=1, images=False)
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         context = browser.new_context(
@@ -79,12 +87,12 @@ def test_search_finds_a_misread_plate_shows_its_images_and_exports_csv(server_st
             "request",
             lambda request: (
                 None
-                if request.url.startswith(("data:", server_stack.url))
+                if request.url.startswith(("data:", stack.url))
                 else outside.append(request.url)
             ),
         )
-        sign_in(page, server_stack.url, "searcher", "find-the-car-42", next_path="/search/")
-        page.wait_for_url(f"{server_stack.url}/search/")
+        sign_in(page, stack.url, "searcher", "find-the-car-42", next_path="/search/")
+        page.wait_for_url(f"{stack.url}/search/")
         results = page.locator("#results tbody tr")
         expect(results).to_have_count(3)  # no query: the newest reads
 
@@ -132,21 +140,21 @@ def test_search_finds_a_misread_plate_shows_its_images_and_exports_csv(server_st
         # Exporting more than an export holds is refused on the page, which stays.
         page.click("#export")
         expect(page.locator("#status")).to_contain_text("at most 2")
-        assert page.url.startswith(f"{server_stack.url}/search/")
+        assert page.url.startswith(f"{stack.url}/search/")
         expect(results).to_have_count(3)
         page.go_forward()
         expect(results).to_have_count(1)
         expect(page.locator("#filter-q")).to_have_value("IXBX88")
 
         # A filter from the form: another camera-less query through the URL, shareable.
-        page.goto(f"{server_stack.url}/search/?camera=damrak&ordering=captured_at")
+        page.goto(f"{stack.url}/search/?camera=damrak&ordering=captured_at")
         expect(results).to_have_count(3)
         expect(page.locator("#filter-camera")).to_have_value("damrak")
         plates = results.evaluate_all("rows => rows.map(r => r.dataset.plate)")
         assert plates == ["1XBX88", "ZZ99ZZZ", "KL45MNP"]  # oldest first
 
         # Pages: the API's cursors as Next and Previous links of this page.
-        page.goto(f"{server_stack.url}/search/?page_size=2")
+        page.goto(f"{stack.url}/search/?page_size=2")
         expect(results).to_have_count(2)
         expect(page.locator("#previous")).to_be_hidden()
         page.click("#next")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from events.tests.browser import launch_chromium, sign_in
+from events.tests.browser import ServerStack, launch_chromium, sign_in
 from events.tests.images import image_bytes
 
 pytestmark = pytest.mark.browser
@@ -41,7 +41,15 @@ print(json.dumps({"key": issued.key}))
 """
 
 
-def post_read(server_stack, key: str, plate: str) -> None:
+@pytest.fixture
+def stack(tmp_path):
+    server = ServerStack(tmp_path)
+    server.create()
+    yield server
+    server.destroy()
+
+
+def post_read(stack, key: str, plate: str) -> None:
     event = {
         "camera": "damrak",
         "plate": plate,
@@ -51,7 +59,7 @@ def post_read(server_stack, key: str, plate: str) -> None:
     }
     files = {"plate_image": ("plate.jpg", image_bytes("JPEG", (120, 30)), "image/jpeg")}
     response = requests.post(
-        f"{server_stack.url}/api/events/ingest/",
+        f"{stack.url}/api/events/ingest/",
         data={"event": json.dumps(event)},
         files=files,
         headers={"Authorization": f"Token {key}"},
@@ -60,29 +68,29 @@ def post_read(server_stack, key: str, plate: str) -> None:
     assert response.status_code == 201, response.text
 
 
-def open_hits(browser, server_stack, username: str):
+def open_hits(browser, stack, username: str):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    sign_in(page, server_stack.url, username, "hits-queue-42", next_path="/hits/")
-    page.wait_for_url(f"{server_stack.url}/hits/")
+    sign_in(page, stack.url, username, "hits-queue-42", next_path="/hits/")
+    page.wait_for_url(f"{stack.url}/hits/")
     return context, page
 
 
-def test_an_operator_rejects_a_hit_and_a_second_one_is_told_who_was_first(server_stack, tmp_path):
+def test_an_operator_rejects_a_hit_and_a_second_one_is_told_who_was_first(stack, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    seeded = server_stack.django(SEED)
-    server_stack.start()
-    post_read(server_stack, seeded["key"], "BXBX88")  # 8 read as B: an OCR-tolerant match
+    seeded = stack.django(SEED)
+    stack.start()
+    post_read(stack, seeded["key"], "BXBX88")  # 8 read as B: an OCR-tolerant match
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
-        ann_context, ann = open_hits(browser, server_stack, "ann")
+        ann_context, ann = open_hits(browser, stack, "ann")
         outside = []
         ann.on(
             "request",
             lambda request: (
                 None
-                if request.url.startswith(("data:", server_stack.url))
+                if request.url.startswith(("data:", stack.url))
                 else outside.append(request.url)
             ),
         )
@@ -105,7 +113,7 @@ def test_an_operator_rejects_a_hit_and_a_second_one_is_told_who_was_first(server
         assert ann.locator("#filter-status").input_value() == "open"
 
         # Bob opens the same queue before Ann acknowledges.
-        bob_context, bob = open_hits(browser, server_stack, "bob")
+        bob_context, bob = open_hits(browser, stack, "bob")
         expect(bob.locator("#hits > li")).to_have_count(1)
 
         # Ann rejects it: a reason (the active ones only) and a note.
@@ -147,7 +155,7 @@ def test_an_operator_rejects_a_hit_and_a_second_one_is_told_who_was_first(server
 
         # One hit by its link (the live map links there), back to the queue.
         hit_id = ann.locator("#hits > li").first.get_attribute("data-id")
-        ann.goto(f"{server_stack.url}/hits/?id={hit_id}")
+        ann.goto(f"{stack.url}/hits/?id={hit_id}")
         expect(hits).to_have_count(1)
         expect(ann.locator("#filters")).to_be_hidden()
         ann.click("#back-to-queue")
@@ -161,8 +169,8 @@ def test_an_operator_rejects_a_hit_and_a_second_one_is_told_who_was_first(server
         bob_context.close()
 
         # A viewer sees the hit and no acknowledgement controls.
-        vic_context, vic = open_hits(browser, server_stack, "vic")
-        vic.goto(f"{server_stack.url}/hits/?status=any")
+        vic_context, vic = open_hits(browser, stack, "vic")
+        vic.goto(f"{stack.url}/hits/?status=any")
         expect(vic.locator("#hits > li")).to_have_count(1)
         expect(vic.locator("form.ack")).to_have_count(0)
         vic_context.close()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from events.tests.browser import OUTPUT, launch_chromium, sign_in
+from events.tests.browser import OUTPUT, ServerStack, launch_chromium, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +38,15 @@ print(json.dumps({"key": issued.key}))
 """
 
 
-def post_read(server_stack, key: str, plate: str) -> None:
+@pytest.fixture
+def stack(tmp_path):
+    server = ServerStack(tmp_path)
+    server.create()
+    yield server
+    server.destroy()
+
+
+def post_read(stack, key: str, plate: str) -> None:
     event = {
         "camera": "north-gate",
         "plate": plate,
@@ -47,7 +55,7 @@ def post_read(server_stack, key: str, plate: str) -> None:
         "confidence": 0.9,
     }
     response = requests.post(
-        f"{server_stack.url}/api/events/ingest/",
+        f"{stack.url}/api/events/ingest/",
         json=event,
         headers={"Authorization": f"Token {key}"},
         timeout=10,
@@ -55,17 +63,17 @@ def post_read(server_stack, key: str, plate: str) -> None:
     assert response.status_code == 201, response.text
 
 
-def test_a_listed_plate_posted_by_a_device_shows_a_hit_on_the_live_map(server_stack):
+def test_a_listed_plate_posted_by_a_device_shows_a_hit_on_the_live_map(stack):
     from playwright.sync_api import expect, sync_playwright
 
-    seeded = server_stack.django(SEED)
-    server_stack.start()
+    seeded = stack.django(SEED)
+    stack.start()
     OUTPUT.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        sign_in(page, server_stack.url, "watcher", "watch-the-gate-42")
-        page.wait_for_url(f"{server_stack.url}/")
+        sign_in(page, stack.url, "watcher", "watch-the-gate-42")
+        page.wait_for_url(f"{stack.url}/")
         expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=10_000)
         panel = page.locator("#hits-panel")
         expect(panel).to_be_visible()
@@ -74,9 +82,9 @@ def test_a_listed_plate_posted_by_a_device_shows_a_hit_on_the_live_map(server_st
         expect(sound).to_have_attribute("aria-pressed", "false")
 
         # An unlisted plate is a read, not a hit; a listed one is both.
-        post_read(server_stack, seeded["key"], "FREE999")
+        post_read(stack, seeded["key"], "FREE999")
         expect(page.locator('.read[data-plate="FREE999"]')).to_have_count(1, timeout=2_000)
-        post_read(server_stack, seeded["key"], "HIT123")
+        post_read(stack, seeded["key"], "HIT123")
         toast = page.locator(".hit-toast")
         expect(toast).to_have_count(1, timeout=2_000)
         expect(toast).to_contain_text("Stolen <b>cars</b>")
@@ -107,7 +115,7 @@ def test_a_listed_plate_posted_by_a_device_shows_a_hit_on_the_live_map(server_st
         expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=10_000)
         expect(page.locator("#hit-sound")).to_have_attribute("aria-pressed", "true")
         expect(page.locator("#hits .hit")).to_have_count(1, timeout=5_000)
-        post_read(server_stack, seeded["key"], "HIT456")
+        post_read(stack, seeded["key"], "HIT456")
         expect(page.locator("#hits .hit")).to_have_count(2, timeout=2_000)
         expect(page.locator("#hits .hit").first).to_contain_text("HIT456")
         expect(page.locator(".hit-toast")).to_have_count(1)
