@@ -26,8 +26,8 @@ from .services.entries import (
     watchlist_delete,
     watchlist_rekey,
 )
-from .services.import_jobs import ImportBusy, import_active_check, import_job_create
-from .services.importing import ImportRefused, entries_import, lines_count
+from .services.import_jobs import ImportBusy, import_start
+from .services.importing import ImportRefused
 from .services.sources import hand_edit_check, source_reset
 
 
@@ -135,20 +135,8 @@ class WatchlistAdmin(admin.ModelAdmin):
             raise ValidationError(
                 f"The file is larger than {settings.WATCHLIST_IMPORT_MAX_BYTES} bytes."
             )
-        stream = file.file
-        lines = lines_count(stream)
-        if lines > settings.WATCHLIST_IMPORT_ASYNC_LINES:
-            return import_job_create(
-                watchlist=watchlist,
-                content=stream.read(),
-                mode=mode,
-                dry_run=dry_run,
-                user=request.user,
-                lines_total=lines,
-            )
-        import_active_check(watchlist=watchlist)
-        return entries_import(
-            watchlist=watchlist, stream=stream, mode=mode, dry_run=dry_run, user=request.user
+        return import_start(
+            watchlist=watchlist, stream=file.file, mode=mode, dry_run=dry_run, user=request.user
         )
 
     def get_queryset(self, request):

@@ -23,8 +23,8 @@ from ..filters import HitFilter, WatchlistEntryFilter, WatchlistFilter
 from ..models import WatchlistEntry, WatchlistImport
 from ..services.entries import entries_delete, entry_save, watchlist_delete, watchlist_rekey
 from ..services.hits import AlreadyAcknowledged, hit_acknowledge
-from ..services.import_jobs import ImportBusy, import_active_check, import_job_create
-from ..services.importing import ImportRefused, entries_export, entries_import, lines_count
+from ..services.import_jobs import ImportBusy, import_start
+from ..services.importing import ImportRefused, entries_export
 from ..services.sources import hand_edit_check, source_reset
 from .serializers import (
     EntryImportSerializer,
@@ -174,30 +174,22 @@ class WatchlistEntryViewSet(ConfigViewSet):
                 f"The file is larger than {settings.WATCHLIST_IMPORT_MAX_BYTES} bytes."
             )
         mode, dry_run = body.validated_data["mode"], body.validated_data["dry_run"]
-        stream = upload.file
-        stream.seek(0)
-        lines = lines_count(stream)
         try:
-            if lines > settings.WATCHLIST_IMPORT_ASYNC_LINES:
-                job = import_job_create(
-                    watchlist=watchlist,
-                    content=stream.read(),
-                    mode=mode,
-                    dry_run=dry_run,
-                    user=request.user,
-                    lines_total=lines,
-                )
-                answer = WatchlistImportSerializer(job, context={"request": request}).data
-                return Response(answer, status=202, headers={"Location": answer["url"]})
-            import_active_check(watchlist=watchlist)
-            report = entries_import(
-                watchlist=watchlist, stream=stream, mode=mode, dry_run=dry_run, user=request.user
+            started = import_start(
+                watchlist=watchlist,
+                stream=upload.file,
+                mode=mode,
+                dry_run=dry_run,
+                user=request.user,
             )
         except ImportBusy as busy:
             raise Conflict(str(busy)) from None
         except ImportRefused as refused:
             raise exceptions.ValidationError({refused.field: [refused.message]}) from None
-        return Response(report.as_dict())
+        if isinstance(started, WatchlistImport):
+            answer = WatchlistImportSerializer(started, context={"request": request}).data
+            return Response(answer, status=202, headers={"Location": answer["url"]})
+        return Response(started.as_dict())
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     @action(detail=False, methods=["get"], url_path="export")

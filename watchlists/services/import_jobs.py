@@ -8,12 +8,13 @@ import logging
 from datetime import timedelta
 
 from celery import current_app
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from ..models import Watchlist, WatchlistImport
-from .importing import ImportRefused, entries_import
+from .importing import ImportRefused, ImportReport, entries_import, lines_count
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,27 @@ def import_job_create(
         raise ImportBusy(watchlist) from None
     transaction.on_commit(lambda: import_enqueue(job_id=job.pk))
     return job
+
+
+def import_start(
+    *, watchlist: Watchlist, stream, mode: str, dry_run: bool, user
+) -> WatchlistImport | ImportReport:
+    """An uploaded CSV (a binary stream): over WATCHLIST_IMPORT_ASYNC_LINES lines, a queued
+    import for a worker; otherwise imported now, and its report. Either way ImportBusy while
+    another import of the list is queued or running (the admin and the API share this)."""
+    stream.seek(0)
+    lines = lines_count(stream)
+    if lines > settings.WATCHLIST_IMPORT_ASYNC_LINES:
+        return import_job_create(
+            watchlist=watchlist,
+            content=stream.read(),
+            mode=mode,
+            dry_run=dry_run,
+            user=user,
+            lines_total=lines,
+        )
+    import_active_check(watchlist=watchlist)
+    return entries_import(watchlist=watchlist, stream=stream, mode=mode, dry_run=dry_run, user=user)
 
 
 def import_enqueue(*, job_id) -> None:
