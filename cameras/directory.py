@@ -17,7 +17,7 @@ Other per-process caches kept exact by triggers of their own tables ride on the 
 connection: `device_directory.hear(channel)` (from an AppConfig.ready()) has their channel
 LISTENed too, and `heard(channel)` is a number that moves whenever a notification of it
 arrived, or the connection changed, so such a cache is exact while the number stays
-(watchlists/entry_filter.py). Their notifications do not empty the device cache.
+(watchlists/entry_index.py). Their notifications do not empty the device cache.
 
 Off (every lookup queries) on SQLite, with pooled connections (ASGI) and inside a transaction
 (where LISTEN would wait for the commit), and when DEVICE_CACHE_SECONDS is 0.

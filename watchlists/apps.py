@@ -14,7 +14,7 @@ class WatchlistsConfig(AppConfig):
         from events.live_kinds import live_kind_register
         from events.purge_steps import PurgeStep, purge_step_register
 
-        from .entry_filter import CHANNEL
+        from .entry_index import CHANNEL
         from .live import HIT_LIVE_KIND
         from .services.matching import MATCHING_STEP
         from .services.retention import hits_purge
@@ -25,4 +25,4 @@ class WatchlistsConfig(AppConfig):
         operator_page_register(
             OperatorPage(url_name="hits", label="Hits", order=25, permission="watchlists.view_hit")
         )
-        device_directory.hear(CHANNEL)  # the entry key filter's changes
+        device_directory.hear(CHANNEL)  # the entry index's changes

@@ -75,6 +75,24 @@ def read_keys(plate: str, *, budget: int) -> set[str]:
     return keys
 
 
+def plate_distance(entry: str, read: str, *, limit: int) -> int | None:
+    """The edits between two folded plates, or None beyond `limit`: what plate_edits
+    counts, without the table for up to one edit (the budget of nearly every list), as this
+    verifies each entry sharing a key with a read."""
+    if entry == read:
+        return 0
+    if limit == 0 or abs(len(entry) - len(read)) > limit:
+        return None
+    if limit > 1:
+        found = plate_edits(entry, read, limit=limit)
+        return None if found is None else found[0]
+    if len(entry) == len(read):  # one substitution
+        return 1 if sum(a != b for a, b in zip(entry, read, strict=True)) == 1 else None
+    shorter, longer = sorted((entry, read), key=len)  # one insertion or deletion
+    at = next((i for i, c in enumerate(shorter) if c != longer[i]), len(shorter))
+    return 1 if shorter[at:] == longer[at + 1 :] else None
+
+
 def plate_edits(entry: str, read: str, *, limit: int) -> tuple[int, list[list[str]]] | None:
     """(edits, [[entry char, read char], ...]) between two folded plates, or None beyond
     `limit`. Substitutions list both characters; an insertion or deletion has "" on one side.

@@ -48,7 +48,7 @@ def watchlist_ingest_measure(
             Watchlist.objects.filter(pk__in=others).update(enabled=False)
             _vacuum()
             lists.update(enabled=True)
-            # Long enough for every worker to build its key filter (in the background).
+            # Long enough for every worker to build its entry index (in the background).
             _wrk(env, "post_event.lua", url, load.clients, max(60, 2 * load.duration))
             for number in range(1, load.rounds + 1):
                 for enabled in (True, False) if number % 2 else (False, True):

@@ -19,7 +19,7 @@ log line). --keep writes callgrind's dump for `callgrind_annotate --inclusive=ye
 --python-profile runs without valgrind under cProfile and prints the top functions instead.
 --candidates N adds N OCR candidates (random plates) to each read, and --listed FILE makes
 every 100th read a plate of the file (one a line), for the cost of an enabled watchlist;
-the watchlists' key filter is built during the warm-up (inline), not while measuring.
+the watchlists' entry index is built during the warm-up (inline), not while measuring.
 
 The file has no imports from the project at module level, so it can be copied into another
 checkout (an older commit, in a `git worktree`) and run there the same way, for a before and
@@ -137,7 +137,7 @@ def requests_post(options: argparse.Namespace) -> None:
     camera, key = _site_fresh()
     rng = random.Random(42)
     listed = Path(options.listed).read_text().split() if options.listed else []
-    _filter_inline()
+    _index_inline()
     try:
         answers = _post_all(
             application,
@@ -181,14 +181,14 @@ def _post_all(application, environs: list[dict]) -> list[str]:
     return statuses
 
 
-def _filter_inline() -> None:
-    """The watchlists' key filter (where there is one) built in the request that finds it
+def _index_inline() -> None:
+    """The watchlists' entry index (where there is one) built in the request that finds it
     missing, a warm-up one, rather than in a thread that would run while measuring."""
     try:
-        from watchlists.entry_filter import entry_filter
+        from watchlists.entry_index import entry_index
     except ImportError:
         return
-    entry_filter.background = False
+    entry_index.background = False
 
 
 def _environ(

@@ -129,8 +129,8 @@ def test_the_watchlist_benchmark_imports_and_matches():
     watchlist, figures = watchlist_import_measure(entries=200, budget=1)
     assert figures["created"] == 200 and watchlist.entries.count() == 200
     measured = watchlist_match_measure(plates=figures["plates"], reads=300)
-    matched = measured["database"]  # no key filter inside a test's transaction
-    assert "filter" not in measured
+    matched = measured["database"]  # no entry index inside a test's transaction
+    assert "index" not in measured
     assert matched["reads_with_hits"] >= 3  # the listed 1%, read with an OCR confusion
     assert 0 < matched["p50_us"] <= matched["p99_us"]
 

@@ -1,11 +1,11 @@
-"""Every process keeps a membership filter of all entry keys (watchlists/entry_filter.py):
+"""Every process keeps an index of all entry keys (watchlists/entry_index.py):
 statement-level triggers on the entries and their further keys tell it, on its own channel,
 that a change committed (one notification per statement, so an import of a million entries
 sends one). PostgreSQL only."""
 
 from django.db import migrations
 
-CHANNEL = "anpr_watchlist_entries"  # watchlists.entry_filter.CHANNEL
+CHANNEL = "anpr_watchlist_entries"  # watchlists.entry_index.CHANNEL
 FUNCTION = "anpr_watchlist_entries_changed"
 TABLES = ("watchlists_watchlistentry", "watchlists_watchlistentrykey")
 

@@ -2,9 +2,10 @@
 (events/after_store.py), inside the read's transaction, for new reads and reads refined in
 place (Frigate), so a hit commits or rolls back with its read.
 
-Entries are found by their keys (watchlists/keys.py): one index lookup for a batch's plates,
-only when this process's key filter (watchlists/entry_filter.py) may hold one; pattern
-entries, and only they, are loaded and tried one by one (fnmatch). The lists a read is
+Entries are found by their keys (watchlists/keys.py) in this process's entry index
+(watchlists/entry_index.py), so deciding a read's hits needs no round trip; where there is
+no index (yet), by one lookup in the database. Pattern entries, and only they, are tried one
+by one (fnmatch). A hit's entry is loaded when the hit is stored. The lists a read is
 matched against come from watching.py. The step also screens reads before their
 transaction: one that no covering list can hit stays one INSERT. One hit per entry,
 camera and passage: a read of the same subject at the same camera within HIT_REPEAT_SECONDS
@@ -28,7 +29,7 @@ from events.models import PlateEvent
 from events.reads import plate_confusion_key, plate_normalize
 
 from .. import keys
-from ..entry_filter import entry_filter, keys_maybe_listed
+from ..entry_index import EntryFound, entry_index
 from ..live import hits_broadcast
 from ..models import Hit, Watchlist, WatchlistEntry, WatchlistEntryKey
 from .notify import hit_emails_plan
@@ -49,13 +50,12 @@ KEYS_PER_QUERY = 400
 
 @dataclass
 class Match:
-    """One entry matched by one plate of a read."""
+    """One entry matched by one plate of a read (the entry is loaded when its hit is stored)."""
 
-    entry: WatchlistEntry
+    found: EntryFound
     plate: str
     candidate: bool
     cost: int
-    substituted: list
 
 
 _UNASKED = object()
@@ -82,24 +82,18 @@ def _read_plates(event: PlateEvent, *, candidates: bool) -> list[tuple[str, bool
     return plates
 
 
-def _verify(entry: WatchlistEntry, watchlist: Watchlist, plate: str) -> tuple[int, list] | None:
-    """(cost, substituted characters) if `plate` really matches the entry, else None."""
+def _cost(found: EntryFound, watchlist: Watchlist, plate: str) -> int | None:
+    """The edits between the entry and `plate` if it really matches, else None: a shared
+    key is only a candidate (keys.py)."""
+    if watchlist.match_strategy == keys.PATTERN:
+        return 0 if fnmatchcase(plate, found.key) else None
     if watchlist.match_strategy == keys.EXACT:
-        return (0, []) if entry.plate == plate else None
-    folded_entry = plate_confusion_key(entry.plate)
-    limit = keys.plate_budget(folded_entry, watchlist.edit_budget)
-    found = keys.plate_edits(folded_entry, plate_confusion_key(plate), limit=limit)
-    if found is None:
+        return 0 if found.key == "E" + plate else None
+    if not found.key.startswith("O"):
         return None
-    # The characters that differ as read (confusables included), for the operator.
-    _, substituted = keys.plate_edits(entry.plate, plate, limit=len(entry.plate) + len(plate))
-    return found[0], substituted
-
-
-def _valid(entry: WatchlistEntry, at) -> bool:
-    return (entry.valid_from is None or entry.valid_from <= at) and (
-        entry.valid_until is None or at < entry.valid_until
-    )
+    folded_entry = found.key[1:]
+    limit = keys.plate_budget(folded_entry, watchlist.edit_budget)
+    return keys.plate_distance(folded_entry, plate_confusion_key(plate), limit=limit)
 
 
 def _entry_ids_keyed(wanted: set[str]) -> set:
@@ -132,47 +126,67 @@ def _entry_ids_keyed(wanted: set[str]) -> set:
     return found
 
 
+def _entries_looked_up(*, wanted: set[str], patterned: list[int]) -> list[EntryFound]:
+    """What the entry index would answer, from the database (where there is no index yet):
+    the entries sharing a key, then the pattern entries of these lists."""
+    ids = _entry_ids_keyed(wanted) if wanted else ()
+    if not ids and not patterned:
+        return []
+    query = Q(pk__in=ids)
+    if patterned:
+        query |= Q(watchlist_id__in=patterned)
+    rows = WatchlistEntry.objects.filter(query).order_by()
+    return [
+        EntryFound(
+            entry_id,
+            list_id,
+            match_key or plate,  # a pattern entry has no key: the pattern
+            valid_from and valid_from.timestamp(),
+            valid_until and valid_until.timestamp(),
+        )
+        for entry_id, list_id, match_key, plate, valid_from, valid_until in rows.values_list(
+            "id", "watchlist_id", "match_key", "plate", "valid_from", "valid_until"
+        )
+    ]
+
+
 def matches_find(*, event: PlateEvent, lists: list[ListInScope]) -> dict[int, list[Match]]:
-    """{list id: matches} of one read against lists already known to cover it."""
+    """{list id: matches} of one read against lists already known to cover it: from this
+    process's entry index when it is exact now, else from the database."""
     by_id = {scoped.watchlist.pk: scoped.watchlist for scoped in lists}
     if not by_id:
         return {}
     wants_candidates = any(w.match_candidates for w in by_id.values())
     plates = _read_plates(event, candidates=wants_candidates)
+    if not plates:
+        return {}
     budget = max((w.edit_budget for w in by_id.values()), default=0)
-    keyed = [w.pk for w in by_id.values() if w.match_strategy != keys.PATTERN]
+    keyed = any(w.match_strategy != keys.PATTERN for w in by_id.values())
     patterned = [w.pk for w in by_id.values() if w.match_strategy == keys.PATTERN]
-    found: list[WatchlistEntry] = []
-    if keyed and plates:
-        wanted = set().union(*(keys.read_keys(plate, budget=budget) for plate, _ in plates))
-        # Two index lookups, the second only for a read that shares a key with an entry
-        # (most share none): one joined query lets the planner walk a list's entries. None
-        # when the key filter holds none of the keys (no entry has them).
-        ids = _entry_ids_keyed(wanted) if keys_maybe_listed(wanted) else ()
-        if ids:
-            found += WatchlistEntry.objects.filter(pk__in=ids).order_by()
-    if patterned and plates:
-        # Patterns are few by nature and cannot be keyed: the pattern entries, and only
-        # they, are read and tried.
-        found += WatchlistEntry.objects.filter(watchlist_id__in=patterned).order_by()
+    wanted = (
+        set().union(*(keys.read_keys(plate, budget=budget) for plate, _ in plates))
+        if keyed
+        else set()
+    )
+    index = entry_index.current()
+    if index is not None:
+        found = index.entries_found(keys=wanted, patterned=patterned)
+    else:
+        found = _entries_looked_up(wanted=wanted, patterned=patterned)
     matches: dict[int, list[Match]] = {}
     seen = set()
+    at = event.captured_at.timestamp()
     for entry in found:
         watchlist = by_id.get(entry.watchlist_id)
-        if watchlist is None or entry.pk in seen or not _valid(entry, event.captured_at):
+        if watchlist is None or entry.entry_id in seen or not entry.valid_at(at):
             continue
         for plate, candidate in plates:
             if candidate and not watchlist.match_candidates:
                 continue
-            if watchlist.match_strategy == keys.PATTERN:
-                verdict = (0, []) if fnmatchcase(plate, entry.plate) else None
-            else:
-                verdict = _verify(entry, watchlist, plate)
-            if verdict is not None:
-                seen.add(entry.pk)
-                matches.setdefault(watchlist.pk, []).append(
-                    Match(entry, plate, candidate, verdict[0], verdict[1])
-                )
+            cost = _cost(entry, watchlist, plate)
+            if cost is not None:
+                seen.add(entry.entry_id)
+                matches.setdefault(watchlist.pk, []).append(Match(entry, plate, candidate, cost))
                 break
     return matches
 
@@ -189,8 +203,8 @@ def _subject(watchlist: Watchlist, match: Match) -> str:
     """What a repeat is recognised by: the entry, and for a pattern the (folded) plate too,
     so one `AB*` hit does not swallow other cars' hits at the camera."""
     if watchlist.match_strategy == keys.PATTERN:
-        return f"{match.entry.pk}:{plate_confusion_key(match.plate)}"
-    return str(match.entry.pk)
+        return f"{match.found.entry_id}:{plate_confusion_key(match.plate)}"
+    return str(match.found.entry_id)
 
 
 def hits_decide(*, event: PlateEvent, lists: list[ListInScope]) -> list[HitDraft]:
@@ -219,9 +233,16 @@ def hits_decide(*, event: PlateEvent, lists: list[ListInScope]) -> list[HitDraft
     return drafts
 
 
-def _snapshot(event: PlateEvent, draft: HitDraft) -> dict:
+def _substituted(entry: WatchlistEntry, watchlist: Watchlist, plate: str) -> list:
+    """The characters that differ as read (confusables included), for the operator."""
+    if watchlist.match_strategy != keys.OCR:
+        return []
+    _, changes = keys.plate_edits(entry.plate, plate, limit=len(entry.plate) + len(plate))
+    return changes
+
+
+def _snapshot(event: PlateEvent, draft: HitDraft, entry: WatchlistEntry | None) -> dict:
     w, m = draft.watchlist, draft.match
-    entry = m.entry if m else None
     return {
         "watchlist": {
             "id": w.pk,
@@ -247,7 +268,7 @@ def _snapshot(event: PlateEvent, draft: HitDraft) -> dict:
         "matched_plate": draft.plate,
         "candidate": bool(m and m.candidate),
         "cost": m.cost if m else 0,
-        "substituted": m.substituted if m else [],
+        "substituted": _substituted(entry, w, draft.plate) if entry else [],
     }
 
 
@@ -275,6 +296,23 @@ def read_lists_matched(event: PlateEvent) -> set[int]:
     return getattr(event, _MATCHED, set())
 
 
+def _repeated(draft: HitDraft, event: PlateEvent, repeat: timedelta) -> bool:
+    """Whether the subject already has a hit at this camera within `repeat` (or of this
+    read), waiting first for a concurrent ingest of the same subject to commit."""
+    _lock(draft.subject, event.camera_id)
+    return (
+        Hit.objects.filter(subject=draft.subject, camera_id=event.camera_id)
+        .filter(
+            Q(event=event)
+            | Q(
+                captured_at__gte=event.captured_at - repeat,
+                captured_at__lte=event.captured_at + repeat,
+            )
+        )
+        .exists()
+    )
+
+
 def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = None) -> list[Hit]:
     """Match stored reads and store their hits, in the caller's transaction. The lists come
     with each read's camera where the ingest asked for them, else from the database. Each
@@ -289,28 +327,26 @@ def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = N
         if drafts:
             setattr(event, _MATCHED, {draft.watchlist.pk for draft in drafts})
             setattr(event, _HITS, [])
-        for draft in drafts:
-            _lock(draft.subject, event.camera_id)
-            earlier = Hit.objects.filter(subject=draft.subject, camera_id=event.camera_id).filter(
-                Q(event=event)
-                | Q(
-                    captured_at__gte=event.captured_at - repeat,
-                    captured_at__lte=event.captured_at + repeat,
-                )
-            )
-            if earlier.exists():
-                continue
-            m = draft.match
+        fresh = [draft for draft in drafts if not _repeated(draft, event, repeat)]
+        entries = WatchlistEntry.objects.in_bulk(
+            [draft.match.found.entry_id for draft in fresh if draft.match]
+        )
+        for draft in fresh:
+            m, entry = draft.match, None
+            if m is not None:
+                entry = entries.get(m.found.entry_id)
+                if entry is None or (entry.match_key or entry.plate) != m.found.key:
+                    continue  # removed or changed since it was found (or a hash's twin)
             hit = Hit.objects.create(
                 watchlist=draft.watchlist,
-                entry=m.entry if m else None,
+                entry=entry,
                 event=event,
                 camera_id=event.camera_id,
                 subject=draft.subject,
                 plate=draft.plate,
-                category=m.entry.category if m else "",
+                category=entry.category if entry else "",
                 captured_at=event.captured_at,
-                snapshot=_snapshot(event, draft),
+                snapshot=_snapshot(event, draft, entry),
             )
             stored.append(hit)
             getattr(event, _HITS).append(hit)
@@ -339,9 +375,9 @@ def _events_stored(*, events: list[PlateEvent], created: bool) -> None:
 
 def _events_screen(*, events: list[PlateEvent]) -> bool:
     """Whether any of these unsaved reads may raise a hit: no when no list covers it, or the
-    lists covering it are alert and ignore lists of keys and the key filter holds none of its
+    lists covering it are alert and ignore lists of keys and the entry index holds none of its
     plates' keys (then no entry could match, and the ingest needs no transaction)."""
-    found = _UNASKED  # the filter, asked once for a batch
+    found = _UNASKED  # the index, asked once for a batch
     for event in events:
         scoped = lists_of_camera(event.camera)
         if scoped is None:
@@ -356,7 +392,7 @@ def _events_screen(*, events: list[PlateEvent]) -> bool:
         wanted = set().union(*(keys.read_keys(plate, budget=budget) for plate, _ in plates))
         if wanted:
             if found is _UNASKED:
-                found = entry_filter.current()
+                found = entry_index.current()
             if found is None or found.holds_any(wanted):
                 return True
     return False

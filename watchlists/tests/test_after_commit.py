@@ -59,11 +59,11 @@ def test_matching_that_fails_after_a_first_hit_sends_nothing_and_keeps_the_read(
     entry_add(WatchlistFactory(name="Second", notify_emails=["duty@example.com"]), "AB12CDE")
     snapshot, calls = matching._snapshot, []
 
-    def second_fails(event, draft):
+    def second_fails(event, draft, entry):
         calls.append(draft)
         if len(calls) == 2:
             raise RuntimeError("matcher bug on the second list")
-        return snapshot(event, draft)
+        return snapshot(event, draft, entry)
 
     monkeypatch.setattr(matching, "_snapshot", second_fails)
     with django_capture_on_commit_callbacks(execute=True):

@@ -9,12 +9,24 @@ from events.models import PlateEvent
 from events.reads import ReadIn
 from events.services.tracked_objects import tracked_object_ingest
 from events.services.update import plate_event_update
+from watchlists.entry_index import index_rows
 from watchlists.models import Hit
+from watchlists.services import matching
 from watchlists.services.matching import hits_record
 
 from .factories import WatchlistFactory, entry_add
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True, params=["database", "index"])
+def entries_found_by(request, monkeypatch):
+    """Every case twice: entries looked up in the database (no index: inside a test's
+    transaction there is no device cache), and found in the entry index, built afresh from
+    what the transaction holds at each read."""
+    if request.param == "index":
+        monkeypatch.setattr(matching.entry_index, "current", index_rows)
+    return request.param
 
 
 def hits_of():
