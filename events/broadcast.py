@@ -16,6 +16,7 @@ a connection that stops answering its pings).
 """
 
 import asyncio
+import contextlib
 import functools
 import logging
 import math
@@ -139,7 +140,8 @@ class _SenderLoop:
     Sends are at least LIVE_SEND_INTERVAL apart: events that arrive meanwhile go together, in
     as few layer messages as their kinds and LAYER_BATCH allow. A group_send costs 2-4 Redis
     round trips whatever it carries, so under load this is most of the live stream's cost; a
-    quiet process sends at once.
+    quiet process sends at once. Frames of a prompt kind (an alert) end the wait: they go at
+    once, with whatever is waiting.
     Before building frames the task asks Redis whether any web process is in the group
     (core.channel_layer_adapter; trusted for LISTENING_TRUSTED_FOR when the answer is yes):
     if none is, the events are dropped (they were committed before the answer, so a map that
@@ -155,15 +157,18 @@ class _SenderLoop:
         self._lock = threading.Lock()
         self._pending: list[tuple[str, PlateEvent, str]] = []  # (message type, event, prefix)
         self._woken = False
+        self._prompt = False  # a prompt frame is waiting
+        self._prompted: asyncio.Event | None = None
         self._listening_until = -math.inf  # loop time until which a "yes" is trusted
 
-    def run(self, kind: str, events: Sequence[PlateEvent | dict]) -> None:
+    def run(self, kind: str, events: Sequence[PlateEvent | dict], *, prompt: bool = False) -> None:
         script_prefix = get_script_prefix()
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
                 self._loop, self._pid = asyncio.new_event_loop(), os.getpid()
                 self._pending, self._woken, self._listening_until = [], False, -math.inf
-                self._wakeup = asyncio.Event()
+                self._prompt = False
+                self._wakeup, self._prompted = asyncio.Event(), asyncio.Event()
                 threading.Thread(
                     target=self._loop.run_until_complete,
                     args=(self._drain(),),
@@ -175,8 +180,11 @@ class _SenderLoop:
                 return
             self._pending.extend((kind, event, script_prefix) for event in events)
             wake, self._woken = not self._woken, True
+            self._prompt = self._prompt or prompt
         if wake:  # once per send, not once per event
             self._loop.call_soon_threadsafe(self._wakeup.set)
+        if prompt:
+            self._loop.call_soon_threadsafe(self._prompted.set)
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
@@ -185,10 +193,15 @@ class _SenderLoop:
             await self._wakeup.wait()
             self._wakeup.clear()
             delay = next_send - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)  # events arriving meanwhile go in this send
+            with self._lock:
+                wait = delay > 0 and not self._prompt
+            if wait:  # events arriving meanwhile go in this send; a prompt one ends the wait
+                self._prompted.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._prompted.wait(), delay)
             with self._lock:
                 pending, self._pending, self._woken = self._pending, [], False
+                self._prompt = False
             next_send = loop.time() + settings.LIVE_SEND_INTERVAL
             try:
                 if not await self._listening(loop.time()):
@@ -222,14 +235,14 @@ def _messages(pending: list[tuple[str, dict]]) -> list[dict]:
 _sender_loop = _SenderLoop()
 
 
-def _send(kind: str, events: Sequence[PlateEvent | dict]) -> None:
+def _send(kind: str, events: Sequence[PlateEvent | dict], *, prompt: bool = False) -> None:
     if isinstance(get_channel_layer(), InMemoryChannelLayer):
         # The in-memory layer lives on the ASGI server's own loop: send from there.
         prefix = get_script_prefix()
         frames = _frames([(kind, event, prefix) for event in events])
         async_to_sync(_group_send_all)(_messages(frames))
     else:
-        _sender_loop.run(kind, events)
+        _sender_loop.run(kind, events, prompt=prompt)
 
 
 def broadcast_events(events: Sequence[PlateEvent]) -> None:
@@ -265,7 +278,8 @@ def live_frame(*, kind: str, body: dict, camera: int, zone: int | None, audience
 def broadcast_frames(*, kind: str, frames: list[dict]) -> None:
     """Tell live clients about something of a registered kind (frames from live_frame), on
     the reads' path: one layer message per LAYER_BATCH frames, one fan-out per process."""
-    if kind not in live_kinds():
+    registered = live_kinds().get(kind)
+    if registered is None:
         raise ValueError(f"Live frame kind {kind!r} is not registered.")
     if frames:
-        _send(live_layer_type(kind), frames)
+        _send(live_layer_type(kind), frames, prompt=registered.prompt)

@@ -37,6 +37,9 @@ class LiveFrameKind:
     #: page_config(user) -> dict or None: what the live map page needs to show this kind to
     #: this user (None: nothing shown), under `kinds.<name>` of its config.
     page_config: Callable[..., dict | None] | None = None
+    #: Alerts (hits): sent at once, not held back to be batched with the frames that follow
+    #: within LIVE_SEND_INTERVAL (events.broadcast).
+    prompt: bool = False
 
     @property
     def layer_type(self) -> str:

@@ -78,4 +78,6 @@ def hits_broadcast(*, hits: list[Hit]) -> None:
 
 
 #: Registered by WatchlistsConfig.ready().
-HIT_LIVE_KIND = LiveFrameKind(name=HIT_FRAME, access=hit_live_access, page_config=hit_page_config)
+HIT_LIVE_KIND = LiveFrameKind(
+    name=HIT_FRAME, access=hit_live_access, page_config=hit_page_config, prompt=True
+)

@@ -137,6 +137,40 @@ def test_over_redis_reads_stored_within_the_send_interval_share_one_layer_messag
 
 
 @pytest.mark.redis
+def test_over_redis_an_alert_is_not_held_back_by_the_send_interval(
+    site, settings, layer_elsewhere, monkeypatch
+):
+    # Hits are alerts: a frame of a prompt kind ends the sender's wait at once, and what was
+    # waiting goes with it.
+    settings.LIVE_SEND_INTERVAL = 3
+    monkeypatch.setattr(broadcast, "_sender_loop", broadcast._SenderLoop())
+    hit = broadcast.live_frame(
+        kind="hit", body={"hit": {"id": "h1"}}, camera=site["gate"].pk, zone=None
+    )
+
+    async def scenario():
+        elsewhere = layer_elsewhere()
+        channel = await elsewhere.new_channel()
+        await elsewhere.group_add(EVENTS_GROUP, channel)
+        try:
+            await ingest(site["device"], read(site["gate"], "FIRST1"))
+            assert (await receive_briefly(elsewhere, channel, timeout=2))["type"] == (
+                "events.created"
+            )
+            await ingest(site["device"], read(site["gate"], "NEXT1"))  # waits out the interval
+            broadcast.broadcast_frames(kind="hit", frames=[hit])
+            waiting = await receive_briefly(elsewhere, channel, timeout=1.5)
+            alert = await receive_briefly(elsewhere, channel, timeout=0.5)
+            assert json.loads(waiting["frames"][0]["text"])["event"]["plate"] == "NEXT1"
+            assert alert["type"] == "live.hit" and alert["frames"][0]["text"] == hit["text"]
+        finally:
+            await elsewhere.group_discard(EVENTS_GROUP, channel)
+            await elsewhere.close_pools()
+
+    run(scenario)
+
+
+@pytest.mark.redis
 def test_over_redis_no_frame_is_built_while_no_process_listens_and_a_joiner_gets_the_next(
     site, layer_elsewhere, monkeypatch
 ):
