@@ -19,7 +19,8 @@ notify `CHANNEL` when a change commits, and the index is used only while
 heard, a new connection, or MAX_AGE_SECONDS passing (a safety net) makes it stale. A stale
 or missing index is rebuilt lazily in a background thread (one COPY, on the thread's own
 connection) while reads take the database path; so does every read where the device cache
-is off (SQLite, pooled connections), the build failed, or the keys are over MAX_KEYS.
+is off (SQLite, pooled connections), the build failed (tried again after RETRY_SECONDS), or
+the keys are over MAX_KEYS (tried again once a change is heard: finding that out costs a build).
 """
 
 import logging
@@ -127,6 +128,8 @@ class EntryIndex:
         for entry_id, key in keys_early:
             if (row := rows_of_budget.get(entry_id)) is not None:
                 combined.append((hash(key) & _MASK) << _ROW_BITS | row << 1 | 1)
+        if len(combined) > MAX_KEYS:
+            raise OverflowError(f"over {MAX_KEYS} watchlist keys: no index")
         combined.sort()
         low = (1 << _ROW_BITS) - 1
         self.hashes = array("Q", (value >> _ROW_BITS for value in combined))
@@ -223,6 +226,9 @@ class EntryIndexCache:
         self._state: tuple[EntryIndex, int, float] | None = None
         self._building = False
         self._failed_at: float | None = None
+        #: What heard(CHANNEL) said when a build found too many keys: not tried again until
+        #: it moves (only a change can bring them under MAX_KEYS).
+        self._too_many_at: int | None = None
 
     def current(self) -> EntryIndex | None:
         """The index if it is exact now, else None (and a rebuild is started)."""
@@ -248,13 +254,15 @@ class EntryIndexCache:
 
     def forget(self) -> None:
         with self._lock:
-            self._state, self._failed_at = None, None
+            self._state, self._failed_at, self._too_many_at = None, None, None
 
     def _rebuild(self, heard: int) -> None:
         with self._lock:
             if self._building:
                 return
             if self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_SECONDS:
+                return
+            if heard == self._too_many_at:
                 return
             self._building = True
             self._state = None  # its memory goes before the next one's is taken
@@ -271,6 +279,10 @@ class EntryIndexCache:
             built = index_rows()
             with self._lock:
                 self._state, self._failed_at = (built, heard, started), None
+        except OverflowError as error:
+            logger.warning("Watchlist entry index not built (%s); reads look entries up.", error)
+            with self._lock:
+                self._state, self._failed_at, self._too_many_at = None, time.monotonic(), heard
         except Exception:
             logger.exception("Watchlist entry index not built; reads look entries up directly.")
             with self._lock:

@@ -300,3 +300,40 @@ def test_an_entry_changed_since_it_was_found_raises_no_hit(ingest, monkeypatch):
     monkeypatch.setattr(entry_index, "current", lambda: None)  # the database path
     ingest("SAME123")
     assert Hit.objects.get().entry == entry
+
+
+@pytestmark_db
+def test_too_many_keys_are_not_tried_again_until_the_entries_change(
+    inline,
+    device_client,
+    camera,
+    elsewhere,  # noqa: F811
+    monkeypatch,
+):
+    """Over MAX_KEYS reads look entries up directly, and the COPY (seconds of a core and
+    hundreds of MB a process at the limit) is not redone every RETRY_SECONDS while nothing
+    changed: only a change heard can bring the keys under the limit."""
+    builds = []
+    monkeypatch.setattr(module, "MAX_KEYS", 1)
+    monkeypatch.setattr(module, "RETRY_SECONDS", 0)
+    monkeypatch.setattr(entry_index, "_build", _counting(entry_index._build, builds))
+    listed = WatchlistFactory(match_strategy="exact")
+    entry_add(listed, "MANY111")
+    entry_add(listed, "MANY222")
+    for _ in range(3):
+        assert post(device_client, camera.slug, plate="MANY111").status_code == 201
+    assert Hit.objects.count() == 1  # the database path
+    assert len(builds) == 1
+    before = device_directory.heard(CHANNEL)
+    elsewhere.execute("DELETE FROM watchlists_watchlistentry WHERE plate = 'MANY222'")
+    heard_moved(before)
+    assert entry_index.current() is not None  # under the limit again
+    assert len(builds) == 2
+
+
+def _counting(build, calls):
+    def counted(*args):
+        calls.append(1)
+        return build(*args)
+
+    return counted
