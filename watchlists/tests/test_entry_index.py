@@ -6,6 +6,7 @@ list enabled or disabled, by another process counts from the very next read."""
 import random
 import string
 import time
+import tracemalloc
 import uuid
 
 import pytest
@@ -337,3 +338,28 @@ def _counting(build, calls):
         return build(*args)
 
     return counted
+
+
+def test_validity_windows_cost_little_memory():
+    """Every entry of a list may have a validity window (an expiry imported with each): it
+    costs the index two floats an entry, not a dict entry of a tuple of floats (5x the index)."""
+
+    def held(until):
+        rows = [
+            ["e", str(uuid.uuid4()), "1", f"O{n:07d}", f"{n:07d}", r"\N", until(n), "0"]
+            for n in range(20_000)
+        ]
+        tracemalloc.start()
+        index = EntryIndex(rows)
+        size = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        return index, size
+
+    _, open_size = held(lambda n: r"\N")
+    index, windowed_size = held(lambda n: f"{1.8e9 + n:.6f}" if n else r"\N")
+    assert (windowed_size - open_size) / 20_000 < 20
+    [found] = index.entries_found(keys=["O0000007"])
+    assert (found.valid_from, found.valid_until) == (None, 1.8e9 + 7)
+    assert found.valid_at(1.8e9 + 6) and not found.valid_at(1.8e9 + 7)
+    [first] = index.entries_found(keys=["O0000000"])  # before any window: open
+    assert (first.valid_from, first.valid_until) == (None, None)
