@@ -70,8 +70,8 @@ def _seconds(text: str, open_end: float) -> float:
 @dataclass(slots=True, frozen=True)
 class EntryFound:
     """An entry that shares a key with a read (or a pattern entry of a list covering it),
-    before verification: its own key (`E`/`O` + plate) or, for a pattern, the pattern; its
-    validity as POSIX seconds."""
+    before verification: its own key (`E` + plate, `O` + folded plate) or, for a pattern,
+    the pattern; its validity as POSIX seconds."""
 
     entry_id: uuid.UUID
     watchlist_id: int

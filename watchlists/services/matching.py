@@ -99,7 +99,8 @@ def _cost(found: EntryFound, watchlist: Watchlist, plate: str) -> int | None:
 def _entry_ids_keyed(wanted: set[str]) -> set:
     """The entries stored under any of these keys (their own, or a further key of a list
     with an edit budget): one round trip of two index lookups, in plain SQL, as this runs
-    for every read (composing querysets costs more than the lookups)."""
+    for every read where there is no entry index (composing querysets costs more than the
+    lookups)."""
     quote = connection.ops.quote_name
     entries = quote(WatchlistEntry._meta.db_table)
     further = quote(WatchlistEntryKey._meta.db_table)
