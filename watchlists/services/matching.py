@@ -328,7 +328,14 @@ def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = N
         if drafts:
             setattr(event, _MATCHED, {draft.watchlist.pk for draft in drafts})
             setattr(event, _HITS, [])
-        fresh = [draft for draft in drafts if not _repeated(draft, event, repeat)]
+        # Locked in one order (the index's order is its hashes', salted per process), so a
+        # read and its retry in another process never wait for each other's locks.
+        repeated = {
+            draft.subject
+            for draft in sorted(drafts, key=lambda draft: draft.subject)
+            if _repeated(draft, event, repeat)
+        }
+        fresh = [draft for draft in drafts if draft.subject not in repeated]
         entries = WatchlistEntry.objects.in_bulk(
             [draft.match.found.entry_id for draft in fresh if draft.match]
         )

@@ -21,6 +21,7 @@ from watchlists import entry_index as module
 from watchlists import keys
 from watchlists.entry_index import CHANNEL, EntryIndex, entry_index
 from watchlists.models import Hit, Watchlist
+from watchlists.services import matching
 from watchlists.services.matching import _cost
 
 from .factories import WatchlistFactory, entry_add
@@ -363,3 +364,31 @@ def test_validity_windows_cost_little_memory():
     assert found.valid_at(1.8e9 + 6) and not found.valid_at(1.8e9 + 7)
     [first] = index.entries_found(keys=["O0000000"])  # before any window: open
     assert (first.valid_from, first.valid_until) == (None, None)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_reads_hits_are_locked_in_one_order_whatever_the_index_order(
+    ingest, monkeypatch, reverse
+):
+    """The index gives entries in the order of their hashes, salted per process: a read and
+    its retry in two processes must still take their (subject, camera) locks in one order,
+    or each could wait for the other's (a deadlock, and the loser's hits rolled back)."""
+    listed = WatchlistFactory(match_strategy="exact", match_candidates=True)
+    first, second = entry_add(listed, "LOCK111"), entry_add(listed, "LOCK222")
+    found = [module.EntryFound(e.pk, listed.pk, e.match_key) for e in (first, second)]
+    found.sort(key=lambda f: str(f.entry_id), reverse=reverse)
+
+    class Ordered:
+        def holds_any(self, keys):
+            return True
+
+        def entries_found(self, *, keys, patterned=()):
+            return found
+
+    locked = []
+    monkeypatch.setattr(entry_index, "current", Ordered)
+    monkeypatch.setattr(matching, "_lock", lambda subject, camera_id: locked.append(subject))
+    ingest("LOCK111", candidates=[{"plate": "LOCK222"}])
+    assert Hit.objects.count() == 2
+    assert locked == sorted(locked)
