@@ -4,13 +4,15 @@ database round trip: storing a hit loads its entry, and only reads that hit do t
 Each process holds every key (watchlists/keys.py) of every entry of the enabled lists: an
 entry's own key and, on a list with an edit budget, its further keys, as a sorted array of
 64-bit hashes (Python's own, salted per process: the index lives and dies with it) beside
-the entry each belongs to. An entry is kept as its id and list, its validity window when it
-has one, and on a list with an edit budget its own key (the folded plate), which verifying
-a match through a further key needs (through its own key, the read's key is the entry's).
-Pattern entries are kept by list. About 40 bytes an entry of a list without a budget: 40 MB
-for a million. Two keys with one hash (about one chance in 10^12 a read) would pass for one
-another: a hit about to be stored is checked against its entry's stored key
-(services/matching.py).
+the entry each belongs to. An entry is kept as its id and list, its validity window (once
+any entry has one, every entry's: two floats), and on a list with an edit budget its own key
+(the folded plate), which verifying a match through a further key needs (through its own
+key, the read's key is the entry's). Pattern entries are kept by list. About 40 bytes an
+entry of a list without a budget (56 with windows): 40 MB for a million; about 300 bytes an
+entry at budget 1 (its own key, and about 7 further keys of 16 bytes). A build takes about
+2.5 times that while it runs. Two keys with one hash (about one chance in 10^12 a read)
+would pass for one another: a hit about to be stored is checked against its entry's stored
+key (services/matching.py).
 
 Exact as the device cache is (cameras/directory.py), on the same connection: triggers on the
 entries, their keys and the lists' `enabled`, strategy and budget (migrations 0004, 0007)
@@ -19,10 +21,12 @@ notify `CHANNEL` when a change commits, and the index is used only while
 heard, a new connection, or MAX_AGE_SECONDS passing (a safety net) makes it stale. A stale
 or missing index is rebuilt lazily in a background thread (one COPY, on the thread's own
 connection) while reads take the database path; so does every read where the device cache
-is off (SQLite, pooled connections), the build failed, or the keys are over MAX_KEYS.
+is off (SQLite, pooled connections), the build failed (tried again after RETRY_SECONDS), or
+the keys are over MAX_KEYS (tried again once a change is heard: finding that out costs a build).
 """
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -55,15 +59,19 @@ _BUCKET_SHIFT = 48
 NULL = r"\N"  # COPY's text for NULL
 
 
-def _seconds(text: str) -> float | None:
-    return None if text == NULL else float(text)
+#: A window's ends when open (NULL): what valid_at() compares as no bound.
+_OPEN_FROM, _OPEN_UNTIL = -math.inf, math.inf
+
+
+def _seconds(text: str, open_end: float) -> float:
+    return open_end if text == NULL else float(text)
 
 
 @dataclass(slots=True, frozen=True)
 class EntryFound:
     """An entry that shares a key with a read (or a pattern entry of a list covering it),
-    before verification: its own key (`E`/`O` + plate) or, for a pattern, the pattern; its
-    validity as POSIX seconds."""
+    before verification: its own key (`E` + plate, `O` + folded plate) or, for a pattern,
+    the pattern; its validity as POSIX seconds."""
 
     entry_id: uuid.UUID
     watchlist_id: int
@@ -97,7 +105,9 @@ class EntryIndex:
         from, valid until, budget) for an entry (validity in POSIX seconds, or \\N when open),
         ("k", entry id, ..., further key, ...) for a further key, in any order."""
         ids, lists = bytearray(), array("q")
-        self.windows: dict[int, tuple] = {}
+        # (from, until) of every row once any entry has a window (16 bytes an entry; a
+        # dict of tuples of floats took 160 more an entry with one).
+        self.windows = array("d")
         self.own_keys: dict[int, str] = {}  # entries of lists with a budget
         self.patterns: dict[int, list[tuple[int, str]]] = {}
         rows_of_budget: dict[str, int] = {}  # entries of lists with a budget, for their keys
@@ -113,8 +123,11 @@ class EntryIndex:
                 row, list_id = len(lists), int(list_id)
                 ids += bytes.fromhex(entry_id.replace("-", ""))
                 lists.append(list_id)
-                if valid_from != NULL or valid_until != NULL:
-                    self.windows[row] = (_seconds(valid_from), _seconds(valid_until))
+                if self.windows or valid_from != NULL or valid_until != NULL:
+                    if not self.windows:  # the rows before have none
+                        self.windows = array("d", (_OPEN_FROM, _OPEN_UNTIL)) * row
+                    self.windows.append(_seconds(valid_from, _OPEN_FROM))
+                    self.windows.append(_seconds(valid_until, _OPEN_UNTIL))
                 if not key:
                     self.patterns.setdefault(list_id, []).append((row, plate))
                     continue
@@ -127,6 +140,8 @@ class EntryIndex:
         for entry_id, key in keys_early:
             if (row := rows_of_budget.get(entry_id)) is not None:
                 combined.append((hash(key) & _MASK) << _ROW_BITS | row << 1 | 1)
+        if len(combined) > MAX_KEYS:
+            raise OverflowError(f"over {MAX_KEYS} watchlist keys: no index")
         combined.sort()
         low = (1 << _ROW_BITS) - 1
         self.hashes = array("Q", (value >> _ROW_BITS for value in combined))
@@ -175,9 +190,13 @@ class EntryIndex:
         return found
 
     def _found(self, row: int, key: str) -> EntryFound:
-        window = self.windows.get(row, (None, None))
+        valid_from = valid_until = None
+        if self.windows:
+            valid_from, valid_until = self.windows[row * 2], self.windows[row * 2 + 1]
+            valid_from = None if valid_from == _OPEN_FROM else valid_from
+            valid_until = None if valid_until == _OPEN_UNTIL else valid_until
         entry_id = uuid.UUID(bytes=self.ids[row * 16 : row * 16 + 16])
-        return EntryFound(entry_id, self.lists[row], key, *window)
+        return EntryFound(entry_id, self.lists[row], key, valid_from, valid_until)
 
 
 def index_rows() -> EntryIndex:
@@ -223,6 +242,9 @@ class EntryIndexCache:
         self._state: tuple[EntryIndex, int, float] | None = None
         self._building = False
         self._failed_at: float | None = None
+        #: What heard(CHANNEL) said when a build found too many keys: not tried again until
+        #: it moves (only a change can bring them under MAX_KEYS).
+        self._too_many_at: int | None = None
 
     def current(self) -> EntryIndex | None:
         """The index if it is exact now, else None (and a rebuild is started)."""
@@ -248,13 +270,15 @@ class EntryIndexCache:
 
     def forget(self) -> None:
         with self._lock:
-            self._state, self._failed_at = None, None
+            self._state, self._failed_at, self._too_many_at = None, None, None
 
     def _rebuild(self, heard: int) -> None:
         with self._lock:
             if self._building:
                 return
             if self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_SECONDS:
+                return
+            if heard == self._too_many_at:
                 return
             self._building = True
             self._state = None  # its memory goes before the next one's is taken
@@ -271,6 +295,10 @@ class EntryIndexCache:
             built = index_rows()
             with self._lock:
                 self._state, self._failed_at = (built, heard, started), None
+        except OverflowError as error:
+            logger.warning("Watchlist entry index not built (%s); reads look entries up.", error)
+            with self._lock:
+                self._state, self._failed_at, self._too_many_at = None, time.monotonic(), heard
         except Exception:
             logger.exception("Watchlist entry index not built; reads look entries up directly.")
             with self._lock:

@@ -99,7 +99,8 @@ def _cost(found: EntryFound, watchlist: Watchlist, plate: str) -> int | None:
 def _entry_ids_keyed(wanted: set[str]) -> set:
     """The entries stored under any of these keys (their own, or a further key of a list
     with an edit budget): one round trip of two index lookups, in plain SQL, as this runs
-    for every read (composing querysets costs more than the lookups)."""
+    for every read where there is no entry index (composing querysets costs more than the
+    lookups)."""
     quote = connection.ops.quote_name
     entries = quote(WatchlistEntry._meta.db_table)
     further = quote(WatchlistEntryKey._meta.db_table)
@@ -327,7 +328,14 @@ def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = N
         if drafts:
             setattr(event, _MATCHED, {draft.watchlist.pk for draft in drafts})
             setattr(event, _HITS, [])
-        fresh = [draft for draft in drafts if not _repeated(draft, event, repeat)]
+        # Locked in one order (the index's order is its hashes', salted per process), so a
+        # read and its retry in another process never wait for each other's locks.
+        repeated = {
+            draft.subject
+            for draft in sorted(drafts, key=lambda draft: draft.subject)
+            if _repeated(draft, event, repeat)
+        }
+        fresh = [draft for draft in drafts if draft.subject not in repeated]
         entries = WatchlistEntry.objects.in_bulk(
             [draft.match.found.entry_id for draft in fresh if draft.match]
         )

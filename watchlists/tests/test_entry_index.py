@@ -6,6 +6,7 @@ list enabled or disabled, by another process counts from the very next read."""
 import random
 import string
 import time
+import tracemalloc
 import uuid
 
 import pytest
@@ -20,6 +21,7 @@ from watchlists import entry_index as module
 from watchlists import keys
 from watchlists.entry_index import CHANNEL, EntryIndex, entry_index
 from watchlists.models import Hit, Watchlist
+from watchlists.services import matching
 from watchlists.services.matching import _cost
 
 from .factories import WatchlistFactory, entry_add
@@ -300,3 +302,93 @@ def test_an_entry_changed_since_it_was_found_raises_no_hit(ingest, monkeypatch):
     monkeypatch.setattr(entry_index, "current", lambda: None)  # the database path
     ingest("SAME123")
     assert Hit.objects.get().entry == entry
+
+
+@pytestmark_db
+def test_too_many_keys_are_not_tried_again_until_the_entries_change(
+    inline,
+    device_client,
+    camera,
+    elsewhere,  # noqa: F811
+    monkeypatch,
+):
+    """Over MAX_KEYS reads look entries up directly, and the COPY (seconds of a core and
+    hundreds of MB a process at the limit) is not redone every RETRY_SECONDS while nothing
+    changed: only a change heard can bring the keys under the limit."""
+    builds = []
+    monkeypatch.setattr(module, "MAX_KEYS", 1)
+    monkeypatch.setattr(module, "RETRY_SECONDS", 0)
+    monkeypatch.setattr(entry_index, "_build", _counting(entry_index._build, builds))
+    listed = WatchlistFactory(match_strategy="exact")
+    entry_add(listed, "MANY111")
+    entry_add(listed, "MANY222")
+    for _ in range(3):
+        assert post(device_client, camera.slug, plate="MANY111").status_code == 201
+    assert Hit.objects.count() == 1  # the database path
+    assert len(builds) == 1
+    before = device_directory.heard(CHANNEL)
+    elsewhere.execute("DELETE FROM watchlists_watchlistentry WHERE plate = 'MANY222'")
+    heard_moved(before)
+    assert entry_index.current() is not None  # under the limit again
+    assert len(builds) == 2
+
+
+def _counting(build, calls):
+    def counted(*args):
+        calls.append(1)
+        return build(*args)
+
+    return counted
+
+
+def test_validity_windows_cost_little_memory():
+    """Every entry of a list may have a validity window (an expiry imported with each): it
+    costs the index two floats an entry, not a dict entry of a tuple of floats (5x the index)."""
+
+    def held(until):
+        rows = [
+            ["e", str(uuid.uuid4()), "1", f"O{n:07d}", f"{n:07d}", r"\N", until(n), "0"]
+            for n in range(20_000)
+        ]
+        tracemalloc.start()
+        index = EntryIndex(rows)
+        size = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        return index, size
+
+    _, open_size = held(lambda n: r"\N")
+    index, windowed_size = held(lambda n: f"{1.8e9 + n:.6f}" if n else r"\N")
+    assert (windowed_size - open_size) / 20_000 < 20
+    [found] = index.entries_found(keys=["O0000007"])
+    assert (found.valid_from, found.valid_until) == (None, 1.8e9 + 7)
+    assert found.valid_at(1.8e9 + 6) and not found.valid_at(1.8e9 + 7)
+    [first] = index.entries_found(keys=["O0000000"])  # before any window: open
+    assert (first.valid_from, first.valid_until) == (None, None)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_reads_hits_are_locked_in_one_order_whatever_the_index_order(
+    ingest, monkeypatch, reverse
+):
+    """The index gives entries in the order of their hashes, salted per process: a read and
+    its retry in two processes must still take their (subject, camera) locks in one order,
+    or each could wait for the other's (a deadlock, and the loser's hits rolled back)."""
+    listed = WatchlistFactory(match_strategy="exact", match_candidates=True)
+    first, second = entry_add(listed, "LOCK111"), entry_add(listed, "LOCK222")
+    found = [module.EntryFound(e.pk, listed.pk, e.match_key) for e in (first, second)]
+    found.sort(key=lambda f: str(f.entry_id), reverse=reverse)
+
+    class Ordered:
+        def holds_any(self, keys):
+            return True
+
+        def entries_found(self, *, keys, patterned=()):
+            return found
+
+    locked = []
+    monkeypatch.setattr(entry_index, "current", Ordered)
+    monkeypatch.setattr(matching, "_lock", lambda subject, camera_id: locked.append(subject))
+    ingest("LOCK111", candidates=[{"plate": "LOCK222"}])
+    assert Hit.objects.count() == 2
+    assert locked == sorted(locked)
