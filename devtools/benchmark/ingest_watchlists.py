@@ -1,7 +1,10 @@
 """`benchmark ingest --watchlist`: single reads with 3 candidates (1% of them a listed
 plate) against a running server, with the lists `benchmark_watchlists --keep` left (named
 bench-...) enabled and disabled, round by round in alternating order; the median ratio of
-the rates is the cost of the lists at ingest."""
+the rates is the cost of the lists at ingest. Enabling or disabling a list has every worker
+rebuild its entry index (watchlists/entry_index.py, in the background): each change is
+followed by SETTLE_SECONDS of unmeasured load, whose rate after enabling is printed too (what
+ingest does while the workers rebuild)."""
 
 import os
 import statistics
@@ -17,6 +20,8 @@ from events.models import PlateEvent
 from watchlists.models import Hit, Watchlist, WatchlistEntry
 
 LISTED_PLATES = 1000
+#: Load after a list is enabled or disabled, before measuring (the workers' rebuilds).
+SETTLE_SECONDS = 15
 
 
 def watchlist_ingest_measure(
@@ -50,9 +55,15 @@ def watchlist_ingest_measure(
             lists.update(enabled=True)
             # Long enough for every worker to build its entry index (in the background).
             _wrk(env, "post_event.lua", url, load.clients, max(60, 2 * load.duration))
+            state, rebuilding = True, []
             for number in range(1, load.rounds + 1):
                 for enabled in (True, False) if number % 2 else (False, True):
-                    Watchlist.objects.filter(pk__in=ids).update(enabled=enabled)
+                    if enabled != state:
+                        Watchlist.objects.filter(pk__in=ids).update(enabled=enabled)
+                        settle = _wrk(env, "post_event.lua", url, load.clients, SETTLE_SECONDS)
+                        if enabled:
+                            rebuilding.append(settle)
+                        state = enabled
                     runs[enabled].append(
                         _wrk(env, "post_event.lua", url, load.clients, load.duration)
                     )
@@ -68,6 +79,7 @@ def watchlist_ingest_measure(
         on["req_per_s"] / off["req_per_s"] for on, off in zip(runs[True], runs[False], strict=True)
     ]
     _clean(site=site, lists=ids)
+    off_rate = statistics.median(run["req_per_s"] for run in runs[False])
     # Which of a pair runs first sways its rate on a busy machine: with as many rounds of
     # each order, the geometric mean cancels that out (the median of an odd count cannot).
     return {
@@ -75,7 +87,10 @@ def watchlist_ingest_measure(
             f"median {statistics.median(ratios):.2f}x, geometric mean "
             f"{statistics.geometric_mean(ratios):.2f}x "
             f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
-        )
+        ),
+        f"the first {SETTLE_SECONDS} s after enabling / off": ", ".join(
+            f"{run['req_per_s'] / off_rate:.2f}x" for run in rebuilding
+        ),
     }
 
 
