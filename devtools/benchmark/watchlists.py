@@ -6,6 +6,7 @@ import csv
 import random
 import statistics
 import string
+import sys
 import tempfile
 import time
 import uuid
@@ -73,14 +74,18 @@ def watchlist_match_measure(*, plates: list[str], reads: int = 2000, seed: int =
     figures = {"database": database, "index_build_s": round(time.perf_counter() - started, 2)}
     if built is not None:
         figures["index_keys"] = built.count
-        figures["index_bytes"] = (
-            built.hashes.itemsize * len(built.hashes)
-            + built.slots.itemsize * len(built.slots)
-            + len(built.ids)
-            + built.lists.itemsize * len(built.lists)
-        )
+        figures["index_bytes"] = _index_bytes(built)
         figures["index"] = _match_measure(plates=plates, reads=reads, seed=seed)
     return figures
+
+
+def _index_bytes(index) -> int:
+    """What the index holds: its arrays, and the own keys (strings) of budget lists' entries."""
+    arrays = (index.hashes, index.slots, index.starts, index.lists, index.windows)
+    own_keys = sys.getsizeof(index.own_keys) + sum(
+        sys.getsizeof(key) for key in index.own_keys.values()
+    )
+    return sum(a.itemsize * len(a) for a in arrays) + len(index.ids) + own_keys
 
 
 def _match_measure(*, plates: list[str], reads: int, seed: int) -> dict:
