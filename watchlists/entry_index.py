@@ -159,16 +159,6 @@ class EntryIndex:
         end = self.starts[bucket + 1]
         return bisect_left(self.hashes, value, self.starts[bucket], end), end
 
-    def holds_any(self, keys) -> bool:
-        """Whether any of these keys is some entry's (of an enabled list)."""
-        hashes = self.hashes
-        for key in keys:
-            value = hash(key) & _MASK
-            at, end = self._first(value)
-            if at < end and hashes[at] == value:
-                return True
-        return False
-
     def entries_found(self, *, keys, patterned=()) -> list[EntryFound]:
         """The entries sharing any of these keys, and the pattern entries of these lists."""
         hashes, slots = self.hashes, self.slots

@@ -15,7 +15,7 @@ from django.db import connection
 
 from cameras.services import device_key_issue
 from devtools.benchmark.fill import CAMERAS, BenchmarkSite
-from devtools.benchmark.ingest import IngestLoad, _rate, _vacuum, _wrk
+from devtools.benchmark.ingest import IngestLoad, _count_settled, _rate, _vacuum, _wrk
 from events.models import PlateEvent
 from watchlists.models import Hit, Watchlist, WatchlistEntry
 
@@ -95,7 +95,9 @@ def watchlist_ingest_measure(
 
 
 def _clean(*, site: BenchmarkSite, lists: list) -> None:
-    """The runs' hits and reads, removed again (hits first: they point at the reads)."""
+    """The runs' hits and reads, removed again (hits first: they point at the reads), once
+    the requests wrk left in the server are stored."""
+    _count_settled()
     Hit.objects.filter(watchlist_id__in=lists).delete()
     with connection.cursor() as cursor:
         cursor.execute(

@@ -383,26 +383,28 @@ def _events_stored(*, events: list[PlateEvent], created: bool) -> None:
 
 def _events_screen(*, events: list[PlateEvent]) -> bool:
     """Whether any of these unsaved reads may raise a hit: no when no list covers it, or the
-    lists covering it are alert and ignore lists of keys and the entry index holds none of its
-    plates' keys (then no entry could match, and the ingest needs no transaction)."""
-    found = _UNASKED  # the index, asked once for a batch
+    entry index decides that the lists covering it raise none (then the ingest needs no
+    transaction). A read that would hit still may not (a repeat): that takes the database.
+    Allow lists hit nearly every read, and without an index the database decides: yes."""
+    index = _UNASKED  # asked once for a batch
     for event in events:
         scoped = lists_of_camera(event.camera)
         if scoped is None:
             return True
-        covering = [s.watchlist for s in scoped if s.covers(event)]
+        covering = [s for s in scoped if s.covers(event)]
         if not covering:
             continue
-        if any(w.kind == Kind.ALLOW or w.match_strategy == keys.PATTERN for w in covering):
-            return True  # a hit on an unlisted plate, or a pattern to try
-        plates = _read_plates(event, candidates=any(w.match_candidates for w in covering))
-        budget = max(w.edit_budget for w in covering)
-        wanted = set().union(*(keys.read_keys(plate, budget=budget) for plate, _ in plates))
-        if wanted:
-            if found is _UNASKED:
-                found = entry_index.current()
-            if found is None or found.holds_any(wanted):
+        if any(s.watchlist.kind == Kind.ALLOW for s in covering):
+            return True
+        if index is _UNASKED:
+            index = entry_index.current()
+        if index is None:
+            return True
+        try:
+            if hits_decide(event=event, lists=covering):
                 return True
+        except Exception:
+            return True  # the step runs, and logs the failure without costing the read
     return False
 
 
