@@ -153,19 +153,15 @@ class EntryIndex:
         self.starts.append(len(self.hashes))
         self.ids, self.lists, self.count = bytes(ids), lists, len(combined)
 
-    def _first(self, value: int) -> tuple[int, int]:
-        """Where `value` is, or would be, in the sorted hashes; and the end of its run."""
-        bucket = value >> _BUCKET_SHIFT
-        end = self.starts[bucket + 1]
-        return bisect_left(self.hashes, value, self.starts[bucket], end), end
-
     def entries_found(self, *, keys, patterned=()) -> list[EntryFound]:
         """The entries sharing any of these keys, and the pattern entries of these lists."""
-        hashes, slots = self.hashes, self.slots
+        hashes, slots, starts = self.hashes, self.slots, self.starts
         found, seen = [], set()
         for key in keys:
             value = hash(key) & _MASK
-            at, end = self._first(value)
+            bucket = value >> _BUCKET_SHIFT  # the run of its top bits, then a binary search
+            end = starts[bucket + 1]
+            at = bisect_left(hashes, value, starts[bucket], end)
             while at < end and hashes[at] == value:
                 slot, at = slots[at], at + 1
                 row = slot >> 1
