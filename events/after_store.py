@@ -28,7 +28,7 @@ anyway, e.g. "is any exporter enabled?". The answer is kept with the device cach
 (cameras/directory.py), so the tables it reads must notify that cache when they change (a
 trigger, as exporters/migrations/0003 adds). A step without `work_sql` always runs. A step
 may also `screen` the reads in-process before the transaction (the watchlists' entry index:
-no listed plate among them, no work), so a camera it watches keeps the one INSERT for reads
+no hit among them, no work), so a camera it watches keeps the one INSERT for reads
 it has nothing to do with.
 """
 
