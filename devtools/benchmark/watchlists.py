@@ -107,7 +107,7 @@ def _match_measure(*, plates: list[str], reads: int, seed: int) -> dict:
             direction="unknown",
         )
         started, cpu_started = time.perf_counter(), time.thread_time()
-        drafts = hits_decide(event=event, lists=lists)
+        drafts = hits_decide(event=event, lists=lists, index=entry_index.current())
         timings.append((time.perf_counter() - started) * 1e6)
         cpu.append((time.thread_time() - cpu_started) * 1e6)
         if not drafts:

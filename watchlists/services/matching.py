@@ -29,7 +29,7 @@ from events.models import PlateEvent
 from events.reads import plate_confusion_key, plate_normalize
 
 from .. import keys
-from ..entry_index import EntryFound, entry_index
+from ..entry_index import EntryFound, EntryIndex, entry_index
 from ..live import hits_broadcast
 from ..models import Hit, Watchlist, WatchlistEntry, WatchlistEntryKey
 from .notify import hit_emails_plan
@@ -151,9 +151,12 @@ def _entries_looked_up(*, wanted: set[str], patterned: list[int]) -> list[EntryF
     ]
 
 
-def matches_find(*, event: PlateEvent, lists: list[ListInScope]) -> dict[int, list[Match]]:
+def matches_find(
+    *, event: PlateEvent, lists: list[ListInScope], index: EntryIndex | None
+) -> dict[int, list[Match]]:
     """{list id: matches} of one read against lists already known to cover it: from this
-    process's entry index when it is exact now, else from the database."""
+    process's entry index (entry_index.current(), asked once for a batch), or from the
+    database when there is none."""
     by_id = {scoped.watchlist.pk: scoped.watchlist for scoped in lists}
     if not by_id:
         return {}
@@ -169,7 +172,6 @@ def matches_find(*, event: PlateEvent, lists: list[ListInScope]) -> dict[int, li
         if keyed
         else set()
     )
-    index = entry_index.current()
     if index is not None:
         found = index.entries_found(keys=wanted, patterned=patterned)
     else:
@@ -208,12 +210,14 @@ def _subject(watchlist: Watchlist, match: Match) -> str:
     return str(match.found.entry_id)
 
 
-def hits_decide(*, event: PlateEvent, lists: list[ListInScope]) -> list[HitDraft]:
+def hits_decide(
+    *, event: PlateEvent, lists: list[ListInScope], index: EntryIndex | None
+) -> list[HitDraft]:
     """The hits one read raises: alert lists on a listed plate, allow lists on a plate they
     do not list; an ignore list that lists the plate silences allow lists and alert lists of
     lower priority."""
     covering = [scoped for scoped in lists if scoped.covers(event)]
-    matches = matches_find(event=event, lists=covering)
+    matches = matches_find(event=event, lists=covering, index=index)
     silenced_below = max(
         (
             s.watchlist.priority
@@ -319,12 +323,13 @@ def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = N
     with each read's camera where the ingest asked for them, else from the database. Each
     read object keeps its outcome for later steps (read_hits, read_lists_matched)."""
     repeat = timedelta(seconds=settings.HIT_REPEAT_SECONDS)
+    index = entry_index.current()
     stored = []
     for event in events:
         scoped = lists if lists is not None else lists_of_camera(event.camera)
         if scoped is None:
             lists = scoped = lists_enabled()
-        drafts = hits_decide(event=event, lists=scoped)
+        drafts = hits_decide(event=event, lists=scoped, index=index)
         if drafts:
             setattr(event, _MATCHED, {draft.watchlist.pk for draft in drafts})
             setattr(event, _HITS, [])
@@ -401,7 +406,7 @@ def _events_screen(*, events: list[PlateEvent]) -> bool:
         if index is None:
             return True
         try:
-            if hits_decide(event=event, lists=covering):
+            if hits_decide(event=event, lists=covering, index=index):
                 return True
         except Exception:
             return True  # the step runs, and logs the failure without costing the read
