@@ -30,6 +30,8 @@ holds its events; a delivery left without events goes with them). When a second 
 events from the purge, that knowledge becomes a hook its after-store step declares.
 """
 
+import functools
+import operator
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -228,12 +230,12 @@ def camera_retention_expired(
             parts.append(
                 Q(**{f"{camera_field}__retention_days": days, f"{time_field}__lt": cutoff})
             )
-    if not parts:
-        return None
-    combined = parts[0]
-    for part in parts[1:]:
-        combined |= part
-    return combined
+    return retention_filters_any(parts)
+
+
+def retention_filters_any(parts: list[Q]) -> Q | None:
+    """Rows past any of these retention filters; None for none (nothing expires)."""
+    return functools.reduce(operator.or_, parts) if parts else None
 
 
 def _camera_retention_periods() -> list[int]:

@@ -8,7 +8,11 @@ from django.db import transaction
 from django.db.models import Q
 
 from cameras.models import Camera
-from events.services.retention import camera_retention_expired, retention_cutoff
+from events.services.retention import (
+    camera_retention_expired,
+    retention_cutoff,
+    retention_filters_any,
+)
 
 from ..models import Hit, Watchlist
 
@@ -29,12 +33,7 @@ def hits_expired_filter(*, now: datetime) -> Q | None:
     by_camera = camera_retention_expired(now=now)
     if by_camera is not None:
         parts.append(Q(watchlist__hit_retention_days__isnull=True) & by_camera)
-    if not parts:
-        return None
-    combined = parts[0]
-    for part in parts[1:]:
-        combined |= part
-    return combined
+    return retention_filters_any(parts)
 
 
 def hits_purge(
