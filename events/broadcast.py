@@ -22,7 +22,7 @@ import logging
 import math
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -112,19 +112,23 @@ async def _anyone_listening() -> bool:
 def _frames(pending: list[tuple[str, PlateEvent | dict, str]]) -> list[tuple[str, dict]]:
     """(message type, frame) for (message type, event, script prefix) in order; the prefix
     is the storing request's, for the image URLs. An event whose frame fails is logged and
-    left out, not the others with it. Frames of other kinds (broadcast_frames) come built."""
+    left out, not the others with it. Frames of other kinds (broadcast_frames) come built, or
+    as a function that builds one."""
     time_zone = timezone.get_default_timezone()  # the REST API's (nothing activates another)
     frames, prefix = [], None
     for kind, event, script_prefix in pending:
-        if kind not in _FRAME_TYPES:
+        if kind not in _FRAME_TYPES and not callable(event):
             frames.append((kind, event))
             continue
         if script_prefix != prefix:
             set_script_prefix(prefix := script_prefix)
         try:
-            frames.append((kind, _frame(event, _FRAME_TYPES[kind], time_zone)))
+            if kind in _FRAME_TYPES:
+                frames.append((kind, _frame(event, _FRAME_TYPES[kind], time_zone)))
+            else:
+                frames.append((kind, event()))
         except Exception:
-            logger.exception("Live stream: no frame for event %s.", event.pk)
+            logger.exception("Live stream: no %s frame for %s.", kind, getattr(event, "pk", event))
     return frames
 
 
@@ -275,9 +279,11 @@ def live_frame(*, kind: str, body: dict, camera: int, zone: int | None, audience
     }
 
 
-def broadcast_frames(*, kind: str, frames: list[dict]) -> None:
+def broadcast_frames(*, kind: str, frames: list[dict | Callable[[], dict]]) -> None:
     """Tell live clients about something of a registered kind (frames from live_frame), on
-    the reads' path: one layer message per LAYER_BATCH frames, one fan-out per process."""
+    the reads' path: one layer message per LAYER_BATCH frames, one fan-out per process. A
+    frame may come as a function that builds it: it is then built where reads' frames are,
+    only while some web process is in the group, so it must not use the database."""
     registered = live_kinds().get(kind)
     if registered is None:
         raise ValueError(f"Live frame kind {kind!r} is not registered.")

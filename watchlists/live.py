@@ -7,6 +7,9 @@ frame's `hit` has the shape of GET /api/hits/{id}/, so the map treats the open h
 loads and those it is sent alike.
 """
 
+import functools
+from collections.abc import Callable
+
 from django.urls import reverse
 
 from events.broadcast import broadcast_frames, live_frame
@@ -36,39 +39,40 @@ def hit_page_config(user) -> dict | None:
 
 
 def _covert_owners(hits: list[Hit]) -> dict[int, list[int]]:
-    """{covert list id: owner ids} of the hits' lists (one query, at send time: the owners
-    are not among the list fields the ingest hands over, and a list made covert or given
-    other owners since is honoured)."""
-    owners: dict[int, list[int]] = {}
-    rows = Watchlist.objects.filter(
-        pk__in={hit.watchlist_id for hit in hits}, covert=True
-    ).values_list("pk", "owners")
-    for list_id, user_id in rows:
-        owners.setdefault(list_id, [])
-        if user_id is not None:
+    """{covert list id: owner ids} of the hits' covert lists (one query, none when no list is
+    covert: the owners are not among the list fields the ingest hands over). Covert as the
+    read's matching saw its list: through the device cache, exact when its request began."""
+    covert = {hit.watchlist_id for hit in hits if hit.watchlist.covert}
+    owners: dict[int, list[int]] = {list_id: [] for list_id in covert}
+    if covert:
+        rows = Watchlist.owners.through.objects.filter(watchlist_id__in=covert)
+        for list_id, user_id in rows.values_list("watchlist_id", "user_id"):
             owners[list_id].append(user_id)
     return owners
 
 
-def hit_frames(*, hits: list[Hit]) -> list[dict]:
-    """The frames of stored hits (their events loaded, as matching leaves them)."""
+def _hit_frame(hit: Hit, audience: list[int] | None) -> dict:
+    body = {
+        "hit": HitSerializer(hit).data,
+        "acknowledge_url": reverse("hit-acknowledge", args=[hit.pk]),
+    }
+    return live_frame(
+        kind=HIT_FRAME,
+        body=body,
+        camera=hit.camera_id,
+        zone=hit.event.zone_id if hit.event else None,
+        audience=audience,
+    )
+
+
+def hit_frames(*, hits: list[Hit]) -> list[Callable[[], dict]]:
+    """The frames of stored hits, each as the function that builds it (built only while a
+    live map is open, on the live stream's sender: the relations the frame reads are
+    loaded here, as it must not use the database)."""
     owners = _covert_owners(hits)
-    frames = []
     for hit in hits:
-        body = {
-            "hit": HitSerializer(hit).data,
-            "acknowledge_url": reverse("hit-acknowledge", args=[hit.pk]),
-        }
-        frames.append(
-            live_frame(
-                kind=HIT_FRAME,
-                body=body,
-                camera=hit.camera_id,
-                zone=hit.event.zone_id if hit.event else None,
-                audience=owners.get(hit.watchlist_id),
-            )
-        )
-    return frames
+        _ = hit.camera, hit.event  # loaded where not yet
+    return [functools.partial(_hit_frame, hit, owners.get(hit.watchlist_id)) for hit in hits]
 
 
 def hits_broadcast(*, hits: list[Hit]) -> None:
