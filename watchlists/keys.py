@@ -9,6 +9,8 @@ candidates: `plate_edits` measures the real distance, so a swap of two character
 never passes for one.
 """
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from itertools import combinations
 
 from events.reads import plate_confusion_key, plate_normalize
@@ -65,14 +67,33 @@ def entry_variant_keys(*, strategy: str, plate: str, budget: int) -> set[str]:
     return {"O" + key for key in _deletions(folded, plate_budget(folded, budget))} - {"O" + folded}
 
 
-def read_keys(plate: str, *, budget: int) -> set[str]:
-    """The keys a read's normalized plate is looked up by, for lists of up to `budget`."""
-    folded = plate_confusion_key(plate)
-    # The read may be shorter than an entry long enough for an edit: its own deletions are
-    # needed whenever the entry's side could have a budget.
-    keys = {"O" + key for key in _deletions(folded, budget)} if budget else {"O" + folded}
-    keys.add("E" + plate)
-    return keys
+@dataclass(slots=True)
+class ReadKeys:
+    """The keys reads are looked up by: their own (plate and folded plate), and for lists
+    with an edit budget their deletions, which only entries of such lists can share (an
+    entry of a list without a budget is one edit or more away from a read it shares a
+    deletion with)."""
+
+    own: set[str]
+    deletions: set[str]
+
+
+def read_keys(plates: Iterable[str], *, budget: int) -> ReadKeys:
+    """The keys these normalized plates (a read's, its candidates') are looked up by, for
+    lists of up to `budget`."""
+    own, deletions = set(), set()
+    for plate in plates:
+        folded = "O" + plate_confusion_key(plate)
+        own.add("E" + plate)
+        own.add(folded)
+        # The read may be shorter than an entry long enough for an edit: its own deletions
+        # are needed whenever the entry's side could have a budget.
+        if budget == 1 and len(folded) > 2:  # the common case, by slices after the "O"
+            deletions.update([folded[:i] + folded[i + 1 :] for i in range(1, len(folded))])
+        elif budget:
+            deletions.update("O" + key for key in _deletions(folded[1:], budget))
+    deletions -= own
+    return ReadKeys(own, deletions)
 
 
 def plate_distance(entry: str, read: str, *, limit: int) -> int | None:

@@ -80,12 +80,14 @@ def watchlist_match_measure(*, plates: list[str], reads: int = 2000, seed: int =
 
 
 def _index_bytes(index) -> int:
-    """What the index holds: its arrays, and the own keys (strings) of budget lists' entries."""
+    """What the index holds: its arrays, the own keys (strings) of budget lists' entries and
+    the bitmap of their keys."""
     arrays = (index.hashes, index.slots, index.starts, index.lists, index.windows)
     own_keys = sys.getsizeof(index.own_keys) + sum(
         sys.getsizeof(key) for key in index.own_keys.values()
     )
-    return sum(a.itemsize * len(a) for a in arrays) + len(index.ids) + own_keys
+    held = len(index.ids) + own_keys + len(index.budget_bits)
+    return sum(a.itemsize * len(a) for a in arrays) + held
 
 
 def _match_measure(*, plates: list[str], reads: int, seed: int) -> dict:

@@ -167,15 +167,11 @@ def matches_find(
     budget = max((w.edit_budget for w in by_id.values()), default=0)
     keyed = any(w.match_strategy != keys.PATTERN for w in by_id.values())
     patterned = [w.pk for w in by_id.values() if w.match_strategy == keys.PATTERN]
-    wanted = (
-        set().union(*(keys.read_keys(plate, budget=budget) for plate, _ in plates))
-        if keyed
-        else set()
-    )
+    wanted = keys.read_keys([plate for plate, _ in plates] if keyed else (), budget=budget)
     if index is not None:
-        found = index.entries_found(keys=wanted, patterned=patterned)
+        found = index.entries_found(keys=wanted.own, further=wanted.deletions, patterned=patterned)
     else:
-        found = _entries_looked_up(wanted=wanted, patterned=patterned)
+        found = _entries_looked_up(wanted=wanted.own | wanted.deletions, patterned=patterned)
     matches: dict[int, list[Match]] = {}
     seen = set()
     at = event.captured_at.timestamp()

@@ -67,8 +67,8 @@ def test_the_index_finds_exactly_the_entries_a_read_matches(entries, reads, stra
             found = module.EntryFound(entry_id, budget, own)
             if _cost(found, listed, read) is not None:
                 expected.add(entry_id)
-        got = set()
-        for found in index.entries_found(keys=keys.read_keys(read, budget=2)):
+        got, wanted = set(), keys.read_keys([read], budget=2)
+        for found in index.entries_found(keys=wanted.own, further=wanted.deletions):
             budget = known[found.entry_id][1]
             listed = Watchlist(pk=budget, match_strategy=strategy, edit_budget=budget)
             assert found.watchlist_id == budget
@@ -392,7 +392,7 @@ def test_a_reads_hits_are_locked_in_one_order_whatever_the_index_order(
     found.sort(key=lambda f: str(f.entry_id), reverse=reverse)
 
     class Ordered:
-        def entries_found(self, *, keys, patterned=()):
+        def entries_found(self, *, keys, further=(), patterned=()):
             return found
 
     locked = []
