@@ -78,13 +78,17 @@ class ReadKeys:
     deletions: set[str]
 
 
-def read_keys(plates: Iterable[str], *, budget: int) -> ReadKeys:
+def read_keys(plates: Iterable[str], *, strategies: Iterable[str], budget: int) -> ReadKeys:
     """The keys these normalized plates (a read's, its candidates') are looked up by, for
-    lists of up to `budget`."""
+    lists of these strategies and up to `budget`."""
     own, deletions = set(), set()
+    exact, ocr = EXACT in strategies, OCR in strategies
     for plate in plates:
+        if exact:
+            own.add("E" + plate)
+        if not ocr:
+            continue
         folded = "O" + plate_confusion_key(plate)
-        own.add("E" + plate)
         own.add(folded)
         # The read may be shorter than an entry long enough for an edit: its own deletions
         # are needed whenever the entry's side could have a budget.

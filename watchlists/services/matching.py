@@ -165,9 +165,9 @@ def matches_find(
     if not plates:
         return {}
     budget = max((w.edit_budget for w in by_id.values()), default=0)
-    keyed = any(w.match_strategy != keys.PATTERN for w in by_id.values())
+    strategies = {w.match_strategy for w in by_id.values()}
     patterned = [w.pk for w in by_id.values() if w.match_strategy == keys.PATTERN]
-    wanted = keys.read_keys([plate for plate, _ in plates] if keyed else (), budget=budget)
+    wanted = keys.read_keys([plate for plate, _ in plates], strategies=strategies, budget=budget)
     if index is not None:
         found = index.entries_found(keys=wanted.own, further=wanted.deletions, patterned=patterned)
     else:

@@ -67,7 +67,7 @@ def test_the_index_finds_exactly_the_entries_a_read_matches(entries, reads, stra
             found = module.EntryFound(entry_id, budget, own)
             if _cost(found, listed, read) is not None:
                 expected.add(entry_id)
-        got, wanted = set(), keys.read_keys([read], budget=2)
+        got, wanted = set(), keys.read_keys([read], strategies={strategy}, budget=2)
         for found in index.entries_found(keys=wanted.own, further=wanted.deletions):
             budget = known[found.entry_id][1]
             listed = Watchlist(pk=budget, match_strategy=strategy, edit_budget=budget)
