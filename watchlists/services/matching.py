@@ -32,6 +32,7 @@ from .. import keys
 from ..entry_index import EntryFound, EntryIndex, entry_index
 from ..live import hits_broadcast
 from ..models import Hit, Watchlist, WatchlistEntry, WatchlistEntryKey
+from .hit_rows import entries_in_bulk, hit_exists, hit_insert
 from .notify import hit_emails_plan
 from .watching import ListInScope, lists_enabled, lists_of_camera_sql, lists_parsed
 
@@ -301,16 +302,12 @@ def _repeated(draft: HitDraft, event: PlateEvent, repeat: timedelta) -> bool:
     """Whether the subject already has a hit at this camera within `repeat` (or of this
     read), waiting first for a concurrent ingest of the same subject to commit."""
     _lock(draft.subject, event.camera_id)
-    return (
-        Hit.objects.filter(subject=draft.subject, camera_id=event.camera_id)
-        .filter(
-            Q(event=event)
-            | Q(
-                captured_at__gte=event.captured_at - repeat,
-                captured_at__lte=event.captured_at + repeat,
-            )
-        )
-        .exists()
+    return hit_exists(
+        subject=draft.subject,
+        camera_id=event.camera_id,
+        event_id=event.pk,
+        since=event.captured_at - repeat,
+        until=event.captured_at + repeat,
     )
 
 
@@ -337,16 +334,14 @@ def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = N
             if _repeated(draft, event, repeat)
         }
         fresh = [draft for draft in drafts if draft.subject not in repeated]
-        entries = WatchlistEntry.objects.in_bulk(
-            [draft.match.found.entry_id for draft in fresh if draft.match]
-        )
+        entries = entries_in_bulk([draft.match.found.entry_id for draft in fresh if draft.match])
         for draft in fresh:
             m, entry = draft.match, None
             if m is not None:
                 entry = entries.get(m.found.entry_id)
                 if entry is None or (entry.match_key or entry.plate) != m.found.key:
                     continue  # removed or changed since it was found (or a hash's twin)
-            hit = Hit.objects.create(
+            hit = Hit(
                 watchlist=draft.watchlist,
                 entry=entry,
                 event=event,
@@ -357,6 +352,7 @@ def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = N
                 captured_at=event.captured_at,
                 snapshot=_snapshot(event, draft, entry),
             )
+            hit_insert(hit)
             stored.append(hit)
             getattr(event, _HITS).append(hit)
     return stored
