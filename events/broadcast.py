@@ -58,6 +58,10 @@ _FRAME_TYPES = {"events.created": "event.created", "events.updated": "event.upda
 #: The layer messages sent here: {"type": one of these, "frames": [frame, ...]}.
 LIVE_MESSAGE_TYPES = frozenset(_FRAME_TYPES)
 
+#: What a sender's list holds: a read (its frame built there), a built frame of another kind,
+#: or a function that builds one (broadcast_frames).
+Sendable = PlateEvent | dict | Callable[[], dict]
+
 #: Frames are JSON text; one encoder, not one per frame (same C encoder as json.dumps).
 _ENCODER = DjangoJSONEncoder()
 
@@ -109,7 +113,7 @@ async def _anyone_listening() -> bool:
     return members is None or members > 0
 
 
-def _frames(pending: list[tuple[str, PlateEvent | dict, str]]) -> list[tuple[str, dict]]:
+def _frames(pending: list[tuple[str, Sendable, str]]) -> list[tuple[str, dict]]:
     """(message type, frame) for (message type, event, script prefix) in order; the prefix
     is the storing request's, for the image URLs. An event whose frame fails is logged and
     left out, not the others with it. Frames of other kinds (broadcast_frames) come built, or
@@ -127,8 +131,9 @@ def _frames(pending: list[tuple[str, PlateEvent | dict, str]]) -> list[tuple[str
                 frames.append((kind, _frame(event, _FRAME_TYPES[kind], time_zone)))
             else:
                 frames.append((kind, event()))
-        except Exception:
-            logger.exception("Live stream: no %s frame for %s.", kind, getattr(event, "pk", event))
+        except Exception:  # a read named by its id, never by what it holds (a plate)
+            named = f" for event {event.pk}" if kind in _FRAME_TYPES else ""
+            logger.exception("Live stream: no %s frame%s.", kind, named)
     return frames
 
 
@@ -159,13 +164,13 @@ class _SenderLoop:
         self._wakeup: asyncio.Event | None = None
         self._pid = 0
         self._lock = threading.Lock()
-        self._pending: list[tuple[str, PlateEvent, str]] = []  # (message type, event, prefix)
+        self._pending: list[tuple[str, Sendable, str]] = []  # (message type, event, prefix)
         self._woken = False
         self._prompt = False  # a prompt frame is waiting
         self._prompted: asyncio.Event | None = None
         self._listening_until = -math.inf  # loop time until which a "yes" is trusted
 
-    def run(self, kind: str, events: Sequence[PlateEvent | dict], *, prompt: bool = False) -> None:
+    def run(self, kind: str, events: Sequence[Sendable], *, prompt: bool = False) -> None:
         script_prefix = get_script_prefix()
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
@@ -239,7 +244,7 @@ def _messages(pending: list[tuple[str, dict]]) -> list[dict]:
 _sender_loop = _SenderLoop()
 
 
-def _send(kind: str, events: Sequence[PlateEvent | dict], *, prompt: bool = False) -> None:
+def _send(kind: str, events: Sequence[Sendable], *, prompt: bool = False) -> None:
     if isinstance(get_channel_layer(), InMemoryChannelLayer):
         # The in-memory layer lives on the ASGI server's own loop: send from there.
         prefix = get_script_prefix()
@@ -282,8 +287,9 @@ def live_frame(*, kind: str, body: dict, camera: int, zone: int | None, audience
 def broadcast_frames(*, kind: str, frames: list[dict | Callable[[], dict]]) -> None:
     """Tell live clients about something of a registered kind (frames from live_frame), on
     the reads' path: one layer message per LAYER_BATCH frames, one fan-out per process. A
-    frame may come as a function that builds it: it is then built where reads' frames are,
-    only while some web process is in the group, so it must not use the database."""
+    frame may come as a function that builds it: it is then built where reads' frames are
+    (on Redis, on the sender's thread and only while some web process is in the group), so
+    it must not use the database."""
     registered = live_kinds().get(kind)
     if registered is None:
         raise ValueError(f"Live frame kind {kind!r} is not registered.")

@@ -7,12 +7,13 @@ entry's own key and, on a list with an edit budget, its further keys, as a sorte
 the entry each belongs to. An entry is kept as its id and list, its validity window (once
 any entry has one, every entry's: two floats), and on a list with an edit budget its own key
 (the folded plate), which verifying a match through a further key needs (through its own
-key, the read's key is the entry's). Pattern entries are kept by list. About 40 bytes an
-entry of a list without a budget (56 with windows): 40 MB for a million; about 300 bytes an
-entry at budget 1 (its own key, and about 7 further keys of 16 bytes). A build takes about
-2.5 times that while it runs. Two keys with one hash (about one chance in 10^12 a read)
-would pass for one another: a hit about to be stored is checked against its entry's stored
-key (services/matching.py).
+key, the read's key is the entry's). Pattern entries are kept by list. The keys of lists
+with a budget are also in a bitmap (64 bits a key), which most of a read's deletions miss.
+About 40 bytes an entry of a list without a budget (56 with windows): 40 MB for a million;
+about 350 bytes an entry at budget 1 (its own key, about 7 further keys of 16 bytes, and
+their bits). A build takes about 2.5 times that while it runs. Two keys with one hash (about
+one chance in 10^12 a read) would pass for one another: a hit about to be stored is checked
+against its entry's stored key (services/matching.py).
 
 Exact as the device cache is (cameras/directory.py), on the same connection: triggers on the
 entries, their keys and the lists' `enabled`, strategy and budget (migrations 0004, 0007)
@@ -166,8 +167,9 @@ class EntryIndex:
 
     def entries_found(self, *, keys, further=(), patterned=()) -> list[EntryFound]:
         """The entries sharing any of `keys`, the entries of lists with an edit budget sharing
-        any of `further` (a read's deletions: keys.ReadKeys), and the pattern entries of the
-        lists `patterned`."""
+        any of `further` (a read's deletions: keys.ReadKeys; another entry sharing one may
+        come too, which verifying rejects), and the pattern entries of the lists
+        `patterned`."""
         hashes, slots, starts = self.hashes, self.slots, self.starts
         found, seen = [], set()
         values = [(key, hash(key) & _MASK) for key in keys]

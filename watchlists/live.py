@@ -39,14 +39,16 @@ def hit_page_config(user) -> dict | None:
 
 
 def _covert_owners(hits: list[Hit]) -> dict[int, list[int]]:
-    """{covert list id: owner ids} of the hits' covert lists (one query, none when no list is
-    covert: the owners are not among the list fields the ingest hands over). Covert as the
-    read's matching saw its list: through the device cache, exact when its request began."""
-    covert = {hit.watchlist_id for hit in hits if hit.watchlist.covert}
-    owners: dict[int, list[int]] = {list_id: [] for list_id in covert}
-    if covert:
-        rows = Watchlist.owners.through.objects.filter(watchlist_id__in=covert)
-        for list_id, user_id in rows.values_list("watchlist_id", "user_id"):
+    """{covert list id: owner ids} of the hits' lists (one query, at the commit: the owners
+    are not among the list fields the ingest hands over, and a list made covert or given
+    other owners since is honoured)."""
+    owners: dict[int, list[int]] = {}
+    rows = Watchlist.objects.filter(
+        pk__in={hit.watchlist_id for hit in hits}, covert=True
+    ).values_list("pk", "owners")
+    for list_id, user_id in rows:
+        owners.setdefault(list_id, [])
+        if user_id is not None:
             owners[list_id].append(user_id)
     return owners
 
@@ -66,12 +68,12 @@ def _hit_frame(hit: Hit, audience: list[int] | None) -> dict:
 
 
 def hit_frames(*, hits: list[Hit]) -> list[Callable[[], dict]]:
-    """The frames of stored hits, each as the function that builds it (built only while a
-    live map is open, on the live stream's sender: the relations the frame reads are
-    loaded here, as it must not use the database)."""
+    """The frames of stored hits, each as the function that builds it: on Redis, the live
+    stream's sender builds it only while a live map is open. It must not use the database:
+    the relations it reads are loaded here."""
     owners = _covert_owners(hits)
     for hit in hits:
-        _ = hit.camera, hit.event  # loaded where not yet
+        _ = hit.watchlist, hit.camera, hit.event  # loaded where not yet
     return [functools.partial(_hit_frame, hit, owners.get(hit.watchlist_id)) for hit in hits]
 
 

@@ -32,7 +32,7 @@ from .. import keys
 from ..entry_index import EntryFound, EntryIndex, entry_index
 from ..live import hits_broadcast
 from ..models import Hit, Watchlist, WatchlistEntry, WatchlistEntryKey
-from .hit_rows import entries_in_bulk, hit_exists, hit_insert
+from .hit_rows import entries_load, hit_exists, hit_insert
 from .notify import hit_emails_plan
 from .watching import ListInScope, lists_enabled, lists_of_camera_sql, lists_parsed
 
@@ -334,7 +334,7 @@ def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = N
             if _repeated(draft, event, repeat)
         }
         fresh = [draft for draft in drafts if draft.subject not in repeated]
-        entries = entries_in_bulk([draft.match.found.entry_id for draft in fresh if draft.match])
+        entries = entries_load(ids=[draft.match.found.entry_id for draft in fresh if draft.match])
         for draft in fresh:
             m, entry = draft.match, None
             if m is not None:
@@ -352,7 +352,7 @@ def hits_record(*, events: list[PlateEvent], lists: list[ListInScope] | None = N
                 captured_at=event.captured_at,
                 snapshot=_snapshot(event, draft, entry),
             )
-            hit_insert(hit)
+            hit_insert(hit=hit)
             stored.append(hit)
             getattr(event, _HITS).append(hit)
     return stored

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from cameras.services import device_create
 from cameras.tests.factories import CameraFactory
 from events.tests.stream import ingest, next_frame, open_stream, read, run, session_headers
+from watchlists.api.serializers import HitSerializer
 
 from .factories import WatchlistFactory, entry_add
 
@@ -158,3 +159,26 @@ def test_view_hit_withdrawn_mid_connection_stops_hit_frames_at_the_next_recheck(
         await stream.disconnect()
 
     run(scenario)
+
+
+def test_a_hit_frame_that_fails_to_build_is_logged_without_its_plate_and_the_read_still_goes(
+    gates, viewer, monkeypatch, caplog
+):
+    north, _, device = gates
+    entry_add(WatchlistFactory(name="Stolen"), "FAIL123")
+
+    def broken(self, instance):
+        raise ValueError("no frame")
+
+    monkeypatch.setattr(HitSerializer, "to_representation", broken)
+
+    async def scenario():
+        stream = await open_stream(await sync_to_async(session_headers)(viewer))
+        await ingest(device, read(north, "FAIL123"))
+        got = await frames_until_quiet(stream)
+        assert [f["type"] for f in got] == ["event.created"]
+        await stream.disconnect()
+
+    run(scenario)
+    assert "no live.hit frame" in caplog.text
+    assert "FAIL123" not in caplog.text
