@@ -82,6 +82,18 @@ def test_a_budget_of_two_allows_two_edits_on_long_plates(ingest, budget, hit):
     assert Hit.objects.exists() is hit
 
 
+def test_lists_of_each_strategy_covering_one_read_each_find_their_entries(ingest):
+    """A read looks up the keys of every strategy covering it: exact, folded and deletions."""
+    exact = WatchlistFactory(name="Exact", match_strategy="exact")
+    folded = WatchlistFactory(name="Folded", match_strategy="ocr")
+    edited = WatchlistFactory(name="Edited", match_strategy="ocr", edit_budget=1)
+    entry_add(exact, "CAND123")
+    entry_add(folded, "XY1234")  # read as X Y I 2 3 4: a confusion, no edit
+    entry_add(edited, "PLATE99")  # read as PLATX99: one edit
+    ingest("PLATX99", candidates=[{"plate": "CAND123"}, {"plate": "XYI234"}])
+    assert sorted(h.watchlist.name for h in Hit.objects.all()) == ["Edited", "Exact", "Folded"]
+
+
 def test_a_short_plate_gets_no_free_edit(ingest):
     listed = WatchlistFactory(match_strategy="ocr", edit_budget=1)
     entry_add(listed, "AB123")  # 5 characters: budget 1 needs 6
