@@ -3,8 +3,8 @@ plate) against a running server, with the lists `benchmark_watchlists --keep` le
 bench-...) enabled and disabled, round by round in alternating order; the median ratio of
 the rates is the cost of the lists at ingest. Enabling or disabling a list has every worker
 rebuild its entry index (watchlists/entry_index.py, in the background): each change is
-followed by SETTLE_SECONDS of unmeasured load, whose rate after enabling is printed too (what
-ingest does while the workers rebuild)."""
+followed by `settle` seconds of unmeasured load (--settle), whose rate after enabling is
+printed too (what ingest does while the workers rebuild)."""
 
 import os
 import statistics
@@ -20,14 +20,13 @@ from events.models import PlateEvent
 from watchlists.models import Hit, Watchlist, WatchlistEntry
 
 LISTED_PLATES = 1000
-#: Load after a list is enabled or disabled, before measuring (the workers' rebuilds).
-SETTLE_SECONDS = 15
 
 
 def watchlist_ingest_measure(
-    *, base_url: str, site: BenchmarkSite, load: IngestLoad, stdout: OutputWrapper
+    *, base_url: str, site: BenchmarkSite, load: IngestLoad, settle: int, stdout: OutputWrapper
 ) -> dict[str, str]:
-    """The rates with and without the bench lists, and their ratio (median of the rounds)."""
+    """The rates with and without the bench lists, and their ratio (median of the rounds);
+    `settle` seconds of load after each enable or disable are not measured."""
     lists = Watchlist.objects.filter(name__startswith="bench-")
     ids = list(lists.values_list("pk", flat=True))
     if not ids:
@@ -60,9 +59,9 @@ def watchlist_ingest_measure(
                 for enabled in (True, False) if number % 2 else (False, True):
                     if enabled != state:
                         Watchlist.objects.filter(pk__in=ids).update(enabled=enabled)
-                        settle = _wrk(env, "post_event.lua", url, load.clients, SETTLE_SECONDS)
+                        settling = _wrk(env, "post_event.lua", url, load.clients, settle)
                         if enabled:
-                            rebuilding.append(settle)
+                            rebuilding.append(settling)
                         state = enabled
                     runs[enabled].append(
                         _wrk(env, "post_event.lua", url, load.clients, load.duration)
@@ -88,7 +87,7 @@ def watchlist_ingest_measure(
             f"{statistics.geometric_mean(ratios):.2f}x "
             f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
         ),
-        f"the first {SETTLE_SECONDS} s after enabling / off": ", ".join(
+        f"the first {settle} s after enabling / off": ", ".join(
             f"{run['req_per_s'] / off_rate:.2f}x" for run in rebuilding
         ),
     }

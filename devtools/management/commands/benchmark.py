@@ -50,6 +50,14 @@ class Command(BaseCommand):
             "round in alternating order, and the ratio.",
         )
         parser.add_argument(
+            "--settle",
+            type=int,
+            default=15,
+            help="With --watchlist: seconds of unmeasured load after each enable or disable "
+            "(every worker rebuilds its entry index; a million entries on a slow machine "
+            "may need more).",
+        )
+        parser.add_argument(
             "--rounds",
             type=int,
             default=3,
@@ -86,7 +94,11 @@ class Command(BaseCommand):
                         peer=False,
                     )
                     results |= watchlist_ingest_measure(
-                        base_url=base_url, site=site, load=load, stdout=self.stdout
+                        base_url=base_url,
+                        site=site,
+                        load=load,
+                        settle=options["settle"],
+                        stdout=self.stdout,
                     )
                 elif step in ("ingest", "all"):
                     load = IngestLoad(
