@@ -214,6 +214,13 @@ def hits_decide(
     do not list; an ignore list that lists the plate silences allow lists and alert lists of
     lower priority."""
     covering = [scoped for scoped in lists if scoped.covers(event)]
+    return _drafts(event=event, covering=covering, index=index)
+
+
+def _drafts(
+    *, event: PlateEvent, covering: list[ListInScope], index: EntryIndex | None
+) -> list[HitDraft]:
+    """hits_decide for lists known to cover the read (the screen has them at hand)."""
     matches = matches_find(event=event, lists=covering, index=index)
     silenced_below = max(
         (
@@ -398,7 +405,7 @@ def _events_screen(*, events: list[PlateEvent]) -> bool:
         if index is None:
             return True
         try:
-            if hits_decide(event=event, lists=covering, index=index):
+            if _drafts(event=event, covering=covering, index=index):
                 return True
         except Exception:
             return True  # the step runs, and logs the failure without costing the read
