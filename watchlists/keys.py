@@ -36,15 +36,17 @@ def plate_budget(plate: str, budget: int) -> int:
 
 
 def _deletions(key: str, count: int) -> set[str]:
-    variants = {key}
-    if count and len(key) > 1:  # one deletion: the common case, by slices
-        variants.update(key[:i] + key[i + 1 :] for i in range(len(key)))
+    """The key (a strategy letter, then a folded plate) with up to `count` characters of its
+    plate deleted, itself included."""
+    variants, plate = {key}, key[1:]
+    if count and len(plate) > 1:  # one deletion: the common case, by slices
+        variants.update([key[:i] + key[i + 1 :] for i in range(1, len(key))])
     for n in range(2, count + 1):
-        if len(key) - n < 1:
+        if len(plate) - n < 1:
             break
         variants.update(
-            "".join(c for i, c in enumerate(key) if i not in dropped)
-            for dropped in combinations(range(len(key)), n)
+            key[0] + "".join(c for i, c in enumerate(plate) if i not in dropped)
+            for dropped in combinations(range(len(plate)), n)
         )
     return variants
 
@@ -64,7 +66,8 @@ def entry_variant_keys(*, strategy: str, plate: str, budget: int) -> set[str]:
     if strategy != OCR or not budget:
         return set()
     folded = plate_confusion_key(plate)
-    return {"O" + key for key in _deletions(folded, plate_budget(folded, budget))} - {"O" + folded}
+    own = "O" + folded
+    return _deletions(own, plate_budget(folded, budget)) - {own}
 
 
 @dataclass(slots=True)
@@ -92,10 +95,8 @@ def read_keys(plates: Iterable[str], *, strategies: Iterable[str], budget: int) 
         own.add(folded)
         # The read may be shorter than an entry long enough for an edit: its own deletions
         # are needed whenever the entry's side could have a budget.
-        if budget == 1 and len(folded) > 2:  # the common case, by slices after the "O"
-            deletions.update([folded[:i] + folded[i + 1 :] for i in range(1, len(folded))])
-        elif budget:
-            deletions.update("O" + key for key in _deletions(folded[1:], budget))
+        if budget:
+            deletions |= _deletions(folded, budget)
     deletions -= own
     return ReadKeys(own, deletions)
 
