@@ -120,20 +120,19 @@ def _frames(pending: list[tuple[str, Sendable, str]]) -> list[tuple[str, dict]]:
     as a function that builds one."""
     time_zone = timezone.get_default_timezone()  # the REST API's (nothing activates another)
     frames, prefix = [], None
-    for kind, event, script_prefix in pending:
-        if kind not in _FRAME_TYPES and not callable(event):
-            frames.append((kind, event))
+    for kind, item, script_prefix in pending:
+        if isinstance(item, dict):  # built by the caller
+            frames.append((kind, item))
             continue
         if script_prefix != prefix:
             set_script_prefix(prefix := script_prefix)
+        read = isinstance(item, PlateEvent)
         try:
-            if kind in _FRAME_TYPES:
-                frames.append((kind, _frame(event, _FRAME_TYPES[kind], time_zone)))
-            else:
-                frames.append((kind, event()))
+            frames.append((kind, _frame(item, _FRAME_TYPES[kind], time_zone) if read else item()))
         except Exception:  # a read named by its id, never by what it holds (a plate)
-            named = f" for event {event.pk}" if kind in _FRAME_TYPES else ""
-            logger.exception("Live stream: no %s frame%s.", kind, named)
+            logger.exception(
+                "Live stream: no %s frame%s.", kind, f" for event {item.pk}" if read else ""
+            )
     return frames
 
 
